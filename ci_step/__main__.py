@@ -1,0 +1,3 @@
+from ci_step.cli import main
+
+main()

@@ -1,0 +1,224 @@
+"""The Mendix Build API (and the Team Server branch call) as typed Python calls.
+
+Errors follow one rule: the HTTP status picks the exception class, the JSON
+error body (errorCode, errorMessage) gives the message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from ci_step import __version__
+from ci_step.errors import ApiError, AuthError, describe_body
+from ci_step.transport import Transport
+
+TERMINAL = frozenset({"Succeeded", "Failed"})
+IN_PROGRESS = frozenset({"Queued", "Building", "Uploading"})
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_SAFE_STATUS = re.compile(r"[A-Za-z]{1,32}")
+USER_AGENT = f"mendix-build/{__version__}"
+
+# What to do about each documented error code.
+FIXES: dict[str, str] = {
+    "INVALID_APPID": "set app-id to the app's subdomain name, for example 'calc'",
+    "APP_NOT_FOUND": (
+        "check app-id (the subdomain name, not the project id) and that the user "
+        "has API Rights on the app"
+    ),
+    "INVALID_PARAMETERS": "set branch, revision and version",
+    "INVALID_VERSION": "use a version with a major, minor and patch number, like 2.3.5",
+    "PACKAGE_NOT_FOUND": "check the package id; the package may have been deleted",
+    "PACKAGE_IN_USE": "the package is deployed on an environment; deploy another one first",
+    "BUILD_NOT_SUCCEEDED": "only a package whose build succeeded can be downloaded",
+    "BUILD_FAILED": "read the build log of the package in the Mendix Portal",
+}
+
+
+@dataclass(frozen=True)
+class Package:
+    package_id: str
+    status: str
+    version: str
+    name: str
+    description: str
+    size: int | None
+    creation_date: int | None
+    url: str | None
+    url_ttl: int | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    latest_revision: str
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _int(data: dict[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def parse_package(data: object) -> Package:
+    if not isinstance(data, dict):
+        raise ApiError("The Mendix API answered with something that is not a package.")
+    package_id = _text(data, "PackageId")
+    status = _text(data, "Status")
+    if not _SAFE_ID.fullmatch(package_id) or not _SAFE_STATUS.fullmatch(status):
+        raise ApiError("The Mendix API answered with a package without a valid PackageId/Status.")
+    url_obj = data.get("Url")
+    url = ttl = None
+    if isinstance(url_obj, dict):
+        url = _text(url_obj, "Location") or None
+        ttl = _int(url_obj, "TTL")
+    return Package(
+        package_id=package_id,
+        status=status,
+        version=_text(data, "Version"),
+        name=_text(data, "Name"),
+        description=_text(data, "Description"),
+        size=_int(data, "Size"),
+        creation_date=_int(data, "CreationDate"),
+        url=url,
+        url_ttl=ttl,
+    )
+
+
+class BuildApi:
+    def __init__(self, base_url: str, username: str, api_key: str, transport: Transport) -> None:
+        self.root = f"{base_url.rstrip('/')}/api/1"
+        self.transport = transport
+        transport.session.headers.update(
+            {
+                "Mendix-Username": username,
+                "Mendix-ApiKey": api_key,
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            }
+        )
+
+    def _app(self, app_id: str) -> str:
+        return f"{self.root}/apps/{quote(app_id, safe='')}"
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        doing: str,
+        idempotent: bool = True,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        response = self.transport.request(
+            method, url, doing=doing, idempotent=idempotent, json=json, params=params
+        )
+        with response:
+            if not 200 <= response.status_code < 300:
+                raise error_for(response, doing)
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                raise ApiError(
+                    f"The Mendix API answered HTTP {response.status_code} without JSON while "
+                    f"{doing}."
+                ) from None
+
+    def start_build(
+        self, app_id: str, branch: str, revision: str, version: str, description: str
+    ) -> str:
+        body = {"Branch": branch, "Revision": revision, "Version": version, "Description": description}
+        data = self._call(
+            "POST",
+            f"{self._app(app_id)}/packages",
+            doing="starting the build",
+            idempotent=False,
+            json=body,
+        )
+        package_id = data.get("PackageId") if isinstance(data, dict) else None
+        if not isinstance(package_id, str) or not _SAFE_ID.fullmatch(package_id):
+            raise ApiError("The Mendix API accepted the build but returned no valid PackageId.")
+        return package_id
+
+    def get_package(self, app_id: str, package_id: str, *, with_url: bool = False) -> Package:
+        params = {"url": "true"} if with_url else None
+        data = self._call(
+            "GET",
+            f"{self._app(app_id)}/packages/{quote(package_id, safe='')}",
+            doing=f"reading package {package_id}",
+            params=params,
+        )
+        return parse_package(data)
+
+    def list_packages(self, app_id: str) -> list[Package]:
+        data = self._call("GET", f"{self._app(app_id)}/packages", doing="listing packages")
+        if not isinstance(data, list):
+            raise ApiError("The Mendix API answered the package list with something else.")
+        return [parse_package(item) for item in data]
+
+    def get_branch(self, app_id: str, name: str) -> Branch:
+        data = self._call(
+            "GET",
+            f"{self._app(app_id)}/branches/{quote(name, safe='')}",
+            doing=f"reading branch {name}",
+        )
+        if not isinstance(data, dict):
+            raise ApiError("The Team Server API answered the branch call with something else.")
+        revision = data.get("LatestRevisionNumber")
+        if isinstance(revision, int) and not isinstance(revision, bool):
+            revision = str(revision)
+        if not isinstance(revision, str) or not revision:
+            raise ApiError(f"The Team Server API gave no latest revision for branch {name}.")
+        return Branch(name=_text(data, "Name") or name, latest_revision=revision)
+
+
+def error_for(response: requests.Response, doing: str) -> ApiError | AuthError:
+    status = response.status_code
+    body: Any = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    code, text = describe_body(body if isinstance(body, dict) else None)
+    detail = f"{code}: {text}" if code and text else (code or text or "no error details")
+    if status == 401:
+        return AuthError(
+            f"The Mendix API refused the credentials while {doing} (HTTP 401, {detail}).",
+            fix=(
+                "check username (the login e-mail of the key's owner) and api-key; "
+                "keys stop working when their user is deactivated"
+            ),
+        )
+    if status == 403:
+        return AuthError(
+            f"The Mendix API refused permission while {doing} (HTTP 403, {detail}).",
+            fix="give the user 'API Rights' on this app in the Mendix Portal (Team / Security)",
+        )
+    if 300 <= status < 400:
+        return ApiError(
+            f"The Mendix API answered a redirect (HTTP {status}) while {doing}; it was not "
+            "followed, so the credentials stayed with the API host.",
+            status=status,
+            fix="check base-url: it must be the API root itself, such as https://deploy.mendix.com",
+        )
+    return ApiError(
+        f"The Mendix API rejected the request while {doing} (HTTP {status}, {detail}).",
+        status=status,
+        error_code=code,
+        fix=FIXES.get(code, ""),
+    )

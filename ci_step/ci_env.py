@@ -1,0 +1,67 @@
+"""What the environment says about the CI we run in: which one, its workspace, its run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+
+class Platform(Enum):
+    GITHUB = "github"
+    GITLAB = "gitlab"
+    JENKINS = "jenkins"
+    LOCAL = "local"
+
+
+@dataclass(frozen=True)
+class CiEnv:
+    platform: Platform
+    env: Mapping[str, str]
+
+    @classmethod
+    def detect(cls, env: Mapping[str, str] | None = None) -> CiEnv:
+        env = dict(os.environ if env is None else env)
+        if env.get("GITHUB_ACTIONS") == "true":
+            return cls(Platform.GITHUB, env)
+        if env.get("GITLAB_CI") == "true":
+            return cls(Platform.GITLAB, env)
+        if env.get("JENKINS_URL"):
+            return cls(Platform.JENKINS, env)
+        return cls(Platform.LOCAL, env)
+
+    def get(self, name: str) -> str:
+        return self.env.get(name, "")
+
+    @property
+    def workspace(self) -> Path:
+        """Where relative paths are resolved: the CI's checkout, else the working directory."""
+        name = {
+            Platform.GITHUB: "GITHUB_WORKSPACE",
+            Platform.GITLAB: "CI_PROJECT_DIR",
+            Platform.JENKINS: "WORKSPACE",
+        }.get(self.platform)
+        value = self.get(name) if name else ""
+        return Path(value) if value else Path.cwd()
+
+    def run_description(self) -> str:
+        """A package description that names this CI run, when the CI tells us."""
+        if self.platform is Platform.GITHUB:
+            repo, run_id = self.get("GITHUB_REPOSITORY"), self.get("GITHUB_RUN_ID")
+            server = self.get("GITHUB_SERVER_URL") or "https://github.com"
+            if repo and run_id:
+                workflow = self.get("GITHUB_WORKFLOW") or "workflow"
+                number = self.get("GITHUB_RUN_NUMBER")
+                label = f"{workflow} #{number}" if number else workflow
+                return f"GitHub Actions {label}: {server}/{repo}/actions/runs/{run_id}"
+        if self.platform is Platform.GITLAB:
+            url, pipeline = self.get("CI_PIPELINE_URL"), self.get("CI_PIPELINE_ID")
+            if url or pipeline:
+                return f"GitLab pipeline {pipeline}: {url}".rstrip(": ")
+        if self.platform is Platform.JENKINS:
+            tag, url = self.get("BUILD_TAG"), self.get("BUILD_URL")
+            if tag or url:
+                return f"Jenkins {tag}: {url}".rstrip(": ")
+        return "Built by mendix-build"

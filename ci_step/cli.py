@@ -1,0 +1,151 @@
+"""The `mendix-build` command line: the edge where errors become exit codes.
+
+Each input is one click option (flag, environment variables); the YAML config
+file is loaded into click's default_map, so "flag > env > file > default"
+is click's own precedence. Values arrive as text and are checked together.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from ci_step import __version__
+from ci_step.inputs import BY_NAME, INPUTS
+from ci_step.validate import RawInput
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+class _DefaultRun(click.Group):
+    """`mendix-build` alone, or with only options, runs the step."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0].startswith("-") and args[0] not in ("--help", "--version")):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        from ci_step import config_file
+
+        loaded = config_file.load(value)
+        ctx.meta["config_file"] = loaded
+        defaults = dict(ctx.default_map or {})
+        defaults.update({BY_NAME[key].param: text for key, text in loaded.values.items()})
+        ctx.default_map = defaults
+    return value
+
+
+def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Attach every input of the contract as an option (defined once, here)."""
+    for spec in reversed(INPUTS):
+        default = f" [default: {spec.default}]" if spec.default else ""
+        extra: dict[str, Any] = {}
+        if spec.name == "config":
+            extra = {"is_eager": True, "callback": _load_config}
+        option = click.option(
+            spec.flag,
+            spec.param,
+            envvar=spec.env_names,
+            default=None,
+            metavar="TEXT",
+            help=f"{spec.help}{default} (env: {spec.env_names[-1]})",
+            **extra,
+        )
+        func = option(func)
+    return func
+
+
+def collect(ctx: click.Context, values: dict[str, Any]) -> dict[str, RawInput]:
+    """Each input's value and the name under which the user gave it."""
+    from os import environ
+
+    loaded = ctx.meta.get("config_file")
+    raw: dict[str, RawInput] = {}
+    for spec in INPUTS:
+        value = values.get(spec.param)
+        source = ctx.get_parameter_source(spec.param)
+        if value in (None, ""):
+            raw[spec.name] = RawInput(spec.default, spec.name)
+        elif source is ParameterSource.COMMANDLINE:
+            raw[spec.name] = RawInput(value, spec.flag)
+        elif source is ParameterSource.ENVIRONMENT:
+            name = next((n for n in spec.env_names if environ.get(n)), spec.env_names[-1])
+            raw[spec.name] = RawInput(value, name)
+        elif source is ParameterSource.DEFAULT_MAP and loaded is not None:
+            raw[spec.name] = RawInput(value, f"{spec.name} (in {loaded.path})")
+        else:
+            raw[spec.name] = RawInput(value, spec.name)
+    return raw
+
+
+@click.group(cls=_DefaultRun, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mendix-build")
+def cli() -> None:
+    """Build a Mendix deployment package (.mda) through the Build API, wait, download it.
+
+    Without a subcommand, runs the build step (`run`).
+    """
+
+
+@cli.command("run")
+@input_options
+@click.pass_context
+def run_command(ctx: click.Context, **values: Any) -> None:
+    """Start a build, wait for it, download the .mda and write the CI outputs."""
+    from ci_step.runner import execute
+
+    loaded = ctx.meta.get("config_file")
+    sys.exit(execute(collect(ctx, values), loaded.problems if loaded else []))
+
+
+@cli.command("simulate")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="API port (0: any free).")
+@click.option("--storage-port", default=0, type=int, help="Storage host port (0: any free).")
+@click.option("--username", default="demo@example.com", show_default=True,
+              help="The Mendix-Username the simulator accepts.")
+@click.option("--api-key", envvar="MENDIX_SIMULATOR_API_KEY", default="demo-api-key",
+              show_default=True, help="The Mendix-ApiKey the simulator accepts.")
+@click.option("--app", "apps", multiple=True, default=("calc", "legacy:svn"), show_default=True,
+              help="An app to hold, NAME or NAME:svn; repeatable.")
+@click.option("--queued", default=1.0, show_default=True, help="Seconds a build stays Queued.")
+@click.option("--building", default=3.0, show_default=True, help="Seconds in Building.")
+@click.option("--uploading", default=1.0, show_default=True, help="Seconds in Uploading.")
+@click.option("--time-scale", default=1.0, show_default=True,
+              help="Simulated seconds per real second (60: a 20-minute build in 20 s).")
+@click.option("--url-ttl", default=900, show_default=True, help="TTL of download URLs, seconds.")
+@click.option("--package-size", default=512 * 1024, show_default=True, help="Package bytes.")
+@click.option("--fail-revision", multiple=True, help="A revision whose build ends Failed.")
+@click.option("--stuck", is_flag=True, help="Builds stay Queued forever.")
+def simulate_command(
+    host: str, port: int, storage_port: int, username: str, api_key: str, apps: tuple[str, ...],
+    queued: float, building: float, uploading: float, time_scale: float, url_ttl: int,
+    package_size: int, fail_revision: tuple[str, ...], stuck: bool,
+) -> None:
+    """Serve a simulated Build API on loopback until interrupted."""
+    from ci_step.simulator.run import serve
+
+    serve(host=host, port=port, storage_port=storage_port, username=username, api_key=api_key,
+          apps=apps, durations=(queued, building, uploading), time_scale=time_scale,
+          url_ttl=url_ttl, package_size=package_size, fail_revisions=fail_revision, stuck=stuck)
+
+
+@cli.command("demo")
+@click.option("--keep", type=click.Path(file_okay=False), default=None,
+              help="Keep the demo workspace in this directory.")
+def demo_command(keep: str | None) -> None:
+    """Run the whole step against the built-in simulator and show what a pipeline receives."""
+    from ci_step.demo import run_demo
+
+    sys.exit(run_demo(keep))
+
+
+def main() -> None:
+    cli(prog_name="mendix-build")

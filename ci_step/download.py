@@ -1,0 +1,190 @@
+"""Fetch the .mda from the storage URL: streamed, resumed, verified, renamed into place.
+
+The storage URL carries its own authorisation; the session used here never
+holds Mendix credentials. The bytes go to a temporary file beside the target
+and are renamed only once size (and so sha256) are verified. On any failure
+the temporary file is removed: nothing partial is left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import requests
+
+from ci_step.clock import Deadline
+from ci_step.errors import DownloadError
+
+CHUNK = 1 << 20
+MAX_CUTS = 5
+MAX_REFRESHES = 3
+EXPIRED_STATUSES = frozenset({401, 403, 410})
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: Path
+    sha256: str
+    size: int
+
+
+Progress = Callable[[int, int | None], None]
+Refresh = Callable[[], str]
+Notice = Callable[[str], None]
+
+
+class _Sink:
+    """The temporary file and the running hash of what it holds."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.hasher = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.out.write(chunk)
+        self.hasher.update(chunk)
+        self.size += len(chunk)
+
+    def restart(self) -> None:
+        self.out.seek(0)
+        self.out.truncate()
+        self.hasher = hashlib.sha256()
+        self.size = 0
+
+
+def fetch(
+    session: requests.Session,
+    url: str,
+    target: Path,
+    *,
+    expected_size: int | None,
+    deadline: Deadline,
+    refresh: Refresh,
+    progress: Progress,
+    notice: Notice,
+    read_timeout: float = 60.0,
+) -> Artifact:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as exc:
+        raise DownloadError(
+            f"Cannot write the package next to {target}: {exc.strerror or exc}.",
+            fix="choose an artifact-path in a writable directory",
+        ) from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w+b") as out:
+            sink = _Sink(out)
+            _transfer(session, url, sink, expected_size, deadline, refresh, progress, notice,
+                      read_timeout)
+            out.flush()
+            os.fsync(out.fileno())
+        if expected_size is not None and sink.size != expected_size:
+            raise DownloadError(
+                f"The download holds {sink.size} bytes but the package Size is {expected_size}."
+            )
+        os.replace(tmp, target)
+        return Artifact(path=target, sha256=sink.hasher.hexdigest(), size=sink.size)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _transfer(
+    session: requests.Session,
+    url: str,
+    sink: _Sink,
+    expected: int | None,
+    deadline: Deadline,
+    refresh: Refresh,
+    progress: Progress,
+    notice: Notice,
+    read_timeout: float,
+) -> None:
+    cuts = refreshes = 0
+    while True:
+        headers = {"Accept-Encoding": "identity"}
+        if sink.size:
+            headers["Range"] = f"bytes={sink.size}-"
+        left = deadline.check("downloading the package")
+        try:
+            with session.get(
+                url, headers=headers, stream=True, timeout=(min(10.0, left), min(read_timeout, left))
+            ) as response:
+                if response.status_code in EXPIRED_STATUSES:
+                    refreshes += 1
+                    if refreshes > MAX_REFRESHES:
+                        raise DownloadError(
+                            f"The storage host kept refusing the package URL (HTTP "
+                            f"{response.status_code}) after {MAX_REFRESHES} fresh URLs."
+                        )
+                    notice(f"package URL refused (HTTP {response.status_code}); asking for a new one")
+                    url = refresh()
+                    continue
+                if response.status_code == 416 and expected is not None and sink.size == expected:
+                    return
+                _position(response, sink, notice)
+                for chunk in response.iter_content(CHUNK):
+                    sink.write(chunk)
+                    progress(sink.size, expected)
+                    if expected is not None and sink.size > expected:
+                        raise DownloadError(
+                            f"The storage host sent more than the package Size of {expected} bytes."
+                        )
+                    deadline.check("downloading the package")
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError) as exc:
+            cuts += 1
+            if cuts > MAX_CUTS:
+                raise DownloadError(
+                    f"The download was cut off {cuts} times ({type(exc).__name__}); "
+                    f"{sink.size} bytes arrived."
+                ) from None
+            notice(f"download interrupted at {sink.size} bytes; resuming")
+            deadline.sleep(min(2.0 ** (cuts - 1), 10.0), "downloading the package")
+            continue
+        if expected is None or sink.size >= expected:
+            return
+        cuts += 1
+        if cuts > MAX_CUTS:
+            raise DownloadError(f"The download stopped at {sink.size} of {expected} bytes.")
+        notice(f"download ended early at {sink.size} of {expected} bytes; resuming")
+
+
+def _position(response: requests.Response, sink: _Sink, notice: Notice) -> None:
+    """Line the sink up with what the server is sending (resume or start over)."""
+    status = response.status_code
+    if status == 206 and sink.size:
+        start = _content_range_start(response.headers.get("Content-Range", ""))
+        if start == sink.size:
+            return
+        notice("storage host resumed at another offset; starting over")
+        sink.restart()
+        raise requests.exceptions.ChunkedEncodingError("misaligned range")
+    if status == 200:
+        if sink.size:
+            notice("storage host ignored the range request; starting over")
+            sink.restart()
+        return
+    raise DownloadError(
+        f"The storage host answered HTTP {status} for the package URL.",
+    )
+
+
+def _content_range_start(value: str) -> int | None:
+    # "bytes 100-199/200"
+    try:
+        unit, rest = value.split(" ", 1)
+        if unit != "bytes":
+            return None
+        return int(rest.split("-", 1)[0])
+    except ValueError:
+        return None

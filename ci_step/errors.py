@@ -1,0 +1,149 @@
+"""The step's exception hierarchy; each class carries its exit code and result.
+
+Code raises these; only the command-line edge turns them into exit codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+BUILD_API_DOCS = "https://docs.mendix.com/apis/build-api/"
+README_DOCS = "the mendix-build README"
+
+
+class StepError(Exception):
+    """Base of every expected failure: a message (cause), a fix and where to read."""
+
+    exit_code: ClassVar[int] = 70
+    result: ClassVar[str] = "error"
+    default_fix: ClassVar[str] = ""
+    default_docs: ClassVar[str] = README_DOCS
+
+    def __init__(self, message: str, *, fix: str = "", docs: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix or self.default_fix
+        self.docs = docs or self.default_docs
+
+    def lines(self) -> list[str]:
+        """Cause, fix and where to read more, one sentence each."""
+        out = [self.message]
+        if self.fix:
+            out.append(f"Fix: {self.fix}")
+        if self.docs:
+            out.append(f"More: {self.docs}")
+        return out
+
+
+class ConfigError(StepError):
+    """One or more inputs are missing or invalid; nothing was sent."""
+
+    exit_code = 2
+    default_fix = "correct the inputs named above"
+    default_docs = f"{README_DOCS}, section 'Inputs'"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        if len(problems) == 1:
+            text = f"Invalid configuration: {problems[0]}"
+        else:
+            text = f"Invalid configuration ({len(problems)} problems): " + "; ".join(problems)
+        super().__init__(text)
+
+
+class BuildFailed(StepError):
+    """The Build API reported the package as Failed."""
+
+    exit_code = 1
+    result = "failure"
+    default_fix = (
+        "open the app's package list in the Mendix Portal to read the build log; "
+        "check that the revision exists on the branch and was committed by Studio Pro"
+    )
+    default_docs = BUILD_API_DOCS
+
+
+class AuthError(StepError):
+    """401 or 403 from the API: never retried."""
+
+    exit_code = 3
+    default_docs = "https://docs.mendix.com/apis/authentication/"
+
+
+class DeadlineExceeded(StepError):
+    """The whole-step deadline passed before a terminal status."""
+
+    exit_code = 4
+    result = "timeout"
+    default_fix = "raise the 'timeout' input, or look at the build queue in the Mendix Portal"
+
+
+class ApiError(StepError):
+    """The API rejected the request (4xx) with a Mendix error code."""
+
+    exit_code = 5
+    default_docs = BUILD_API_DOCS
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str = "",
+        fix: str = "",
+        docs: str = "",
+    ) -> None:
+        super().__init__(message, fix=fix, docs=docs)
+        self.status = status
+        self.error_code = error_code
+
+
+class ApiUnavailable(ApiError):
+    """The API stayed unreachable or kept answering 5xx/429 until retries ran out."""
+
+    default_fix = "check https://status.mendix.com and the base-url input, then re-run the job"
+
+
+class DownloadError(StepError):
+    """Fetching the .mda failed or its bytes did not verify."""
+
+    exit_code = 6
+    default_fix = "re-run the job; the package stays available on the Mendix side"
+
+
+class Cancelled(StepError):
+    """A signal asked the step to stop."""
+
+    result = "cancelled"
+    default_docs = ""
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(f"Stopped by {name}: the build keeps running on the Mendix side.")
+        self.signum = signum
+
+    @property
+    def code(self) -> int:
+        return 128 + self.signum
+
+
+class OutputError(StepError):
+    """An output value cannot be written safely in a CI's format."""
+
+    exit_code = 2
+    default_fix = "use values without line breaks or control characters"
+
+
+def exit_code_of(error: StepError) -> int:
+    if isinstance(error, Cancelled):
+        return error.code
+    return error.exit_code
+
+
+def describe_body(body: Mapping[str, Any] | None) -> tuple[str, str]:
+    """(errorCode, errorMessage) of a Mendix v1 error body, '' when absent."""
+    if not body:
+        return "", ""
+    code = body.get("errorCode")
+    text = body.get("errorMessage")
+    return (code if isinstance(code, str) else ""), (text if isinstance(text, str) else "")

@@ -1,0 +1,83 @@
+"""The public input contract: one entry per input, spelled four ways.
+
+action input / YAML key ``app-id``; environment ``MENDIX_APP_ID``; GitHub
+container input ``INPUT_APP-ID`` (also ``INPUT_APP_ID``); flag ``--app-id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_BASE_URL = "https://deploy.mendix.com"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    help: str
+    default: str | None = None
+    required: bool = False
+    secret: bool = False
+    in_file: bool = True  # may it come from the YAML config file?
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name}"
+
+    @property
+    def param(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def env_names(self) -> list[str]:
+        """Environment variables, in precedence order (INPUT_* before MENDIX_*)."""
+        upper = self.name.upper()
+        snake = upper.replace("-", "_")
+        names = [f"INPUT_{upper}"]
+        if snake != upper:
+            names.append(f"INPUT_{snake}")
+        names.append(f"MENDIX_{snake}")
+        return names
+
+    @property
+    def output_key(self) -> str:
+        return f"MENDIX_{self.name.upper().replace('-', '_')}"
+
+
+INPUTS: tuple[InputSpec, ...] = (
+    InputSpec("app-id", "App subdomain name, for example 'calc'.", required=True),
+    InputSpec("username", "Mendix-Username: the login e-mail of the API key's user.", required=True),
+    InputSpec(
+        "api-key",
+        "Mendix-ApiKey. Environment or flag only: a config file holding it is rejected.",
+        required=True,
+        secret=True,
+        in_file=False,
+    ),
+    InputSpec("branch", "'main' (Git), 'trunk' (SVN) or 'branches/<name>'.", default="main"),
+    InputSpec(
+        "revision",
+        "Git commit hash (7-40 hex digits) or SVN revision number to build.",
+        required=True,
+    ),
+    InputSpec("version", "Package version, major.minor.patch.", required=True),
+    InputSpec("description", "Package description. Default: names the CI run when known."),
+    InputSpec("download", "Download the .mda after a successful build: true or false.", "true"),
+    InputSpec(
+        "artifact-path",
+        "Where the .mda goes, relative to the workspace. Default: <app-id>-<version>.mda.",
+    ),
+    InputSpec("timeout", "Whole-step deadline: 900, 90s, 15m, 1h or 1h30m.", default="1h"),
+    InputSpec(
+        "poll-interval",
+        "Longest wait between status checks, in seconds (fractions allowed).",
+        default="30",
+    ),
+    InputSpec("base-url", "API root.", default=DEFAULT_BASE_URL),
+    InputSpec("config", "Path to a YAML file holding any of these keys (not api-key).", in_file=False),
+    InputSpec("result-file", "Also write the JSON result to this path."),
+    InputSpec("log-format", "auto, console or json.", default="auto"),
+)
+
+BY_NAME: dict[str, InputSpec] = {spec.name: spec for spec in INPUTS}
+FILE_KEYS: tuple[str, ...] = tuple(spec.name for spec in INPUTS if spec.in_file)

@@ -1,0 +1,130 @@
+"""Write the rendered outputs where each CI looks for them.
+
+A target whose variable is unset is skipped quietly. Every text passes the
+secret registry before it reaches a file. A target whose text cannot be
+rendered is not written at all (never half).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from ci_step import render
+from ci_step.ci_env import CiEnv, Platform
+from ci_step.errors import OutputError
+from ci_step.result import StepResult
+from ci_step.secrets import redact
+
+DOTENV_NAME = "mendix-build.env"
+PROPERTIES_NAME = "mendix-build.properties"
+JSON_NAME = "mendix-build.json"
+
+
+@dataclass(frozen=True)
+class Write:
+    path: Path
+    render: Callable[[StepResult], str]
+    append: bool = False
+
+
+def targets_for(ci: CiEnv, result_file: Path | None) -> list[Write]:
+    writes: list[Write] = []
+    if ci.platform is Platform.GITHUB:
+        output, summary = ci.get("GITHUB_OUTPUT"), ci.get("GITHUB_STEP_SUMMARY")
+        writes += github_writes(Path(output) if output else None,
+                                Path(summary) if summary else None)
+    elif ci.platform is Platform.GITLAB:
+        writes += gitlab_writes(ci.workspace)
+    elif ci.platform is Platform.JENKINS:
+        writes += jenkins_writes(ci.workspace)
+    if result_file is not None:
+        writes.append(Write(result_file, render.json_document))
+    return writes
+
+
+def github_writes(output: Path | None, summary: Path | None) -> list[Write]:
+    writes = []
+    if output is not None:
+        writes.append(Write(output, _github_output, append=True))
+    if summary is not None:
+        writes.append(Write(summary, render.step_summary, append=True))
+    return writes
+
+
+def gitlab_writes(directory: Path) -> list[Write]:
+    return [Write(directory / DOTENV_NAME, _dotenv)]
+
+
+def jenkins_writes(directory: Path) -> list[Write]:
+    return [Write(directory / PROPERTIES_NAME, _properties),
+            Write(directory / JSON_NAME, render.json_document)]
+
+
+def _github_output(result: StepResult) -> str:
+    return render.github_output(result.outputs())
+
+
+def _dotenv(result: StepResult) -> str:
+    return render.dotenv(result.outputs())
+
+
+def _properties(result: StepResult) -> str:
+    return render.properties(result.outputs())
+
+
+def publish(result: StepResult, writes: list[Write]) -> list[str]:
+    """Write every target; return the problems (one line each) for those that failed."""
+    problems = []
+    for write in writes:
+        try:
+            text = redact(write.render(result))
+            if write.append:
+                _append(write.path, text)
+            else:
+                _replace(write.path, text)
+        except OutputError as exc:
+            problems.append(f"{write.path}: {exc.message}")
+        except OSError as exc:
+            problems.append(f"{write.path}: cannot write ({exc.strerror or exc})")
+    return problems
+
+
+def _append(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as out:
+        out.write(text)
+
+
+def _replace(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def announce_failure(result: StepResult, ci: CiEnv, stream: TextIO) -> None:
+    """The one-line annotation a CI shows for a failed step (GitHub's ::error::)."""
+    if ci.platform is Platform.GITHUB and result.error is not None:
+        line = render.github_command(
+            "error", " ".join(result.error.lines()), title=f"mendix-build: {result.result}"
+        )
+        stream.write(redact(line) + "\n")
+        stream.flush()
+
+
+def mask(value: str, ci: CiEnv, stream: TextIO) -> None:
+    """Ask GitHub to mask a secret in its logs (each line separately)."""
+    if ci.platform is Platform.GITHUB:
+        for part in value.splitlines() or [value]:
+            if part.strip():
+                stream.write(f"::add-mask::{part}\n")
+        stream.flush()

@@ -1,0 +1,121 @@
+"""Render outputs as each CI reads them. Pure text in, text out: nothing is written here."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+
+from ci_step.errors import OutputError
+from ci_step.result import StepResult, output_key
+
+DOTENV_LIMIT = 5 * 1024  # GitLab refuses a dotenv report of 5 KiB or more
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_EOL = re.compile(r"[\r\n]")
+
+
+def github_output(outputs: dict[str, str], delimiter: str | None = None) -> str:
+    """$GITHUB_OUTPUT lines: every value in a heredoc with a random delimiter."""
+    values = "\n".join(outputs.values())
+    while delimiter is None or delimiter in values:
+        delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+    chunks = []
+    for name, value in outputs.items():
+        if _CONTROL.search(value) or "\r" in value:
+            raise OutputError(f"output {name} holds control characters and was not written")
+        chunks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    return "".join(chunks)
+
+
+def github_command(command: str, message: str, **properties: str) -> str:
+    """One workflow command line, escaped so the message cannot start another."""
+    props = ",".join(f"{k}={_escape_property(v)}" for k, v in properties.items())
+    head = f"::{command} {props}::" if props else f"::{command}::"
+    return head + _escape_data(message)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _cell(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+
+
+def step_summary(result: StepResult) -> str:
+    """Markdown for $GITHUB_STEP_SUMMARY: the outcome, the failure (cause, fix), the outputs."""
+    icon = {"success": "✅", "failure": "❌", "timeout": "⏱️", "cancelled": "🛑"}.get(
+        result.result, "⚠️"
+    )
+    lines = [f"### {icon} Mendix build: {result.result}", ""]
+    if result.error is not None:
+        lines += [f"> {_cell(part)}" if i == 0 else f">\n> {_cell(part)}"
+                  for i, part in enumerate(result.error.lines())]
+        lines.append("")
+    lines += ["| Output | Value |", "| --- | --- |"]
+    for name, value in result.outputs().items():
+        shown = f"`{_cell(value)}`" if value else " "
+        lines.append(f"| {name} | {shown} |")
+    return "\n".join(lines) + "\n\n"
+
+
+def dotenv(outputs: dict[str, str]) -> str:
+    """GitLab's dotenv report: KEY=value lines, one line per value, under 5 KiB."""
+    lines = []
+    for name, value in outputs.items():
+        if _EOL.search(value) or _CONTROL.search(value):
+            raise OutputError(f"output {name} holds a line break; GitLab dotenv cannot carry it")
+        if value != value.strip():
+            raise OutputError(f"output {name} starts or ends with spaces GitLab would strip")
+        lines.append(f"{output_key(name)}={value}")
+    text = "\n".join(lines) + "\n"
+    if len(text.encode("utf-8")) >= DOTENV_LIMIT:
+        raise OutputError("the dotenv report would reach GitLab's 5 KiB limit")
+    return text
+
+
+def properties(outputs: dict[str, str]) -> str:
+    """java.util.Properties text, ASCII only (escapes as Properties.load reads them)."""
+    lines = ["# mendix-build outputs"]
+    for name, value in outputs.items():
+        lines.append(f"{output_key(name)}={_escape_java(value, key=False)}")
+    return "\n".join(lines) + "\n"
+
+
+def _escape_java(text: str, *, key: bool) -> str:
+    out = []
+    for index, char in enumerate(text):
+        code = ord(char)
+        if char == "\\":
+            out.append("\\\\")
+        elif char in "=:#!":
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\r":
+            out.append("\\r")
+        elif char == "\t":
+            out.append("\\t")
+        elif char == "\f":
+            out.append("\\f")
+        elif char == " " and (key or index == 0):
+            out.append("\\ ")
+        elif code < 0x20 or code > 0x7E:
+            for unit in _utf16(char):
+                out.append(f"\\u{unit:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _utf16(char: str) -> list[int]:
+    data = char.encode("utf-16-be")
+    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
+
+
+def json_document(result: StepResult) -> str:
+    return json.dumps(result.document(), indent=2, ensure_ascii=False) + "\n"

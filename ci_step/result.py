@@ -1,0 +1,77 @@
+"""What the step reports: the outputs, known so far, on every outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ci_step.errors import StepError, exit_code_of
+
+OUTPUT_NAMES: tuple[str, ...] = (
+    "result",
+    "package-id",
+    "status",
+    "version",
+    "revision",
+    "artifact-path",
+    "artifact-sha256",
+    "artifact-size",
+    "duration-seconds",
+)
+
+
+def output_key(name: str) -> str:
+    """GitLab dotenv / Jenkins property key of an output: MENDIX_PACKAGE_ID."""
+    return "MENDIX_" + name.upper().replace("-", "_")
+
+
+@dataclass
+class StepResult:
+    result: str = "error"
+    package_id: str = ""
+    status: str = ""
+    version: str = ""
+    revision: str = ""
+    artifact_path: str = ""
+    artifact_sha256: str = ""
+    artifact_size: int | None = None
+    duration_seconds: float = 0.0
+    error: StepError | None = None
+    exit_code: int = 70
+    notes: list[str] = field(default_factory=list)
+
+    def succeed(self) -> None:
+        self.result = "success"
+        self.error = None
+        self.exit_code = 0
+
+    def fail(self, error: StepError) -> None:
+        self.result = error.result
+        self.error = error
+        self.exit_code = exit_code_of(error)
+
+    def outputs(self) -> dict[str, str]:
+        size = "" if self.artifact_size is None else str(self.artifact_size)
+        return {
+            "result": self.result,
+            "package-id": self.package_id,
+            "status": self.status,
+            "version": self.version,
+            "revision": self.revision,
+            "artifact-path": self.artifact_path,
+            "artifact-sha256": self.artifact_sha256,
+            "artifact-size": size,
+            "duration-seconds": f"{self.duration_seconds:.1f}",
+        }
+
+    def document(self) -> dict[str, object]:
+        """The JSON result: outputs with native types, the exit code and the error."""
+        doc: dict[str, object] = dict(self.outputs())
+        doc["artifact-size"] = self.artifact_size
+        doc["duration-seconds"] = round(self.duration_seconds, 1)
+        doc["exit-code"] = self.exit_code
+        doc["error"] = (
+            None
+            if self.error is None
+            else {"message": self.error.message, "fix": self.error.fix, "docs": self.error.docs}
+        )
+        return doc

@@ -1,0 +1,118 @@
+"""Run the step from raw inputs to exit code: validate, build, report, publish."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+import requests
+
+from ci_step import log as logging_
+from ci_step import publish, signals
+from ci_step.api import USER_AGENT, BuildApi
+from ci_step.ci_env import CiEnv
+from ci_step.clock import Clock, Deadline, SystemClock
+from ci_step.errors import Cancelled, ConfigError, OutputError, StepError
+from ci_step.result import StepResult
+from ci_step.secrets import REGISTRY, redact
+from ci_step.step import Services, run_build
+from ci_step.transport import Transport
+from ci_step.validate import LOG_FORMATS, Config, RawInput, result_file_of, validate
+
+
+def execute(
+    raw: Mapping[str, RawInput],
+    file_problems: list[str],
+    *,
+    ci: CiEnv | None = None,
+    clock: Clock | None = None,
+    stdout: TextIO | None = None,
+    extra_writes: list[publish.Write] | None = None,
+) -> int:
+    ci = ci or CiEnv.detect()
+    clock = clock or SystemClock()
+    stdout = stdout or sys.stdout
+    for spec_name, item in raw.items():
+        if spec_name == "api-key" and item.value and REGISTRY.add(item.value):
+            publish.mask(item.value, ci, stdout)
+    log_format = raw["log-format"].value if raw["log-format"].value in LOG_FORMATS else "auto"
+    logging_.configure(log_format or "auto")
+    log = logging_.get()
+    started = clock.now()
+    result = StepResult()
+    config: Config | None = None
+    signals.install()
+    try:
+        try:
+            config = validate(raw, ci)
+        except ConfigError as exc:
+            raise ConfigError(file_problems + exc.problems) from None
+        if file_problems:
+            raise ConfigError(file_problems)
+        _warn_about_revision(config, ci, log)
+        run_build(config, _services(config, clock, log), result)
+    except signals.Interrupted as stop:
+        result.fail(Cancelled(stop.signum, stop.name))
+    except StepError as exc:
+        result.fail(exc)
+    except Exception as exc:  # a bug: say so, with the traceback, still write the outputs
+        log.error("Internal error (please report it)", error=f"{type(exc).__name__}: {exc}",
+                  traceback=traceback.format_exc())
+        result.fail(StepError(f"Internal error: {type(exc).__name__}: {redact(str(exc))}"))
+    finally:
+        signals.quiet()
+    result.duration_seconds = clock.now() - started
+    return finish(result, ci, log, stdout, config, raw, extra_writes or [])
+
+
+def finish(
+    result: StepResult,
+    ci: CiEnv,
+    log: Any,
+    stdout: TextIO,
+    config: Config | None,
+    raw: Mapping[str, RawInput],
+    extra_writes: list[publish.Write],
+) -> int:
+    result_file = config.result_file if config else result_file_of(raw, ci)
+    writes = publish.targets_for(ci, result_file) + extra_writes
+    problems = publish.publish(result, writes)
+    for problem in problems:
+        log.error("Output not written", problem=problem)
+    if problems and result.exit_code == 0:
+        result.fail(OutputError("Some outputs could not be written: " + "; ".join(problems)))
+    if result.error is None:
+        log.info("Build step succeeded", package_id=result.package_id,
+                 artifact=result.artifact_path or None)
+    else:
+        for index, line in enumerate(result.error.lines()):
+            (log.error if index == 0 else log.info)(line)
+        log.info("Step ended", result=result.result, exit_code=result.exit_code)
+    publish.announce_failure(result, ci, stdout)
+    return result.exit_code
+
+
+def _services(config: Config, clock: Clock, log: Any) -> Services:
+    deadline = Deadline(clock, config.timeout)
+    session = requests.Session()
+
+    def on_retry(reason: str, wait: float, attempt: int) -> None:
+        log.warning("Mendix API call failed; retrying", reason=reason, wait=f"{wait:.1f}s",
+                    attempt=attempt)
+
+    transport = Transport(session, deadline, on_retry=on_retry)
+    api = BuildApi(config.base_url, config.username, config.api_key, transport)
+    storage = requests.Session()
+    storage.headers["User-Agent"] = USER_AGENT
+    return Services(api=api, storage=storage, deadline=deadline, clock=clock, log=log)
+
+
+def _warn_about_revision(config: Config, ci: CiEnv, log: Any) -> None:
+    sha = ci.get("GITHUB_SHA") or ci.get("CI_COMMIT_SHA") or ci.get("GIT_COMMIT")
+    if sha and sha.lower().startswith(config.revision.lower()) and len(config.revision) >= 7:
+        log.warning(
+            "revision is this pipeline's own commit; that is a Team Server commit only when this "
+            "repository is the Mendix app's repository"
+        )

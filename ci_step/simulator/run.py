@@ -1,0 +1,42 @@
+"""`mendix-build simulate`: serve the simulator in the foreground until a signal."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+
+from ci_step.simulator.server import Simulator
+from ci_step.simulator.state import BuildService, Durations
+
+
+def build_service(
+    *, username: str, api_key: str, apps: tuple[str, ...], durations: tuple[float, float, float],
+    time_scale: float = 1.0, url_ttl: int = 900, package_size: int = 512 * 1024,
+    fail_revisions: tuple[str, ...] = (), stuck: bool = False,
+) -> BuildService:
+    service = BuildService(username, api_key, durations=Durations(*durations),
+                           time_scale=time_scale, url_ttl=url_ttl)
+    for spec in apps:
+        name, _, repo = spec.partition(":")
+        service.add_app(name, repo=repo or "git", package_size=package_size,
+                        failing_revisions=set(fail_revisions), stuck_builds=stuck)
+    return service
+
+
+def serve(*, host: str, port: int, storage_port: int, **options: object) -> None:
+    service = build_service(**options)  # type: ignore[arg-type]
+    simulator = Simulator(service, host=host, port=port, storage_port=storage_port).start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"Mendix Build API simulator at {simulator.base_url} "
+               f"(storage host {simulator.storage_url})")
+    click.echo(f"Accepting Mendix-Username {service.username}; apps:")
+    for app in service.apps.values():
+        heads = ", ".join(f"{name} @ {rev}" for name, rev in app.branches.items())
+        click.echo(f"  {app.app_id} ({app.repo}): {heads}")
+    click.echo("Stop with Ctrl-C.")
+    stop.wait()
+    simulator.stop()

@@ -1,0 +1,318 @@
+"""Real HTTP listeners for the simulated Build API and its storage host, with faults.
+
+Two listeners on loopback: the API (``/api/1/...``) and a storage host that
+serves ``?url=true`` locations, so tests can see which host got which headers.
+Every request is logged; faults are matched per request and used up.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ci_step.simulator import content
+from ci_step.simulator.state import BuildService, Reply
+
+HTML_ERROR = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
+REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+           503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour.
+
+    kind: ``status`` (answer ``status``, HTML body for 5xx, optional Retry-After),
+    ``reset`` (drop the connection with a TCP reset), ``delay`` (answer late),
+    ``truncate`` (storage: promise the full length, send ``after_bytes``, close),
+    ``expire`` (storage: 403 as for an expired URL, optionally after ``after_bytes``),
+    ``ignore-range`` (storage: answer 200 with the whole file), ``redirect``
+    (answer 302 to ``location``).
+    ``process``: for status/reset, carry out the request first (the change
+    happens, the answer is lost). ``times``: how many requests it hits (-1: all).
+    """
+
+    kind: str
+    listener: str = "api"
+    method: str | None = None
+    path: str | None = None
+    times: int = 1
+    status: int = 503
+    retry_after: str | None = None
+    delay: float = 0.0
+    after_bytes: int = 0
+    location: str = ""
+    process: bool = False
+
+    def matches(self, listener: str, method: str, path: str) -> bool:
+        return (
+            self.times != 0
+            and self.listener == listener
+            and (self.method is None or self.method == method)
+            and (self.path is None or re.search(self.path, path) is not None)
+        )
+
+
+@dataclass
+class SimRequest:
+    listener: str
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    at: float = field(default_factory=time.monotonic)
+    fault: str = ""
+
+
+class Simulator:
+    def __init__(
+        self, service: BuildService, host: str = "127.0.0.1", port: int = 0, storage_port: int = 0
+    ) -> None:
+        self.service = service
+        self.faults: list[Fault] = []
+        self.log: list[SimRequest] = []
+        self._lock = threading.Lock()
+        self._servers = [
+            _Server((host, port), _handler_for(self, "api")),
+            _Server((host, storage_port), _handler_for(self, "storage")),
+        ]
+        self._threads: list[threading.Thread] = []
+        service.storage_base = _url(self._servers[1])
+
+    @property
+    def base_url(self) -> str:
+        return _url(self._servers[0])
+
+    @property
+    def storage_url(self) -> str:
+        return self.service.storage_base
+
+    def start(self) -> Simulator:
+        for server in self._servers:
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def add_fault(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def take_fault(self, listener: str, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(listener, method, path):
+                    if fault.times > 0:
+                        fault.times -= 1
+                    return fault
+        return None
+
+    def record(self, entry: SimRequest) -> None:
+        with self._lock:
+            self.log.append(entry)
+
+    def requests(self, listener: str | None = None, method: str | None = None,
+                 path: str | None = None) -> list[SimRequest]:
+        with self._lock:
+            entries = list(self.log)
+        return [
+            e for e in entries
+            if (listener is None or e.listener == listener)
+            and (method is None or e.method == method)
+            and (path is None or re.search(path, e.path) is not None)
+        ]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+
+def _url(server: _Server) -> str:
+    host, port = server.server_address[:2]
+    shown = f"[{host}]" if ":" in str(host) else str(host)
+    return f"http://{shown}:{port}"
+
+
+def _handler_for(sim: Simulator, listener: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(_Handler):
+        simulator = sim
+        role = listener
+
+    return Handler
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "MendixBuildSimulator/1"
+    simulator: Simulator
+    role: str
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        entry = SimRequest(self.role, self.command, split.path, dict(parse_qsl(split.query)),
+                           headers, body)
+        fault = self.simulator.take_fault(self.role, self.command, split.path)
+        entry.fault = fault.kind if fault else ""
+        self.simulator.record(entry)
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.delay)
+            fault = None
+        if fault is not None and fault.kind in ("status", "reset") and fault.process:
+            self._reply(split.path, entry, None)
+        if fault is not None and fault.kind == "status":
+            self._send_status(fault)
+            return
+        if fault is not None and fault.kind == "reset":
+            self._reset()
+            return
+        if fault is not None and fault.kind == "redirect":
+            self._send(Reply(302, b"", headers={"Location": fault.location}))
+            return
+        self._send(self._reply(split.path, entry, fault))
+
+    def _reply(self, path: str, entry: SimRequest, fault: Fault | None) -> Reply:
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if self.role == "api":
+            return self.simulator.service.handle(entry.method, parts, entry.query, entry.headers,
+                                                 entry.body)
+        return self._storage(parts, entry.headers, fault)
+
+    def _storage(self, parts: list[str], headers: dict[str, str], fault: Fault | None) -> Reply:
+        if len(parts) != 3 or parts[0] != "mda" or self.command != "GET":
+            return Reply(404, b"Not found", {"Content-Type": "text/plain"})
+        package, expired = self.simulator.service.storage_lookup(parts[1])
+        if package is None:
+            return Reply(404, b"Not found", {"Content-Type": "text/plain"})
+        if expired or (fault is not None and fault.kind == "expire" and not fault.after_bytes):
+            return _expired()
+        size = package.size
+        start, end = 0, size
+        status = 200
+        wanted = headers.get("range")
+        if wanted and not (fault is not None and fault.kind == "ignore-range"):
+            bounds = _range(wanted, size)
+            if bounds is None:
+                return Reply(416, b"", {"Content-Range": f"bytes */{size}"})
+            start, end = bounds
+            status = 206
+        reply = Reply(status, headers={"Content-Type": "application/octet-stream",
+                                       "Accept-Ranges": "bytes"},
+                      chunks=content.stream(package.seed, start, end), length=end - start)
+        if status == 206:
+            reply.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        if fault is not None and fault.kind in ("truncate", "expire") and fault.after_bytes:
+            reply.chunks = content.stream(package.seed, start, min(end, start + fault.after_bytes))
+            self.close_connection = True
+            if fault.kind == "expire":
+                self.simulator.service.expire_all()
+        return reply
+
+    def _send_status(self, fault: Fault) -> None:
+        reason = REASONS.get(fault.status, "Error")
+        body = HTML_ERROR.format(f"{fault.status} {reason}").encode()
+        headers = {"Content-Type": "text/html"}
+        if fault.status < 500:
+            body = json.dumps({"errorCode": "TOO_MANY_REQUESTS" if fault.status == 429 else
+                               "ERROR", "errorMessage": reason}).encode()
+            headers = {"Content-Type": "application/json"}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = fault.retry_after
+        self._send(Reply(fault.status, body, headers))
+
+    def _reset(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.connection.close()
+
+    def _send(self, reply: Reply) -> None:
+        if reply.chunks is not None:
+            payload = b""
+            length = reply.length
+        elif isinstance(reply.body, bytes):
+            payload = reply.body
+            length = len(payload)
+        elif reply.body is None and reply.status == 200:
+            payload = b""
+            length = 0
+        else:
+            payload = json.dumps(reply.body).encode()
+            reply.headers.setdefault("Content-Type", "application/json")
+            length = len(payload)
+        try:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(length))
+            self.end_headers()
+            if reply.chunks is not None:
+                for chunk in reply.chunks:
+                    self.wfile.write(chunk)
+            elif payload:
+                self.wfile.write(payload)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+def _expired() -> Reply:
+    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+            b"<Message>Request has expired</Message></Error>")
+    return Reply(403, body, {"Content-Type": "application/xml"})
+
+
+def _range(value: str, size: int) -> tuple[int, int] | None:
+    match = re.fullmatch(r"bytes=(\d+)-(\d*)", value.strip())
+    if match is None:
+        return None
+    start = int(match.group(1))
+    end = int(match.group(2)) + 1 if match.group(2) else size
+    if start >= size or end <= start:
+        return None
+    return start, min(end, size)

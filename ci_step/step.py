@@ -1,0 +1,173 @@
+"""The build step itself: start -> poll -> download, filling in the result as it goes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from ci_step import download
+from ci_step.api import BuildApi, Package
+from ci_step.clock import Clock, Deadline
+from ci_step.durations import format_duration
+from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded
+from ci_step.result import StepResult
+from ci_step.schedule import next_wait
+from ci_step.transport import Uncertain
+from ci_step.validate import Config
+
+START_ATTEMPTS = 3
+CLOCK_SKEW_MS = 5 * 60 * 1000
+
+
+@dataclass
+class Services:
+    api: BuildApi
+    storage: requests.Session
+    deadline: Deadline
+    clock: Clock
+    log: Any
+
+
+def run_build(config: Config, services: Services, result: StepResult) -> None:
+    log = services.log
+    result.version = config.version
+    result.revision = config.revision
+    log.info(
+        "Starting build",
+        app=config.app_id,
+        branch=config.branch,
+        revision=config.revision,
+        version=config.version,
+    )
+    package_id = start_build(config, services)
+    result.package_id = package_id
+    log.info("Build started", package_id=package_id)
+    package = wait_for_build(config, services, package_id, result)
+    if package.status == "Failed":
+        raise BuildFailed(
+            f"The Mendix build of version {config.version} (revision {config.revision} on "
+            f"{config.branch}) ended Failed; package {package_id}."
+        )
+    if config.download:
+        fetch_artifact(config, services, package, result)
+    else:
+        log.info("Download skipped (download: false)")
+    result.succeed()
+
+
+def start_build(config: Config, services: Services) -> str:
+    """POST the build once; after an ambiguous failure, look before posting again."""
+    since_ms = int(time.time() * 1000) - CLOCK_SKEW_MS
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return services.api.start_build(
+                config.app_id, config.branch, config.revision, config.version, config.description
+            )
+        except Uncertain as exc:
+            services.log.warning(
+                "The start request failed after it may have reached Mendix; "
+                "looking for the build it may have started",
+                reason=exc.message,
+            )
+            found = find_started(services.api, config, since_ms)
+            if found is not None:
+                services.log.info("Found the build started by that request", package_id=found)
+                return found
+            if attempt == START_ATTEMPTS:
+                raise ApiUnavailable(exc.message) from None
+            services.deadline.sleep(2.0 * attempt, "starting the build")
+    raise AssertionError("unreachable")
+
+
+def find_started(api: BuildApi, config: Config, since_ms: int) -> str | None:
+    for package in api.list_packages(config.app_id):
+        if package.version == config.version and (package.creation_date or 0) >= since_ms:
+            return package.package_id
+    return None
+
+
+def wait_for_build(
+    config: Config, services: Services, package_id: str, result: StepResult
+) -> Package:
+    clock, deadline, log = services.clock, services.deadline, services.log
+    started = clock.now()
+    last = ""
+    while True:
+        try:
+            package = services.api.get_package(config.app_id, package_id)
+        except DeadlineExceeded:
+            raise _timed_out(config, package_id, last) from None
+        if package.status != last:
+            last = package.status
+            result.status = last
+            log.info(
+                f"Build status: {last}",
+                package_id=package_id,
+                after=format_duration(clock.now() - started),
+            )
+        if package.terminal:
+            return package
+        try:
+            deadline.sleep(next_wait(clock.now() - started, config.poll_interval), "waiting")
+        except DeadlineExceeded:
+            raise _timed_out(config, package_id, last) from None
+
+
+def _timed_out(config: Config, package_id: str, status: str) -> DeadlineExceeded:
+    return DeadlineExceeded(
+        f"The timeout of {format_duration(config.timeout)} passed while package {package_id} "
+        f"was {status or 'not yet reported'}; the build goes on at Mendix."
+    )
+
+
+def fetch_artifact(
+    config: Config, services: Services, package: Package, result: StepResult
+) -> None:
+    api, log = services.api, services.log
+
+    def location() -> str:
+        fresh = api.get_package(config.app_id, package.package_id, with_url=True)
+        url = fresh.url
+        if not url or urlsplit(url).scheme not in ("https", "http"):
+            raise ApiError(
+                f"The Mendix API gave no usable download location for package {package.package_id}."
+            )
+        return url
+
+    url = location()
+    size = package.size if package.size and package.size > 0 else None
+    log.info("Downloading package", path=str(config.artifact_path), bytes=size)
+    artifact = download.fetch(
+        services.storage,
+        url,
+        config.artifact_path,
+        expected_size=size,
+        deadline=services.deadline,
+        refresh=location,
+        progress=_progress_logger(log, services.clock),
+        notice=lambda text: log.warning(text),
+    )
+    result.artifact_path = str(artifact.path)
+    result.artifact_sha256 = artifact.sha256
+    result.artifact_size = artifact.size
+    log.info("Package downloaded", path=str(artifact.path), bytes=artifact.size,
+             sha256=artifact.sha256)
+
+
+def _progress_logger(log: Any, clock: Clock) -> Callable[[int, int | None], None]:
+    state = {"percent": 0, "at": clock.now()}
+
+    def progress(done: int, total: int | None) -> None:
+        now = clock.now()
+        percent = done * 100 // total if total else 0
+        if (total and percent >= state["percent"] + 10) or now - state["at"] >= 10:
+            state["percent"] = percent - percent % 10
+            state["at"] = now
+            log.info("Download progress", bytes=done, percent=percent if total else None)
+
+    return progress

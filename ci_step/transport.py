@@ -1,0 +1,177 @@
+"""HTTP calls to the Mendix API: timeouts, retries with backoff, the deadline.
+
+Idempotent calls retry on connection errors, timeouts, 429 and 5xx with
+exponential backoff and full jitter, honouring Retry-After, always within the
+deadline. Other calls retry only when the request certainly never left.
+Redirects are never followed: the Mendix headers must not leave the API origin.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import urllib3
+
+from ci_step.clock import Deadline
+from ci_step.errors import ApiUnavailable
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 8
+    base: float = 1.0
+    cap: float = 30.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+
+class Uncertain(ApiUnavailable):
+    """A non-idempotent request failed after it may have reached the server."""
+
+
+class Transient(Exception):  # noqa: N818 - internal signal, not an error shown to users
+    """A failure worth another try (carries what to say if tries run out)."""
+
+    def __init__(self, reason: str, wait: float | None = None, sent: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+        self.sent = sent
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds named by a Retry-After header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when the request certainly did not reach the server (no connection made)."""
+    reason: object = exc
+    for _ in range(4):
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):
+            return True
+        if isinstance(reason, requests.exceptions.ConnectTimeout):
+            return True
+        inner = getattr(reason, "reason", None)
+        if inner is None and getattr(reason, "args", None):
+            inner = reason.args[0]  # type: ignore[attr-defined]
+        if inner is None or inner is reason:
+            return False
+        reason = inner
+    return False
+
+
+class Transport:
+    def __init__(
+        self,
+        session: requests.Session,
+        deadline: Deadline,
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        on_retry: Callable[[str, float, int], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.deadline = deadline
+        self.policy = policy or RetryPolicy()
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.on_retry = on_retry
+
+    def timeout(self, doing: str) -> tuple[float, float]:
+        left = self.deadline.check(doing)
+        return (min(self.policy.connect_timeout, left), min(self.policy.read_timeout, left))
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        doing: str,
+        idempotent: bool,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._once(method, url, doing=doing, json=json, params=params)
+            except Transient as failure:
+                text = (
+                    f"The Mendix API did not answer usefully while {doing} "
+                    f"({failure.reason}, {attempt} attempt{'s' if attempt > 1 else ''})."
+                )
+                if failure.sent and not idempotent:
+                    raise Uncertain(text) from None
+                if attempt >= self.policy.attempts:
+                    raise ApiUnavailable(text) from None
+                wait = self.backoff(attempt, failure.wait)
+                if self.on_retry is not None:
+                    self.on_retry(failure.reason, wait, attempt)
+                self.deadline.sleep(wait, doing)
+
+    def backoff(self, attempt: int, server_wait: float | None) -> float:
+        if server_wait is not None:
+            return server_wait
+        ceiling = min(self.policy.cap, self.policy.base * (2 ** (attempt - 1)))
+        return self.rng.uniform(0, ceiling)
+
+    def _once(
+        self,
+        method: str,
+        url: str,
+        *,
+        doing: str,
+        json: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+    ) -> requests.Response:
+        try:
+            response = self.session.request(
+                method,
+                url,
+                json=json,
+                params=params,
+                timeout=self.timeout(doing),
+                allow_redirects=False,
+            )
+        except requests.exceptions.ConnectionError as exc:
+            raise Transient(_describe(exc), sent=not never_sent(exc)) from None
+        except requests.exceptions.Timeout as exc:
+            raise Transient(_describe(exc), sent=not never_sent(exc)) from None
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise Transient(_describe(exc)) from None
+        if response.status_code in RETRY_STATUSES:
+            wait = retry_after(response.headers.get("Retry-After"))
+            response.close()
+            raise Transient(f"HTTP {response.status_code}", wait=wait)
+        return response
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "no answer within the read timeout"
+    if never_sent(exc):
+        return "connection refused or host not found"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the answer was cut off"
+    return "connection lost"

@@ -1,0 +1,284 @@
+"""Turn raw input strings into a checked Config, reporting every problem at once."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from ci_step.ci_env import CiEnv
+from ci_step.durations import parse_duration
+from ci_step.errors import ConfigError
+from ci_step.inputs import INPUTS
+
+_APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_GIT_HASH = re.compile(r"[0-9a-fA-F]{7,40}")
+_SVN_REVISION = re.compile(r"[1-9][0-9]{0,9}")
+_VERSION = re.compile(r"(\d{1,9})\.(\d{1,9})\.(\d{1,9})")
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+MAX_TIMEOUT = 7 * 24 * 3600.0
+LOG_FORMATS = ("auto", "console", "json")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RawInput:
+    """A value as it arrived, and the name the user gave it (--flag, ENV_VAR, file key)."""
+
+    value: str | None
+    label: str
+
+
+@dataclass(frozen=True)
+class Config:
+    app_id: str
+    username: str
+    api_key: str
+    branch: str
+    revision: str
+    version: str
+    description: str
+    download: bool
+    artifact_path: Path
+    timeout: float
+    poll_interval: float
+    base_url: str
+    result_file: Path | None
+    log_format: str
+
+
+class _Checker:
+    def __init__(self, raw: Mapping[str, RawInput]) -> None:
+        self.raw = raw
+        self.problems: list[str] = []
+
+    def value(self, name: str) -> str | None:
+        item = self.raw.get(name)
+        return item.value if item is not None and item.value != "" else None
+
+    def label(self, name: str) -> str:
+        item = self.raw.get(name)
+        return item.label if item is not None else name
+
+    def fail(self, name: str, text: str) -> None:
+        self.problems.append(f"{self.label(name)} {text}")
+
+    def check(self, name: str, parse: Callable[[str], T], fallback: T) -> T:
+        value = self.value(name)
+        if value is None:
+            return fallback
+        try:
+            return parse(value)
+        except ValueError as exc:
+            self.fail(name, str(exc))
+            return fallback
+
+
+def validate(raw: Mapping[str, RawInput], ci: CiEnv) -> Config:
+    c = _Checker(raw)
+    for spec in INPUTS:
+        if spec.required and c.value(spec.name) is None:
+            c.problems.append(
+                f"{spec.name} is required: set {spec.env_names[-1]} or pass {spec.flag}"
+                + (" (or add it to the config file)" if spec.in_file else "")
+            )
+    app_id = c.check("app-id", _app_id, "")
+    username = c.check("username", _username, "")
+    api_key = c.check("api-key", _api_key, "")
+    branch = c.check("branch", _branch, "main")
+    revision = c.check("revision", _revision, "")
+    version = c.check("version", _version, "")
+    description = c.check("description", _description, "") or ci.run_description()
+    download = c.check("download", _boolean, True)
+    timeout = c.check("timeout", _timeout, 3600.0)
+    poll_interval = c.check("poll-interval", _poll_interval, 30.0)
+    base_url = c.check("base-url", _base_url, "")
+    log_format = c.check("log-format", _choice(LOG_FORMATS), "auto")
+    workspace = ci.workspace
+    default_artifact = f"{app_id or 'app'}-{version or '0.0.0'}.mda"
+    artifact_path = c.check("artifact-path", _path_in(workspace), workspace / default_artifact)
+    result_file = c.check("result-file", _path_in(workspace), None)
+    if c.problems:
+        raise ConfigError(c.problems)
+    return Config(
+        app_id=app_id,
+        username=username,
+        api_key=api_key,
+        branch=branch,
+        revision=revision,
+        version=version,
+        description=description,
+        download=download,
+        artifact_path=artifact_path,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        base_url=base_url,
+        result_file=result_file,
+        log_format=log_format,
+    )
+
+
+def result_file_of(raw: Mapping[str, RawInput], ci: CiEnv) -> Path | None:
+    """The result-file path alone, when valid (so a bad input elsewhere still gets one)."""
+    item = raw.get("result-file")
+    if item is None or not item.value:
+        return None
+    try:
+        return _path_in(ci.workspace)(item.value)
+    except ValueError:
+        return None
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """A value quoted for a message: escaped, shortened."""
+    text = value.encode("unicode_escape").decode("ascii")
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"'{text}'"
+
+
+def _app_id(value: str) -> str:
+    if _APP_ID.fullmatch(value):
+        return value
+    if _APP_ID.fullmatch(value.lower()):
+        raise ValueError(f"must be lower case: use {shown(value.lower())}")
+    raise ValueError(
+        f"is {shown(value)}; expected the app's subdomain name "
+        "(lower-case letters, digits and hyphens, for example 'calc')"
+    )
+
+
+def _username(value: str) -> str:
+    if value != value.strip() or _CONTROL.search(value) or len(value) > 254:
+        raise ValueError("must be the login e-mail of the API key's user, with no spaces around it")
+    return value
+
+
+def _api_key(value: str) -> str:
+    if not _HEADER_SAFE.fullmatch(value) or len(value) > 512:
+        # Never echo the value: it is a secret.
+        raise ValueError("holds spaces, line breaks or other characters an API key never has")
+    return value
+
+
+def _branch(value: str) -> str:
+    if value in ("main", "trunk"):
+        return value
+    if value.startswith("branches/") and len(value) > len("branches/"):
+        if _CONTROL.search(value) or len(value) > 255:
+            raise ValueError("holds control characters or is too long")
+        return value
+    hint = f" (did you mean 'branches/{value}'?)" if "/" not in value else ""
+    raise ValueError(
+        f"is {shown(value)}; expected 'main' (Git), 'trunk' (SVN) or 'branches/<name>'{hint}"
+    )
+
+
+def _revision(value: str) -> str:
+    if _SVN_REVISION.fullmatch(value) or _GIT_HASH.fullmatch(value):
+        return value
+    raise ValueError(
+        f"is {shown(value)}; expected a Git commit hash (7 to 40 hex digits) "
+        "or an SVN revision number"
+    )
+
+
+def _version(value: str) -> str:
+    if _VERSION.fullmatch(value):
+        return value
+    raise ValueError(f"is {shown(value)}; expected major.minor.patch, for example 1.4.0")
+
+
+def _description(value: str) -> str:
+    if len(value) > 1000:
+        raise ValueError("is longer than 1000 characters")
+    if _CONTROL.search(value.replace("\n", " ").replace("\t", " ")):
+        raise ValueError("holds control characters")
+    return value
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    raise ValueError(f"is {shown(value)}; expected true or false")
+
+
+def _timeout(value: str) -> float:
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise ValueError(
+            f"is {shown(value)}; expected a duration such as 900, 90s, 15m or 1h"
+        ) from None
+    if seconds > MAX_TIMEOUT:
+        raise ValueError("is longer than 7 days")
+    return seconds
+
+
+def _poll_interval(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0.01 <= seconds <= 3600:
+        raise ValueError(f"is {shown(value)}; expected a number of seconds from 0.01 to 3600")
+    return seconds
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value in options:
+            return value
+        raise ValueError(f"is {shown(value)}; expected one of {', '.join(options)}")
+
+    return parse
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _base_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        _ = parts.port
+    except ValueError:
+        raise ValueError(f"is {shown(value)}; not a URL") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ValueError(f"is {shown(value)}; expected an https:// URL such as https://deploy.mendix.com")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("must not carry credentials, a query or a fragment")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ValueError(
+            f"is {shown(value)}; plain http would send the API key unencrypted: use https "
+            "(http is accepted only for loopback addresses)"
+        )
+    if _CONTROL.search(value):
+        raise ValueError("holds control characters")
+    return value.rstrip("/")
+
+
+def _path_in(workspace: Path) -> Callable[[str], Path]:
+    def parse(value: str) -> Path:
+        if _CONTROL.search(value) or len(value) > 4096:
+            raise ValueError("holds control characters or is too long")
+        path = Path(value)
+        resolved = path if path.is_absolute() else workspace / path
+        if value.endswith(("/", "\\")) or resolved.is_dir():
+            raise ValueError(f"is {shown(value)}, a directory; name a file")
+        return resolved
+
+    return parse

@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""Container entrypoint for the mendix-build image.
+
+- no arguments: run the build step from the environment (GitHub Actions);
+- `mendix-build ...`, a subcommand or an option: run that;
+- any other command (Jenkins starts the container with `cat`, GitLab with a
+  shell when `entrypoint: [""]` is not set): execute it unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+SUBCOMMANDS = frozenset({"run", "simulate", "demo"})
+
+
+def main(argv: list[str]) -> int:
+    args = argv[1:]
+    if args and args[0] in ("mendix-build", "mendix_build"):
+        args = args[1:]
+    elif args and args[0] not in SUBCOMMANDS and not args[0].startswith("-"):
+        try:
+            os.execvp(args[0], args)
+        except OSError as exc:
+            sys.stderr.write(f"mendix-build image: cannot run {args[0]!r}: {exc.strerror}\n")
+            return 127
+    from ci_step.cli import cli
+
+    cli.main(args=args, prog_name="mendix-build")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

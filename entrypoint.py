@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
         args = args[1:]
     elif args and args[0] not in SUBCOMMANDS and not args[0].startswith("-"):
         try:
-            os.execvp(args[0], args)
+            os.execvp(args[0], args)  # noqa: S606 - the container command, as given
         except OSError as exc:
             sys.stderr.write(f"mendix-build image: cannot run {args[0]!r}: {exc.strerror}\n")
             return 127

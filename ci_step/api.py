@@ -142,7 +142,12 @@ class BuildApi:
     def start_build(
         self, app_id: str, branch: str, revision: str, version: str, description: str
     ) -> str:
-        body = {"Branch": branch, "Revision": revision, "Version": version, "Description": description}
+        body = {
+            "Branch": branch,
+            "Revision": revision,
+            "Version": version,
+            "Description": description,
+        }
         data = self._call(
             "POST",
             f"{self._app(app_id)}/packages",

@@ -18,14 +18,16 @@ from ci_step import __version__
 from ci_step.inputs import BY_NAME, INPUTS
 from ci_step.validate import RawInput
 
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+# Options of the group itself; any other leading option belongs to `run`
+# (`--version` is the package version input, so the tool's own is --tool-version).
+GROUP_OPTIONS = ("-h", "--help", "-V", "--tool-version")
 
 
 class _DefaultRun(click.Group):
     """`mendix-build` alone, or with only options, runs the step."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0].startswith("-") and args[0] not in ("--help", "--version")):
+        if not args or (args[0].startswith("-") and args[0] not in GROUP_OPTIONS):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
@@ -86,7 +88,7 @@ def collect(ctx: click.Context, values: dict[str, Any]) -> dict[str, RawInput]:
 
 
 @click.group(cls=_DefaultRun, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="mendix-build")
+@click.version_option(__version__, "-V", "--tool-version", prog_name="mendix-build")
 def cli() -> None:
     """Build a Mendix deployment package (.mda) through the Build API, wait, download it.
 
@@ -97,7 +99,7 @@ def cli() -> None:
 @cli.command("run")
 @input_options
 @click.pass_context
-def run_command(ctx: click.Context, **values: Any) -> None:
+def run_command(ctx: click.Context, /, **values: Any) -> None:
     """Start a build, wait for it, download the .mda and write the CI outputs."""
     from ci_step.runner import execute
 
@@ -109,37 +111,82 @@ def run_command(ctx: click.Context, **values: Any) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="API port (0: any free).")
 @click.option("--storage-port", default=0, type=int, help="Storage host port (0: any free).")
-@click.option("--username", default="demo@example.com", show_default=True,
-              help="The Mendix-Username the simulator accepts.")
-@click.option("--api-key", envvar="MENDIX_SIMULATOR_API_KEY", default="demo-api-key",
-              show_default=True, help="The Mendix-ApiKey the simulator accepts.")
-@click.option("--app", "apps", multiple=True, default=("calc", "legacy:svn"), show_default=True,
-              help="An app to hold, NAME or NAME:svn; repeatable.")
+@click.option(
+    "--username",
+    default="demo@example.com",
+    show_default=True,
+    help="The Mendix-Username the simulator accepts.",
+)
+@click.option(
+    "--api-key",
+    envvar="MENDIX_SIMULATOR_API_KEY",
+    default="demo-api-key",
+    show_default=True,
+    help="The Mendix-ApiKey the simulator accepts.",
+)
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    default=("calc", "legacy:svn"),
+    show_default=True,
+    help="An app to hold, NAME or NAME:svn; repeatable.",
+)
 @click.option("--queued", default=1.0, show_default=True, help="Seconds a build stays Queued.")
 @click.option("--building", default=3.0, show_default=True, help="Seconds in Building.")
 @click.option("--uploading", default=1.0, show_default=True, help="Seconds in Uploading.")
-@click.option("--time-scale", default=1.0, show_default=True,
-              help="Simulated seconds per real second (60: a 20-minute build in 20 s).")
+@click.option(
+    "--time-scale",
+    default=1.0,
+    show_default=True,
+    help="Simulated seconds per real second (60: a 20-minute build in 20 s).",
+)
 @click.option("--url-ttl", default=900, show_default=True, help="TTL of download URLs, seconds.")
 @click.option("--package-size", default=512 * 1024, show_default=True, help="Package bytes.")
 @click.option("--fail-revision", multiple=True, help="A revision whose build ends Failed.")
 @click.option("--stuck", is_flag=True, help="Builds stay Queued forever.")
 def simulate_command(
-    host: str, port: int, storage_port: int, username: str, api_key: str, apps: tuple[str, ...],
-    queued: float, building: float, uploading: float, time_scale: float, url_ttl: int,
-    package_size: int, fail_revision: tuple[str, ...], stuck: bool,
+    host: str,
+    port: int,
+    storage_port: int,
+    username: str,
+    api_key: str,
+    apps: tuple[str, ...],
+    queued: float,
+    building: float,
+    uploading: float,
+    time_scale: float,
+    url_ttl: int,
+    package_size: int,
+    fail_revision: tuple[str, ...],
+    stuck: bool,
 ) -> None:
     """Serve a simulated Build API on loopback until interrupted."""
     from ci_step.simulator.run import serve
 
-    serve(host=host, port=port, storage_port=storage_port, username=username, api_key=api_key,
-          apps=apps, durations=(queued, building, uploading), time_scale=time_scale,
-          url_ttl=url_ttl, package_size=package_size, fail_revisions=fail_revision, stuck=stuck)
+    serve(
+        host=host,
+        port=port,
+        storage_port=storage_port,
+        username=username,
+        api_key=api_key,
+        apps=apps,
+        durations=(queued, building, uploading),
+        time_scale=time_scale,
+        url_ttl=url_ttl,
+        package_size=package_size,
+        fail_revisions=fail_revision,
+        stuck=stuck,
+    )
 
 
 @cli.command("demo")
-@click.option("--keep", type=click.Path(file_okay=False), default=None,
-              help="Keep the demo workspace in this directory.")
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Keep the demo workspace in this directory.",
+)
 def demo_command(keep: str | None) -> None:
     """Run the whole step against the built-in simulator and show what a pipeline receives."""
     from ci_step.demo import run_demo

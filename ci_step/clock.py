@@ -41,9 +41,7 @@ class Deadline:
         """Remaining seconds; DeadlineExceeded when none are left."""
         left = self.remaining()
         if left <= 0:
-            raise DeadlineExceeded(
-                f"The timeout of {self.seconds:g}s passed while {doing}."
-            )
+            raise DeadlineExceeded(f"The timeout of {self.seconds:g}s passed while {doing}.")
         return left
 
     def sleep(self, seconds: float, doing: str) -> None:

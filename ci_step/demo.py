@@ -26,22 +26,35 @@ DEMO_USER = "demo@example.com"
 
 def run_demo(keep: str | None) -> int:
     api_key = secrets.token_hex(16)
-    service = build_service(username=DEMO_USER, api_key=api_key, apps=("calc",),
-                            durations=(0.5, 1.5, 0.5), package_size=256 * 1024)
+    service = build_service(
+        username=DEMO_USER,
+        api_key=api_key,
+        apps=("calc",),
+        durations=(0.5, 1.5, 0.5),
+        package_size=256 * 1024,
+    )
     revision = service.apps["calc"].branches["main"]
     workspace = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="mendix-build-demo-"))
     workspace.mkdir(parents=True, exist_ok=True)
     with Simulator(service) as simulator:
         click.echo(f"Simulated Build API at {simulator.base_url}; workspace {workspace}\n")
         values = {
-            "app-id": "calc", "username": DEMO_USER, "api-key": api_key, "branch": "main",
-            "revision": revision[:12], "version": "1.0.0", "description": "mendix-build demo",
-            "base-url": simulator.base_url, "poll-interval": "0.5", "timeout": "2m",
+            "app-id": "calc",
+            "username": DEMO_USER,
+            "api-key": api_key,
+            "branch": "main",
+            "revision": revision[:12],
+            "version": "1.0.0",
+            "description": "mendix-build demo",
+            "base-url": simulator.base_url,
+            "poll-interval": "0.5",
+            "timeout": "2m",
             "artifact-path": str(workspace / "calc-1.0.0.mda"),
             "result-file": str(workspace / "result.json"),
         }
-        raw = {spec.name: RawInput(values.get(spec.name, spec.default), spec.name)
-               for spec in INPUTS}
+        raw = {
+            spec.name: RawInput(values.get(spec.name, spec.default), spec.name) for spec in INPUTS
+        }
         files = {
             "GitHub Actions $GITHUB_OUTPUT": workspace / "github_output",
             "GitHub Actions $GITHUB_STEP_SUMMARY": workspace / "step_summary.md",
@@ -50,9 +63,13 @@ def run_demo(keep: str | None) -> int:
             "Jenkins JSON": workspace / publish.JSON_NAME,
             "result-file": workspace / "result.json",
         }
-        writes = (publish.github_writes(files["GitHub Actions $GITHUB_OUTPUT"],
-                                        files["GitHub Actions $GITHUB_STEP_SUMMARY"])
-                  + publish.gitlab_writes(workspace) + publish.jenkins_writes(workspace))
+        writes = (
+            publish.github_writes(
+                files["GitHub Actions $GITHUB_OUTPUT"], files["GitHub Actions $GITHUB_STEP_SUMMARY"]
+            )
+            + publish.gitlab_writes(workspace)
+            + publish.jenkins_writes(workspace)
+        )
         code = execute(raw, [], ci=CiEnv(Platform.LOCAL, {}), extra_writes=writes)
     for title, path in files.items():
         click.echo(f"\n--- {title} ({path.name}) ---")

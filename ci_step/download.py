@@ -22,9 +22,10 @@ from ci_step.clock import Deadline
 from ci_step.errors import DownloadError
 
 CHUNK = 1 << 20
-MAX_CUTS = 5
+MAX_STALLS = 5  # consecutive tries that brought no bytes
 MAX_REFRESHES = 3
 EXPIRED_STATUSES = frozenset({401, 403, 410})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ def fetch(
 ) -> Artifact:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        fd, tmp_name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+        )
     except OSError as exc:
         raise DownloadError(
             f"Cannot write the package next to {target}: {exc.strerror or exc}.",
@@ -83,8 +86,9 @@ def fetch(
     try:
         with os.fdopen(fd, "w+b") as out:
             sink = _Sink(out)
-            _transfer(session, url, sink, expected_size, deadline, refresh, progress, notice,
-                      read_timeout)
+            _transfer(
+                session, url, sink, expected_size, deadline, refresh, progress, notice, read_timeout
+            )
             out.flush()
             os.fsync(out.fileno())
         if expected_size is not None and sink.size != expected_size:
@@ -109,54 +113,75 @@ def _transfer(
     notice: Notice,
     read_timeout: float,
 ) -> None:
-    cuts = refreshes = 0
+    refreshes = stalls = 0
     while True:
+        before = sink.size
         headers = {"Accept-Encoding": "identity"}
         if sink.size:
             headers["Range"] = f"bytes={sink.size}-"
         left = deadline.check("downloading the package")
+        timeout = (min(10.0, left), min(read_timeout, left))
         try:
-            with session.get(
-                url, headers=headers, stream=True, timeout=(min(10.0, left), min(read_timeout, left))
-            ) as response:
-                if response.status_code in EXPIRED_STATUSES:
+            with session.get(url, headers=headers, stream=True, timeout=timeout) as response:
+                status = response.status_code
+                if status in EXPIRED_STATUSES:
                     refreshes += 1
                     if refreshes > MAX_REFRESHES:
                         raise DownloadError(
-                            f"The storage host kept refusing the package URL (HTTP "
-                            f"{response.status_code}) after {MAX_REFRESHES} fresh URLs."
+                            f"The storage host kept refusing the package URL (HTTP {status}) "
+                            f"after {MAX_REFRESHES} fresh URLs."
                         )
-                    notice(f"package URL refused (HTTP {response.status_code}); asking for a new one")
+                    notice(f"package URL refused (HTTP {status}); asking for a new one")
                     url = refresh()
                     continue
-                if response.status_code == 416 and expected is not None and sink.size == expected:
+                if status == 416 and expected is not None and sink.size == expected:
                     return
+                if status in RETRY_STATUSES:
+                    raise _Cut(f"storage host answered HTTP {status}")
                 _position(response, sink, notice)
-                for chunk in response.iter_content(CHUNK):
-                    sink.write(chunk)
-                    progress(sink.size, expected)
-                    if expected is not None and sink.size > expected:
-                        raise DownloadError(
-                            f"The storage host sent more than the package Size of {expected} bytes."
-                        )
-                    deadline.check("downloading the package")
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                requests.exceptions.ChunkedEncodingError) as exc:
-            cuts += 1
-            if cuts > MAX_CUTS:
-                raise DownloadError(
-                    f"The download was cut off {cuts} times ({type(exc).__name__}); "
-                    f"{sink.size} bytes arrived."
-                ) from None
-            notice(f"download interrupted at {sink.size} bytes; resuming")
-            deadline.sleep(min(2.0 ** (cuts - 1), 10.0), "downloading the package")
-            continue
-        if expected is None or sink.size >= expected:
-            return
-        cuts += 1
-        if cuts > MAX_CUTS:
-            raise DownloadError(f"The download stopped at {sink.size} of {expected} bytes.")
-        notice(f"download ended early at {sink.size} of {expected} bytes; resuming")
+                _copy(response, sink, expected, deadline, progress)
+            if expected is None or sink.size >= expected:
+                return
+            reason = f"the download ended early at {sink.size} of {expected} bytes"
+        except (_Cut, *CUTS) as exc:
+            reason = str(exc) if isinstance(exc, _Cut) else f"connection cut ({type(exc).__name__})"
+        stalls = 0 if sink.size > before else stalls + 1
+        if stalls > MAX_STALLS:
+            raise DownloadError(
+                f"The download made no progress in {stalls} tries ({reason}); "
+                f"{sink.size} bytes arrived."
+            )
+        notice(f"{reason}; resuming at byte {sink.size}")
+        if stalls:
+            deadline.sleep(min(0.5 * 2 ** (stalls - 1), 4.0), "downloading the package")
+
+
+class _Cut(Exception):
+    """The transfer stopped in a way worth resuming."""
+
+
+CUTS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+def _copy(
+    response: requests.Response,
+    sink: _Sink,
+    expected: int | None,
+    deadline: Deadline,
+    progress: Progress,
+) -> None:
+    for chunk in response.iter_content(CHUNK):
+        sink.write(chunk)
+        progress(sink.size, expected)
+        if expected is not None and sink.size > expected:
+            raise DownloadError(
+                f"The storage host sent more than the package Size of {expected} bytes."
+            )
+        deadline.check("downloading the package")
 
 
 def _position(response: requests.Response, sink: _Sink, notice: Notice) -> None:
@@ -168,7 +193,7 @@ def _position(response: requests.Response, sink: _Sink, notice: Notice) -> None:
             return
         notice("storage host resumed at another offset; starting over")
         sink.restart()
-        raise requests.exceptions.ChunkedEncodingError("misaligned range")
+        raise _Cut("the storage host answered a range that was not asked for")
     if status == 200:
         if sink.size:
             notice("storage host ignored the range request; starting over")

@@ -51,6 +51,12 @@ class ConfigError(StepError):
             text = f"Invalid configuration ({len(problems)} problems): " + "; ".join(problems)
         super().__init__(text)
 
+    def lines(self) -> list[str]:
+        if len(self.problems) < 2:
+            return super().lines()
+        head = [f"Invalid configuration ({len(self.problems)} problems):"]
+        return head + [f"- {p}" for p in self.problems] + super().lines()[1:]
+
 
 class BuildFailed(StepError):
     """The Build API reported the package as Failed."""

@@ -46,7 +46,9 @@ class InputSpec:
 
 INPUTS: tuple[InputSpec, ...] = (
     InputSpec("app-id", "App subdomain name, for example 'calc'.", required=True),
-    InputSpec("username", "Mendix-Username: the login e-mail of the API key's user.", required=True),
+    InputSpec(
+        "username", "Mendix-Username: the login e-mail of the API key's user.", required=True
+    ),
     InputSpec(
         "api-key",
         "Mendix-ApiKey. Environment or flag only: a config file holding it is rejected.",
@@ -74,7 +76,9 @@ INPUTS: tuple[InputSpec, ...] = (
         default="30",
     ),
     InputSpec("base-url", "API root.", default=DEFAULT_BASE_URL),
-    InputSpec("config", "Path to a YAML file holding any of these keys (not api-key).", in_file=False),
+    InputSpec(
+        "config", "Path to a YAML file holding any of these keys (not api-key).", in_file=False
+    ),
     InputSpec("result-file", "Also write the JSON result to this path."),
     InputSpec("log-format", "auto, console or json.", default="auto"),
 )

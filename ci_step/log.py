@@ -46,6 +46,7 @@ def configure(log_format: str, stream: TextIO | None = None) -> None:
         renderer = structlog.processors.JSONRenderer()
     else:
         renderer = _console
+
     def render_redacted(logger: Any, level: str, event: MutableMapping[str, Any]) -> str:
         return redact(str(renderer(logger, level, event)))
 

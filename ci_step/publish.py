@@ -36,8 +36,9 @@ def targets_for(ci: CiEnv, result_file: Path | None) -> list[Write]:
     writes: list[Write] = []
     if ci.platform is Platform.GITHUB:
         output, summary = ci.get("GITHUB_OUTPUT"), ci.get("GITHUB_STEP_SUMMARY")
-        writes += github_writes(Path(output) if output else None,
-                                Path(summary) if summary else None)
+        writes += github_writes(
+            Path(output) if output else None, Path(summary) if summary else None
+        )
     elif ci.platform is Platform.GITLAB:
         writes += gitlab_writes(ci.workspace)
     elif ci.platform is Platform.JENKINS:
@@ -61,8 +62,10 @@ def gitlab_writes(directory: Path) -> list[Write]:
 
 
 def jenkins_writes(directory: Path) -> list[Write]:
-    return [Write(directory / PROPERTIES_NAME, _properties),
-            Write(directory / JSON_NAME, render.json_document)]
+    return [
+        Write(directory / PROPERTIES_NAME, _properties),
+        Write(directory / JSON_NAME, render.json_document),
+    ]
 
 
 def _github_output(result: StepResult) -> str:

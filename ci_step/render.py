@@ -53,8 +53,10 @@ def step_summary(result: StepResult) -> str:
     )
     lines = [f"### {icon} Mendix build: {result.result}", ""]
     if result.error is not None:
-        lines += [f"> {_cell(part)}" if i == 0 else f">\n> {_cell(part)}"
-                  for i, part in enumerate(result.error.lines())]
+        lines += [
+            f"> {_cell(part)}" if i == 0 else f">\n> {_cell(part)}"
+            for i, part in enumerate(result.error.lines())
+        ]
         lines.append("")
     lines += ["| Output | Value |", "| --- | --- |"]
     for name, value in result.outputs().items():

@@ -58,8 +58,11 @@ def execute(
     except StepError as exc:
         result.fail(exc)
     except Exception as exc:  # a bug: say so, with the traceback, still write the outputs
-        log.error("Internal error (please report it)", error=f"{type(exc).__name__}: {exc}",
-                  traceback=traceback.format_exc())
+        log.error(
+            "Internal error (please report it)",
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
+        )
         result.fail(StepError(f"Internal error: {type(exc).__name__}: {redact(str(exc))}"))
     finally:
         signals.quiet()
@@ -84,8 +87,11 @@ def finish(
     if problems and result.exit_code == 0:
         result.fail(OutputError("Some outputs could not be written: " + "; ".join(problems)))
     if result.error is None:
-        log.info("Build step succeeded", package_id=result.package_id,
-                 artifact=result.artifact_path or None)
+        log.info(
+            "Build step succeeded",
+            package_id=result.package_id,
+            artifact=result.artifact_path or None,
+        )
     else:
         for index, line in enumerate(result.error.lines()):
             (log.error if index == 0 else log.info)(line)
@@ -99,8 +105,9 @@ def _services(config: Config, clock: Clock, log: Any) -> Services:
     session = requests.Session()
 
     def on_retry(reason: str, wait: float, attempt: int) -> None:
-        log.warning("Mendix API call failed; retrying", reason=reason, wait=f"{wait:.1f}s",
-                    attempt=attempt)
+        log.warning(
+            "Mendix API call failed; retrying", reason=reason, wait=f"{wait:.1f}s", attempt=attempt
+        )
 
     transport = Transport(session, deadline, on_retry=on_retry)
     api = BuildApi(config.base_url, config.username, config.api_key, transport)

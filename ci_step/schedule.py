@@ -21,8 +21,5 @@ FLOOR = 1.0
 
 def next_wait(elapsed: float, cap: float) -> float:
     """Seconds to wait before the next status check, ``elapsed`` seconds into the build."""
-    if elapsed < FAST_PHASE:
-        wait = max(FLOOR, EARLY_FRACTION * elapsed)
-    else:
-        wait = LATE_FRACTION * elapsed
+    wait = max(FLOOR, EARLY_FRACTION * elapsed) if elapsed < FAST_PHASE else LATE_FRACTION * elapsed
     return min(cap, wait)

@@ -150,13 +150,14 @@ def fetch_artifact(
         deadline=services.deadline,
         refresh=location,
         progress=_progress_logger(log, services.clock),
-        notice=lambda text: log.warning(text),
+        notice=log.warning,
     )
     result.artifact_path = str(artifact.path)
     result.artifact_sha256 = artifact.sha256
     result.artifact_size = artifact.size
-    log.info("Package downloaded", path=str(artifact.path), bytes=artifact.size,
-             sha256=artifact.sha256)
+    log.info(
+        "Package downloaded", path=str(artifact.path), bytes=artifact.size, sha256=artifact.sha256
+    )
 
 
 def _progress_logger(log: Any, clock: Clock) -> Callable[[int, int | None], None]:

@@ -19,7 +19,7 @@ import requests
 import urllib3
 
 from ci_step.clock import Deadline
-from ci_step.errors import ApiUnavailable
+from ci_step.errors import ApiUnavailable, DeadlineExceeded
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -37,7 +37,7 @@ class Uncertain(ApiUnavailable):
     """A non-idempotent request failed after it may have reached the server."""
 
 
-class Transient(Exception):  # noqa: N818 - internal signal, not an error shown to users
+class Transient(Exception):
     """A failure worth another try (carries what to say if tries run out)."""
 
     def __init__(self, reason: str, wait: float | None = None, sent: bool = True) -> None:
@@ -92,7 +92,7 @@ class Transport:
         self.session = session
         self.deadline = deadline
         self.policy = policy or RetryPolicy()
-        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.rng = rng or random.Random()
         self.on_retry = on_retry
 
     def timeout(self, doing: str) -> tuple[float, float]:
@@ -110,10 +110,15 @@ class Transport:
         params: Mapping[str, str] | None = None,
     ) -> requests.Response:
         attempt = 0
+        retrying = ""
         while True:
             attempt += 1
             try:
                 return self._once(method, url, doing=doing, json=json, params=params)
+            except DeadlineExceeded:
+                if not retrying:
+                    raise
+                raise ApiUnavailable(f"{retrying} The timeout passed while retrying.") from None
             except Transient as failure:
                 text = (
                     f"The Mendix API did not answer usefully while {doing} "
@@ -121,12 +126,17 @@ class Transport:
                 )
                 if failure.sent and not idempotent:
                     raise Uncertain(text) from None
+                wait = self.backoff(attempt, failure.wait)
                 if attempt >= self.policy.attempts:
                     raise ApiUnavailable(text) from None
-                wait = self.backoff(attempt, failure.wait)
+                if wait >= self.deadline.remaining():
+                    raise ApiUnavailable(
+                        f"{text} Waiting {wait:.0f}s for another try would pass the timeout."
+                    ) from None
+                retrying = text
                 if self.on_retry is not None:
                     self.on_retry(failure.reason, wait, attempt)
-                self.deadline.sleep(wait, doing)
+                self.deadline.clock.sleep(wait)
 
     def backoff(self, attempt: int, server_wait: float | None) -> float:
         if server_wait is not None:

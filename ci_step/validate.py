@@ -258,7 +258,9 @@ def _base_url(value: str) -> str:
     except ValueError:
         raise ValueError(f"is {shown(value)}; not a URL") from None
     if parts.scheme not in ("https", "http") or not host:
-        raise ValueError(f"is {shown(value)}; expected an https:// URL such as https://deploy.mendix.com")
+        raise ValueError(
+            f"is {shown(value)}; expected an https:// URL such as https://deploy.mendix.com"
+        )
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError("must not carry credentials, a query or a fragment")
     if parts.scheme == "http" and not is_loopback(host):

@@ -12,16 +12,29 @@ from ci_step.simulator.state import BuildService, Durations
 
 
 def build_service(
-    *, username: str, api_key: str, apps: tuple[str, ...], durations: tuple[float, float, float],
-    time_scale: float = 1.0, url_ttl: int = 900, package_size: int = 512 * 1024,
-    fail_revisions: tuple[str, ...] = (), stuck: bool = False,
+    *,
+    username: str,
+    api_key: str,
+    apps: tuple[str, ...],
+    durations: tuple[float, float, float],
+    time_scale: float = 1.0,
+    url_ttl: int = 900,
+    package_size: int = 512 * 1024,
+    fail_revisions: tuple[str, ...] = (),
+    stuck: bool = False,
 ) -> BuildService:
-    service = BuildService(username, api_key, durations=Durations(*durations),
-                           time_scale=time_scale, url_ttl=url_ttl)
+    service = BuildService(
+        username, api_key, durations=Durations(*durations), time_scale=time_scale, url_ttl=url_ttl
+    )
     for spec in apps:
         name, _, repo = spec.partition(":")
-        service.add_app(name, repo=repo or "git", package_size=package_size,
-                        failing_revisions=set(fail_revisions), stuck_builds=stuck)
+        service.add_app(
+            name,
+            repo=repo or "git",
+            package_size=package_size,
+            failing_revisions=set(fail_revisions),
+            stuck_builds=stuck,
+        )
     return service
 
 
@@ -31,8 +44,9 @@ def serve(*, host: str, port: int, storage_port: int, **options: object) -> None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    click.echo(f"Mendix Build API simulator at {simulator.base_url} "
-               f"(storage host {simulator.storage_url})")
+    click.echo(
+        f"Mendix Build API simulator at {simulator.base_url} (storage host {simulator.storage_url})"
+    )
     click.echo(f"Accepting Mendix-Username {service.username}; apps:")
     for app in service.apps.values():
         heads = ", ".join(f"{name} @ {rev}" for name, rev in app.branches.items())

@@ -7,6 +7,7 @@ Every request is logged; faults are matched per request and used up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -22,8 +23,13 @@ from ci_step.simulator import content
 from ci_step.simulator.state import BuildService, Reply
 
 HTML_ERROR = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
-REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-           503: "Service Unavailable", 504: "Gateway Timeout"}
+REASONS = {
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 @dataclass
@@ -98,8 +104,9 @@ class Simulator:
 
     def start(self) -> Simulator:
         for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                      daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+            )
             thread.start()
             self._threads.append(thread)
         return self
@@ -135,12 +142,14 @@ class Simulator:
         with self._lock:
             self.log.append(entry)
 
-    def requests(self, listener: str | None = None, method: str | None = None,
-                 path: str | None = None) -> list[SimRequest]:
+    def requests(
+        self, listener: str | None = None, method: str | None = None, path: str | None = None
+    ) -> list[SimRequest]:
         with self._lock:
             entries = list(self.log)
         return [
-            e for e in entries
+            e
+            for e in entries
             if (listener is None or e.listener == listener)
             and (method is None or e.method == method)
             and (path is None or re.search(path, e.path) is not None)
@@ -155,7 +164,8 @@ class _Server(ThreadingHTTPServer):
 
 def _url(server: _Server) -> str:
     host, port = server.server_address[:2]
-    shown = f"[{host}]" if ":" in str(host) else str(host)
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    shown = f"[{name}]" if ":" in name else name
     return f"http://{shown}:{port}"
 
 
@@ -173,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
     simulator: Simulator
     role: str
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def do_GET(self) -> None:
@@ -193,8 +203,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        entry = SimRequest(self.role, self.command, split.path, dict(parse_qsl(split.query)),
-                           headers, body)
+        entry = SimRequest(
+            self.role, self.command, split.path, dict(parse_qsl(split.query)), headers, body
+        )
         fault = self.simulator.take_fault(self.role, self.command, split.path)
         entry.fault = fault.kind if fault else ""
         self.simulator.record(entry)
@@ -217,8 +228,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _reply(self, path: str, entry: SimRequest, fault: Fault | None) -> Reply:
         parts = [unquote(p) for p in path.strip("/").split("/")]
         if self.role == "api":
-            return self.simulator.service.handle(entry.method, parts, entry.query, entry.headers,
-                                                 entry.body)
+            return self.simulator.service.handle(
+                entry.method, parts, entry.query, entry.headers, entry.body
+            )
         return self._storage(parts, entry.headers, fault)
 
     def _storage(self, parts: list[str], headers: dict[str, str], fault: Fault | None) -> Reply:
@@ -239,9 +251,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return Reply(416, b"", {"Content-Range": f"bytes */{size}"})
             start, end = bounds
             status = 206
-        reply = Reply(status, headers={"Content-Type": "application/octet-stream",
-                                       "Accept-Ranges": "bytes"},
-                      chunks=content.stream(package.seed, start, end), length=end - start)
+        reply = Reply(
+            status,
+            headers={"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"},
+            chunks=content.stream(package.seed, start, end),
+            length=end - start,
+        )
         if status == 206:
             reply.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
         if fault is not None and fault.kind in ("truncate", "expire") and fault.after_bytes:
@@ -256,8 +271,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = HTML_ERROR.format(f"{fault.status} {reason}").encode()
         headers = {"Content-Type": "text/html"}
         if fault.status < 500:
-            body = json.dumps({"errorCode": "TOO_MANY_REQUESTS" if fault.status == 429 else
-                               "ERROR", "errorMessage": reason}).encode()
+            body = json.dumps(
+                {
+                    "errorCode": "TOO_MANY_REQUESTS" if fault.status == 429 else "ERROR",
+                    "errorMessage": reason,
+                }
+            ).encode()
             headers = {"Content-Type": "application/json"}
         if fault.retry_after is not None:
             headers["Retry-After"] = fault.retry_after
@@ -265,10 +284,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reset(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
         self.connection.close()
 
     def _send(self, reply: Reply) -> None:
@@ -302,8 +319,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _expired() -> Reply:
-    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
-            b"<Message>Request has expired</Message></Error>")
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+        b"<Message>Request has expired</Message></Error>"
+    )
     return Reply(403, body, {"Content-Type": "application/xml"})
 
 

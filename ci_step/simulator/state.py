@@ -86,7 +86,11 @@ class SimPackage:
 
     @property
     def name(self) -> str:
-        line = "Main line" if self.branch in ("main", "trunk") else self.branch.removeprefix("branches/")
+        line = (
+            "Main line"
+            if self.branch in ("main", "trunk")
+            else self.branch.removeprefix("branches/")
+        )
         return f"{line}-{self.version}.{self.revision}"
 
     @property
@@ -157,16 +161,26 @@ class BuildService:
         return app
 
     def seed_package(
-        self, app_id: str, version: str, status: str = "Succeeded", *, size: int | None = None,
-        age_seconds: float = 3600.0, in_use: bool = False, revision: str = "",
+        self,
+        app_id: str,
+        version: str,
+        status: str = "Succeeded",
+        *,
+        size: int | None = None,
+        age_seconds: float = 3600.0,
+        in_use: bool = False,
+        revision: str = "",
     ) -> SimPackage:
         """A package that already exists, frozen in ``status``."""
         with self.lock:
             app = self.apps[app_id]
             package = self._new_package(
-                app, branch="main" if app.repo == "git" else "trunk",
+                app,
+                branch="main" if app.repo == "git" else "trunk",
                 revision=revision or next(iter(app.branches.values())),
-                version=version, description="seeded", creator="Seed",
+                version=version,
+                description="seeded",
+                creator="Seed",
             )
             package.fixed_status = status
             package.in_use = in_use
@@ -176,7 +190,13 @@ class BuildService:
             return package
 
     def _new_package(
-        self, app: SimApp, *, branch: str, revision: str, version: str, description: str,
+        self,
+        app: SimApp,
+        *,
+        branch: str,
+        revision: str,
+        version: str,
+        description: str,
         creator: str,
     ) -> SimPackage:
         package = SimPackage(
@@ -205,7 +225,11 @@ class BuildService:
         )
 
     def handle(
-        self, method: str, parts: list[str], query: dict[str, str], headers: dict[str, str],
+        self,
+        method: str,
+        parts: list[str],
+        query: dict[str, str],
+        headers: dict[str, str],
         body: bytes,
     ) -> Reply:
         if len(parts) < 2 or parts[:2] != ["api", "1"]:
@@ -229,8 +253,13 @@ class BuildService:
         return error(404, "NOT_FOUND", "No such endpoint.")
 
     def _packages(
-        self, method: str, app: SimApp | None, app_id: str, tail: list[str],
-        query: dict[str, str], body: bytes,
+        self,
+        method: str,
+        app: SimApp | None,
+        app_id: str,
+        tail: list[str],
+        query: dict[str, str],
+        body: bytes,
     ) -> Reply:
         if not tail:
             if method == "GET":
@@ -243,8 +272,11 @@ class BuildService:
             return error(405, "METHOD_NOT_ALLOWED", "Method not allowed.")
         package_id = tail[0]
         if not package_id:
-            return error(400, "INVALID_PARAMETERS",
-                         "Not enough parameters given. Please set AppId and PackageId parameters.")
+            return error(
+                400,
+                "INVALID_PARAMETERS",
+                "Not enough parameters given. Please set AppId and PackageId parameters.",
+            )
         package = self._find(app, package_id)
         if package is None:
             return error(404, "PACKAGE_NOT_FOUND", "Package or build job not found.")
@@ -257,8 +289,8 @@ class BuildService:
         if len(tail) == 1 and method == "DELETE":
             if package.in_use or package.status(now) in ("Queued", "Building", "Uploading"):
                 return error(409, "PACKAGE_IN_USE", "Package is still in use.")
-            assert app is not None
-            app.packages.remove(package)
+            if app is not None:
+                app.packages.remove(package)
             return Reply(200, None)
         if tail[1:] == ["download"] and method == "GET":
             if package.status(now) != "Succeeded":
@@ -277,23 +309,35 @@ class BuildService:
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            return error(400, "INVALID_PARAMETERS",
-                         "Not enough parameters given. Please set Revision and Version parameters.")
+            return error(
+                400,
+                "INVALID_PARAMETERS",
+                "Not enough parameters given. Please set Revision and Version parameters.",
+            )
         revision, version = data.get("Revision"), data.get("Version")
         branch, description = data.get("Branch"), data.get("Description", "")
         if not (isinstance(revision, str) and revision and isinstance(version, str) and version):
-            return error(400, "INVALID_PARAMETERS",
-                         "Not enough parameters given. Please set Revision and Version parameters.")
+            return error(
+                400,
+                "INVALID_PARAMETERS",
+                "Not enough parameters given. Please set Revision and Version parameters.",
+            )
         if not VERSION.fullmatch(version):
-            return error(400, "INVALID_VERSION",
-                         "The Version parameter does not contain a valid version string. Please "
-                         "provide a version with a major, minor and patch number, like '2.3.5'.")
+            return error(
+                400,
+                "INVALID_VERSION",
+                "The Version parameter does not contain a valid version string. Please "
+                "provide a version with a major, minor and patch number, like '2.3.5'.",
+            )
         if app is None:
             return error(404, "APP_NOT_FOUND", "App not found.")
         if not isinstance(branch, str) or not branch:
             branch = "trunk" if app.repo == "svn" else "main"
         package = self._new_package(
-            app, branch=branch, revision=revision, version=version,
+            app,
+            branch=branch,
+            revision=revision,
+            version=version,
             description=description if isinstance(description, str) else "",
             creator=self.username,
         )

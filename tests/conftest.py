@@ -1,0 +1,162 @@
+"""Fixtures: the simulator on 127.0.0.1 (free ports) and the entrypoint as each CI runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ci_step.inputs import INPUTS
+from ci_step.simulator import BuildService, Durations, Simulator
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRYPOINT = ROOT / "entrypoint.py"
+USER = "ci-bot@example.com"
+API_KEY = "k3y-6d0f1c2e-55aa-4b7e-9f00-SECRET-7c1d"
+GIT_HEAD = "3f2a9c1b7e4d5a6f8b9c0d1e2f3a4b5c6d7e8f90"
+FAILING = "deadbeef00"
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    workspace: Path
+
+    def file(self, name: str) -> str:
+        return (self.workspace / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def service() -> BuildService:
+    svc = BuildService(USER, API_KEY, durations=Durations(0.1, 0.3, 0.1), url_ttl=60)
+    svc.add_app(
+        "calc",
+        repo="git",
+        branches={"main": GIT_HEAD, "branches/feature": "a1b2c3d4e5f6"},
+        failing_revisions={FAILING},
+        package_size=200_000,
+    )
+    svc.add_app("legacy", repo="svn", branches={"trunk": "120"}, package_size=50_000)
+    return svc
+
+
+@pytest.fixture
+def sim(service: BuildService) -> Iterator[Simulator]:
+    with Simulator(service) as simulator:
+        yield simulator
+
+
+def inputs(sim: Simulator, **overrides: str) -> dict[str, str]:
+    """A complete, valid set of inputs for the 'calc' app, by input name."""
+    values = {
+        "app-id": "calc",
+        "username": USER,
+        "api-key": API_KEY,
+        "revision": GIT_HEAD[:10],
+        "version": "1.2.3",
+        "base-url": sim.base_url,
+        "poll-interval": "0.1",
+        "timeout": "30s",
+    }
+    values.update({k.replace("_", "-"): v for k, v in overrides.items()})
+    return values
+
+
+def base_env(home: Path) -> dict[str, str]:
+    """What any container gets: no inherited CI variables, only a PATH and a HOME."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8"}
+    for name in ("PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def github_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
+    """GitHub's docker action contract: every declared input as INPUT_<NAME> (hyphens kept),
+    unset ones as empty strings; the file-command paths; the run's identity."""
+    commands = workspace.parent / "file_commands"
+    commands.mkdir(exist_ok=True)
+    env = base_env(workspace.parent)
+    for spec in INPUTS:
+        env[f"INPUT_{spec.name.upper()}"] = values.get(spec.name, "")
+    env.update(
+        {
+            "CI": "true",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(workspace),
+            "GITHUB_OUTPUT": str(commands / "set_output"),
+            "GITHUB_STEP_SUMMARY": str(commands / "step_summary"),
+            "GITHUB_ENV": str(commands / "set_env"),
+            "GITHUB_REPOSITORY": "acme/calc-pipeline",
+            "GITHUB_RUN_ID": "987654",
+            "GITHUB_RUN_NUMBER": "12",
+            "GITHUB_WORKFLOW": "Build Mendix app",
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_SHA": "0" * 40,
+            "RUNNER_TEMP": str(workspace.parent),
+        }
+    )
+    return env
+
+
+def mendix_env(values: Mapping[str, str]) -> dict[str, str]:
+    return {spec.output_key: values[spec.name] for spec in INPUTS if spec.name in values}
+
+
+def gitlab_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
+    env = base_env(workspace.parent)
+    env.update(mendix_env(values))
+    env.update(
+        {
+            "CI": "true",
+            "GITLAB_CI": "true",
+            "CI_PROJECT_DIR": str(workspace),
+            "CI_PIPELINE_ID": "4242",
+            "CI_PIPELINE_URL": "https://gitlab.example.com/acme/calc/-/pipelines/4242",
+            "CI_JOB_ID": "777",
+            "CI_COMMIT_SHA": "1" * 40,
+        }
+    )
+    return env
+
+
+def jenkins_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
+    env = base_env(workspace.parent)
+    env.update(mendix_env(values))
+    env.update(
+        {
+            "JENKINS_URL": "https://jenkins.example.com/",
+            "WORKSPACE": str(workspace),
+            "BUILD_TAG": "jenkins-calc-main-31",
+            "BUILD_URL": "https://jenkins.example.com/job/calc/job/main/31/",
+            "BUILD_NUMBER": "31",
+        }
+    )
+    return env
+
+
+def run_entrypoint(env: Mapping[str, str], workspace: Path, *args: str, timeout: float = 90) -> Run:
+    done = subprocess.run(
+        [sys.executable, str(ENTRYPOINT), *args],
+        env=dict(env),
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Run(done.returncode, done.stdout, done.stderr, workspace)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    path = tmp_path / "workspace"
+    path.mkdir()
+    return path

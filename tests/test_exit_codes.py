@@ -1,0 +1,141 @@
+"""Every exit code of the contract, produced by the entrypoint against the simulator.
+
+0, 1, 2 and 4 are covered per CI in test_pipelines.py; here the rest."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ci_step.simulator import BuildService, Fault, Simulator
+from tests import ci_formats
+from tests.conftest import (
+    API_KEY,
+    ENTRYPOINT,
+    Run,
+    base_env,
+    gitlab_env,
+    inputs,
+    mendix_env,
+    run_entrypoint,
+)
+
+
+def run_local(sim: Simulator, workspace: Path, **overrides: str) -> Run:
+    values = inputs(sim, result_file="result.json", **overrides)
+    return run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace)
+
+
+def result_of(run: Run) -> dict[str, object]:
+    document: dict[str, object] = json.loads(run.file("result.json"))
+    assert document["exit-code"] == run.code
+    return document
+
+
+def test_wrong_api_key_exits_3_without_retry(sim: Simulator, workspace: Path) -> None:
+    run = run_local(sim, workspace, api_key="wrong-key-0000")
+    assert run.code == 3, run.stderr
+    assert "refused the credentials" in run.stderr and "HTTP 401" in run.stderr
+    assert len(sim.requests("api")) == 1
+    assert result_of(run)["result"] == "error"
+
+
+def test_no_rights_on_app_exits_3(sim: Simulator, service: BuildService, workspace: Path) -> None:
+    service.apps["calc"].denied = True
+    run = run_local(sim, workspace)
+    assert run.code == 3
+    assert "HTTP 403" in run.stderr and "API Rights" in run.stderr
+    assert len(sim.requests("api")) == 1
+
+
+def test_unknown_app_exits_5_with_error_code(sim: Simulator, workspace: Path) -> None:
+    run = run_local(sim, workspace, app_id="nosuchapp")
+    assert run.code == 5
+    assert "APP_NOT_FOUND: App not found." in run.stderr
+    assert "Fix: check app-id" in run.stderr
+    document = result_of(run)
+    assert "APP_NOT_FOUND" in str(document["error"])
+
+
+def test_api_unreachable_exits_5(sim: Simulator, workspace: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    run = run_local(sim, workspace, base_url=f"http://127.0.0.1:{closed}", timeout="3")
+    assert run.code == 5, run.stderr
+    assert "connection refused" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_api_answering_503_until_deadline_exits_5(sim: Simulator, workspace: Path) -> None:
+    sim.add_fault(Fault("status", method="GET", status=503, times=-1))
+    run = run_local(sim, workspace, timeout="3")
+    assert run.code == 5, run.stderr
+    assert "HTTP 503" in run.stderr
+    assert len(sim.requests("api", "POST")) == 1
+    assert len(sim.requests("api", "GET")) >= 2  # GETs were retried
+
+
+def test_storage_refusing_download_exits_6(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("status", listener="storage", status=404, times=-1))
+    run = run_local(sim, workspace)
+    assert run.code == 6, run.stderr
+    assert "storage host answered HTTP 404" in run.stderr
+    document = result_of(run)
+    assert document["result"] == "error"
+    assert document["status"] == "Succeeded"
+    assert list(workspace.glob("*.mda")) == []
+    assert [p.name for p in workspace.iterdir()] == ["result.json"]
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)]
+)
+def test_signal_stops_within_5_seconds_with_outputs(
+    signum: int, code: int, sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    service.apps["calc"].stuck_builds = True
+    env = gitlab_env(workspace, inputs(sim, timeout="5m"))
+    process = subprocess.Popen(
+        [sys.executable, str(ENTRYPOINT)],
+        env=env,
+        cwd=workspace,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(sim.requests("api", "GET")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sent = time.monotonic()
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=5)
+        assert time.monotonic() - sent < 5
+    finally:
+        process.kill()
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr
+    variables = ci_formats.gitlab_dotenv((workspace / "mendix-build.env").read_bytes())
+    assert variables["MENDIX_RESULT"] == "cancelled"
+    assert variables["MENDIX_STATUS"] == "Queued"
+    assert variables["MENDIX_PACKAGE_ID"] == service.apps["calc"].packages[0].package_id
+    assert API_KEY not in stderr
+
+
+def test_exit_codes_are_documented() -> None:
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    action = (root / "action.yml").read_text(encoding="utf-8")
+    for code in ("0", "1", "2", "3", "4", "5", "6", "130", "143"):
+        assert f"| {code} |" in readme
+        assert f"{code}:" in action or f"{code} " in action

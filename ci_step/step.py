@@ -152,7 +152,7 @@ def fetch_artifact(
         progress=_progress_logger(log, services.clock),
         notice=log.warning,
     )
-    result.artifact_path = str(artifact.path)
+    result.artifact_path = config.shown_path(artifact.path)
     result.artifact_sha256 = artifact.sha256
     result.artifact_size = artifact.size
     log.info(

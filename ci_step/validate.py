@@ -51,6 +51,18 @@ class Config:
     base_url: str
     result_file: Path | None
     log_format: str
+    workspace: Path
+
+    def shown_path(self, path: Path) -> str:
+        """A path as outputs give it: relative to the workspace when inside it.
+
+        Inside a container the workspace is mounted at another path than on the
+        host (GitHub: /github/workspace), so a relative path is right on both.
+        """
+        try:
+            return str(path.relative_to(self.workspace))
+        except ValueError:
+            return str(path)
 
 
 class _Checker:
@@ -121,6 +133,7 @@ def validate(raw: Mapping[str, RawInput], ci: CiEnv) -> Config:
         base_url=base_url,
         result_file=result_file,
         log_format=log_format,
+        workspace=workspace,
     )
 
 

@@ -67,11 +67,12 @@ def gitlab_dotenv(data: bytes) -> dict[str, str]:
         raise FormatError("Dotenv Artifact Too Big")
     text = data.decode("utf-8")
     variables: dict[str, str] = {}
-    for line in text.splitlines(keepends=True):
+    # Ruby's each_line splits on "\n" only; String#strip removes ASCII whitespace and NUL.
+    for line in re.findall(r"[^\n]*\n|[^\n]+$", text):
         matches = re.findall(r"^(.*?)=(.*)$", line, flags=re.MULTILINE)
         if not matches:
             raise FormatError("Invalid Format")
-        key, value = (part.strip() for part in matches[-1])
+        key, value = (part.strip(" \t\n\v\f\r\x00") for part in matches[-1])
         if not re.fullmatch(r"[a-zA-Z0-9_]+", key) or len(key) > 255:
             raise FormatError(f"invalid key {key!r}")
         variables[key] = value

@@ -42,7 +42,8 @@ def result_of(run: Run) -> dict[str, object]:
 def test_wrong_api_key_exits_3_without_retry(sim: Simulator, workspace: Path) -> None:
     run = run_local(sim, workspace, api_key="wrong-key-0000")
     assert run.code == 3, run.stderr
-    assert "refused the credentials" in run.stderr and "HTTP 401" in run.stderr
+    assert "refused the credentials" in run.stderr
+    assert "HTTP 401" in run.stderr
     assert len(sim.requests("api")) == 1
     assert result_of(run)["result"] == "error"
 
@@ -51,7 +52,8 @@ def test_no_rights_on_app_exits_3(sim: Simulator, service: BuildService, workspa
     service.apps["calc"].denied = True
     run = run_local(sim, workspace)
     assert run.code == 3
-    assert "HTTP 403" in run.stderr and "API Rights" in run.stderr
+    assert "HTTP 403" in run.stderr
+    assert "API Rights" in run.stderr
     assert len(sim.requests("api")) == 1
 
 

@@ -144,8 +144,10 @@ def test_every_problem_reported_at_once_named_as_spelled(sim: Simulator, workspa
     err = run.stderr
     assert "Traceback" not in err
     assert f"unknown key 'verison' in config file {config} (did you mean 'version'" in err
-    assert "'api-key' in config file" in err and "secrets do not belong in files" in err
-    assert "'branch' in config file" in err and "must be a single value, not a list" in err
+    assert "'api-key' in config file" in err
+    assert "secrets do not belong in files" in err
+    assert "'branch' in config file" in err
+    assert "must be a single value, not a list" in err
     assert "INPUT_APP-ID must be lower case: use 'calc'" in err
     assert "MENDIX_REVISION is 'not-a-hash'" in err
     assert "--timeout is 'soon'" in err

@@ -86,12 +86,13 @@ def test_success_builds_downloads_and_reports(
     assert outputs["status"] == "Succeeded"
     assert (outputs["version"], outputs["revision"]) == ("1.2.3", "3f2a9c1b7e")
     mda = workspace / "calc-1.2.3.mda"
-    assert outputs["artifact-path"] == str(mda)
+    assert outputs["artifact-path"] == "calc-1.2.3.mda"  # relative to the workspace
     data = mda.read_bytes()
     assert len(data) == 200_000 == int(outputs["artifact-size"])
     assert hashlib.sha256(data).hexdigest() == outputs["artifact-sha256"]
     assert [p.name for p in workspace.glob(".*part")] == []
-    assert "Build status: Building" in run.stderr and "Download" in run.stderr
+    assert "Build status: Building" in run.stderr
+    assert "Download" in run.stderr
 
 
 @pytest.mark.parametrize("ci", CIS)
@@ -102,7 +103,8 @@ def test_failed_build_exits_1_with_outputs(ci: str, sim: Simulator, workspace: P
     assert outputs["package-id"]
     assert outputs["artifact-path"] == ""
     assert not list(workspace.glob("*.mda"))
-    assert "ended Failed" in run.stderr and "Fix:" in run.stderr
+    assert "ended Failed" in run.stderr
+    assert "Fix:" in run.stderr
 
 
 @pytest.mark.parametrize("ci", CIS)
@@ -131,9 +133,12 @@ def test_github_annotation_and_summary_carry_cause_and_fix(sim: Simulator, works
     run = run_entrypoint(github_env(workspace, inputs(sim, revision=FAILING)), workspace)
     (error,) = [line for line in run.stdout.splitlines() if line.startswith("::error")]
     assert error.startswith("::error title=mendix-build%3A failure::")
-    assert "ended Failed" in error and "Fix: " in error and "%0A" not in error
+    assert "ended Failed" in error
+    assert "Fix: " in error
+    assert "%0A" not in error
     summary = (workspace.parent / "file_commands" / "step_summary").read_text("utf-8")
-    assert "ended Failed" in summary and "Fix:" in summary
+    assert "ended Failed" in summary
+    assert "Fix:" in summary
     assert "| package-id |" in summary
 
 
@@ -181,8 +186,9 @@ def test_artifact_path_and_result_file_are_relative_to_workspace(
     run = run_entrypoint(jenkins_env(workspace, values), workspace)
     assert run.code == 0, run.stderr
     document = json.loads((workspace / "reports" / "result.json").read_text("utf-8"))
-    assert document["artifact-path"] == str(workspace / "out" / "app.mda")
-    assert document["exit-code"] == 0 and document["error"] is None
+    assert document["artifact-path"] == "out/app.mda"
+    assert document["exit-code"] == 0
+    assert document["error"] is None
     assert (workspace / "out" / "app.mda").stat().st_size == document["artifact-size"]
 
 
@@ -191,5 +197,6 @@ def test_result_file_written_even_for_bad_input(sim: Simulator, workspace: Path)
     run = run_entrypoint(gitlab_env(workspace, values), workspace)
     assert run.code == 2
     document = json.loads(run.file("result.json"))
-    assert document["result"] == "error" and document["exit-code"] == 2
+    assert document["result"] == "error"
+    assert document["exit-code"] == 2
     assert "MENDIX_APP_ID" in document["error"]["message"]

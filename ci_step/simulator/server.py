@@ -57,6 +57,7 @@ class Fault:
     after_bytes: int = 0
     location: str = ""
     process: bool = False
+    body: str | None = None  # status: answer this JSON text instead of the default body
 
     def matches(self, listener: str, method: str, path: str) -> bool:
         return (
@@ -180,6 +181,7 @@ def _handler_for(sim: Simulator, listener: str) -> type[BaseHTTPRequestHandler]:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "MendixBuildSimulator/1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
     simulator: Simulator
     role: str
 
@@ -277,6 +279,9 @@ class _Handler(BaseHTTPRequestHandler):
                     "errorMessage": reason,
                 }
             ).encode()
+            headers = {"Content-Type": "application/json"}
+        if fault.body is not None:
+            body = fault.body.encode()
             headers = {"Content-Type": "application/json"}
         if fault.retry_after is not None:
             headers["Retry-After"] = fault.retry_after

@@ -1,0 +1,25 @@
+# The mendix-build step image: GitHub docker action, GitLab job image, Jenkins agent image.
+# Built on any Debian-like base that has python3 with the venv module.
+ARG BASE_IMAGE=python:3.12-slim-bookworm
+FROM ${BASE_IMAGE}
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PATH=/opt/mendix-build/bin:$PATH
+
+# Pinned runtime dependencies first: this layer survives code changes.
+COPY requirements.lock /tmp/mendix-build/requirements.lock
+RUN python3 -m venv /opt/mendix-build \
+    && /opt/mendix-build/bin/pip install --no-cache-dir -r /tmp/mendix-build/requirements.lock
+
+COPY pyproject.toml README.md entrypoint.py /tmp/mendix-build/
+COPY ci_step /tmp/mendix-build/ci_step
+RUN /opt/mendix-build/bin/pip install --no-cache-dir --no-deps /tmp/mendix-build \
+    && install -m 0755 /tmp/mendix-build/entrypoint.py /opt/mendix-build/entrypoint.py \
+    && rm -rf /tmp/mendix-build
+
+# No USER: GitHub runs docker actions as root; Jenkins passes its own uid with -u,
+# and nothing here needs a writable HOME.
+ENTRYPOINT ["/opt/mendix-build/bin/python", "/opt/mendix-build/entrypoint.py"]

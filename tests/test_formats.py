@@ -1,0 +1,149 @@
+"""Rendered outputs parse back to exactly the values given, in each CI's own rules;
+hostile values cannot add or change another output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ci_step import render
+from ci_step.errors import OutputError
+from ci_step.result import OUTPUT_NAMES, StepResult
+from tests import ci_formats
+
+SAMPLE = {name: f"value-{index}" for index, name in enumerate(OUTPUT_NAMES)}
+
+
+def with_value(value: str) -> dict[str, str]:
+    return SAMPLE | {"version": value}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_github_output_round_trips_any_text(value: str) -> None:
+    try:
+        text = render.github_output(with_value(value))
+    except OutputError:
+        assert (
+            any(c in value for c in "\r")
+            or any(ord(c) < 32 and c not in "\t\n" for c in value)
+            or "\x7f" in value
+        )
+        return
+    assert ci_formats.github_file_command(text) == with_value(value)
+
+
+def test_github_output_cannot_be_injected() -> None:
+    hostile = "1.0.0\nresult<<EOF\nsuccess\nEOF\nghadelimiter_x"
+    text = render.github_output(with_value(hostile), delimiter="ghadelimiter_x")
+    parsed = ci_formats.github_file_command(text)
+    assert parsed == with_value(hostile)
+    assert "ghadelimiter_x\n" not in text.split("version<<", 1)[1].split("\n", 1)[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_dotenv_round_trips_or_refuses(value: str) -> None:
+    try:
+        text = render.dotenv(with_value(value))
+    except OutputError:
+        return
+    parsed = ci_formats.gitlab_dotenv(text.encode("utf-8"))
+    assert parsed["MENDIX_VERSION"] == value
+    assert len(parsed) == len(OUTPUT_NAMES)
+
+
+@pytest.mark.parametrize("value", ["a\nMENDIX_RESULT=success", "a\rb", " padded", "x\x00"])
+def test_dotenv_refuses_what_gitlab_would_change(value: str) -> None:
+    with pytest.raises(OutputError):
+        render.dotenv(with_value(value))
+
+
+def test_dotenv_size_limit() -> None:
+    with pytest.raises(OutputError, match="5 KiB"):
+        render.dotenv(with_value("x" * 6000))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_properties_round_trip_any_text(value: str) -> None:
+    text = render.properties(with_value(value))
+    text.encode("ascii")  # ASCII only: no charset question for readProperties
+    parsed = ci_formats.java_properties(text)
+    assert parsed["MENDIX_VERSION"] == value
+    assert len(parsed) == len(OUTPUT_NAMES)
+
+
+JAVA_READER = """
+import java.io.*; import java.util.*; import java.nio.charset.StandardCharsets;
+public class ReadProps { public static void main(String[] a) throws Exception {
+  Properties p = new Properties();
+  try (Reader r = new InputStreamReader(new FileInputStream(a[0]), StandardCharsets.UTF_8)) {
+    p.load(r); }
+  PrintStream out = new PrintStream(System.out, true, "UTF-8");
+  for (String k : new TreeSet<>(p.stringPropertyNames())) {
+    StringBuilder hex = new StringBuilder();
+    for (byte b : p.getProperty(k).getBytes(StandardCharsets.UTF_8))
+      hex.append(String.format("%02x", b));
+    out.println(k + " " + hex);
+  } } }
+"""
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="no java on this machine")
+def test_properties_read_by_real_java(tmp_path: Path) -> None:
+    values = [
+        "plain",
+        "a=b:c#d!e",
+        " lead and trail ",
+        "line\nbreak\r\n",
+        "back\\slash",
+        "ünïcødé ✓ 🚀",
+        "\t\f tabs",
+        "#not a comment",
+        "trailing\\",
+    ]
+    source = tmp_path / "ReadProps.java"
+    source.write_text(JAVA_READER, encoding="utf-8")
+    for value in values:
+        props = tmp_path / "out.properties"
+        props.write_text(render.properties(with_value(value)), encoding="utf-8")
+        done = subprocess.run(
+            ["java", str(source), str(props)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        parsed = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+        assert bytes.fromhex(parsed["MENDIX_VERSION"].strip() or "").decode() == value
+        assert len(parsed) == len(OUTPUT_NAMES)
+
+
+def test_workflow_command_escaping() -> None:
+    line = render.github_command("error", "50% done\nnext::line\r", title="a:b,c")
+    assert line == "::error title=a%3Ab%2Cc::50%25 done%0Anext::line%0D"
+    assert "\n" not in line
+
+
+def test_step_summary_escapes_table_cells() -> None:
+    result = StepResult(result="success", version="1|2")
+    summary = render.step_summary(result)
+    assert "`1\\|2`" in summary
+
+
+def test_json_document_types() -> None:
+    result = StepResult(artifact_size=12, duration_seconds=3.14159)
+    result.succeed()
+    document = json.loads(render.json_document(result))
+    assert document["artifact-size"] == 12
+    assert document["duration-seconds"] == 3.1
+    assert document["exit-code"] == 0
+    assert document["error"] is None
+    assert set(OUTPUT_NAMES) <= set(document)

@@ -1,0 +1,205 @@
+"""Polling and retry timing, with one fake clock shared by the step and the simulator.
+
+The step talks real HTTP to the simulator; only time is faked, so a 20-minute
+build takes milliseconds and the request count is exact.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import io
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+import structlog
+
+from ci_step.api import BuildApi
+from ci_step.ci_env import CiEnv, Platform
+from ci_step.clock import Deadline
+from ci_step.errors import ApiUnavailable, DeadlineExceeded
+from ci_step.inputs import INPUTS
+from ci_step.result import StepResult
+from ci_step.schedule import next_wait
+from ci_step.simulator import BuildService, Durations, Fault, Simulator
+from ci_step.step import Services, start_build, wait_for_build
+from ci_step.transport import RetryPolicy, Transport
+from ci_step.validate import Config, RawInput, validate
+from tests.conftest import API_KEY, USER
+
+REVISION = "abcdef1234"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += max(0.0, seconds)
+
+
+@dataclass
+class Rig:
+    clock: FakeClock
+    service: BuildService
+    sim: Simulator
+
+    def config(self, **values: str) -> Config:
+        base = {
+            "app-id": "calc",
+            "username": USER,
+            "api-key": API_KEY,
+            "revision": REVISION,
+            "version": "1.0.0",
+            "base-url": self.sim.base_url,
+        } | values
+        raw = {s.name: RawInput(base.get(s.name, s.default), s.name) for s in INPUTS}
+        return validate(raw, CiEnv(Platform.LOCAL, {}))
+
+    def services(self, config: Config, attempts: int = 8) -> Services:
+        deadline = Deadline(self.clock, config.timeout)
+        transport = Transport(requests.Session(), deadline, RetryPolicy(attempts=attempts))
+        api = BuildApi(config.base_url, config.username, config.api_key, transport)
+        structlog.configure(logger_factory=structlog.PrintLoggerFactory(io.StringIO()))
+        return Services(api, requests.Session(), deadline, self.clock, structlog.get_logger())
+
+    def build(self, seconds: float, **values: str) -> tuple[int, float]:
+        """Run one build of ``seconds``; (status requests, detection lag)."""
+        self.service.durations = Durations(seconds * 0.1, seconds * 0.8, seconds * 0.1)
+        config = self.config(**values)
+        services = self.services(config)
+        package_id = start_build(config, services)
+        package = self.service.apps["calc"].packages[-1]
+        before = len(self.sim.requests("api", "GET"))
+        wait_for_build(config, services, package_id, StepResult())
+        done_at = self.service._epoch + package.created_at + seconds
+        requests_made = len(self.sim.requests("api", "GET")) - before
+        return requests_made, self.clock.now() - done_at
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    clock = FakeClock()
+    service = BuildService(USER, API_KEY, clock=clock.now)
+    service.add_app("calc")
+    with Simulator(service) as sim:
+        yield Rig(clock, service, sim)
+
+
+def test_twenty_minute_build_costs_at_most_70_requests(rig: Rig) -> None:
+    count, lag = rig.build(20 * 60)
+    assert count <= 70
+    assert 0 <= lag <= 30
+
+
+@pytest.mark.parametrize("seconds", [5, 10, 20, 30, 45, 59])
+def test_short_builds_are_noticed_within_10_percent(rig: Rig, seconds: float) -> None:
+    _, lag = rig.build(seconds)
+    assert lag <= max(1.0, 0.1 * seconds) + 1e-6
+
+
+def test_median_lag_under_a_minute_is_at_most_2_seconds(rig: Rig) -> None:
+    lags = [rig.build(seconds)[1] for seconds in range(5, 60, 6)]
+    assert statistics.median(lags) <= 2.0
+
+
+@pytest.mark.parametrize("cap", ["2", "5", "30"])
+def test_lag_never_exceeds_poll_interval(rig: Rig, cap: str) -> None:
+    for seconds in (90, 300, 700):
+        _, lag = rig.build(seconds, **{"poll-interval": cap})
+        assert lag <= float(cap) + 1e-6
+
+
+def test_fixed_10s_poll_would_cost_120_requests() -> None:
+    # The baseline the schedule is measured against, computed with the same clock rules.
+    assert len(range(0, 20 * 60, 10)) == 120
+    elapsed, count = 0.0, 0
+    while elapsed < 20 * 60:
+        count += 1
+        elapsed += next_wait(elapsed, 30)
+    assert count <= 70
+
+
+def test_deadline_stops_polling_a_stuck_build(rig: Rig) -> None:
+    rig.service.apps["calc"].stuck_builds = True
+    config = rig.config(timeout="2m")
+    services = rig.services(config)
+    package_id = start_build(config, services)
+    started = rig.clock.now()
+    result = StepResult()
+    with pytest.raises(DeadlineExceeded, match=r"2m00s passed while package .* was Queued"):
+        wait_for_build(config, services, package_id, result)
+    assert rig.clock.now() - started <= 120
+    assert result.status == "Queued"
+
+
+def test_retry_after_seconds_is_honoured(rig: Rig) -> None:
+    rig.sim.add_fault(Fault("status", method="GET", status=429, retry_after="7", times=2))
+    config = rig.config()
+    services = rig.services(config)
+    assert services.api.list_packages("calc") == []
+    assert rig.clock.sleeps == [7.0, 7.0]
+
+
+def test_retry_after_http_date_is_honoured(rig: Rig) -> None:
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    rig.sim.add_fault(Fault("status", method="GET", status=503, retry_after=when))
+    services = rig.services(rig.config())
+    services.api.list_packages("calc")
+    (slept,) = rig.clock.sleeps
+    assert 27 <= slept <= 31
+
+
+def test_backoff_is_exponential_with_full_jitter(rig: Rig) -> None:
+    rig.sim.add_fault(Fault("status", method="GET", status=502, times=5))
+    services = rig.services(rig.config())
+    services.api.list_packages("calc")
+    assert len(rig.clock.sleeps) == 5
+    for attempt, slept in enumerate(rig.clock.sleeps, start=1):
+        assert 0 <= slept <= min(30, 2 ** (attempt - 1))
+
+
+def test_retry_after_beyond_the_deadline_gives_up_at_once(rig: Rig) -> None:
+    rig.sim.add_fault(Fault("status", method="GET", status=503, retry_after="600", times=-1))
+    services = rig.services(rig.config(timeout="5m"))
+    with pytest.raises(ApiUnavailable, match="would pass the timeout"):
+        services.api.list_packages("calc")
+    assert rig.clock.sleeps == []
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404])
+def test_client_errors_are_never_retried(rig: Rig, status: int) -> None:
+    rig.sim.add_fault(Fault("status", method="GET", status=status, times=-1))
+    services = rig.services(rig.config())
+    with pytest.raises(Exception, match=f"HTTP {status}"):
+        services.api.list_packages("calc")
+    assert len(rig.sim.requests("api", "GET")) == 1
+
+
+@pytest.mark.parametrize("kind", ["status", "reset"])
+def test_failed_start_after_processing_creates_exactly_one_build(rig: Rig, kind: str) -> None:
+    rig.sim.add_fault(Fault(kind, method="POST", status=503, process=True))
+    config = rig.config()
+    services = rig.services(config)
+    package_id = start_build(config, services)
+    packages = rig.service.apps["calc"].packages
+    assert [p.package_id for p in packages] == [package_id]
+    assert len(rig.sim.requests("api", "POST")) == 1
+
+
+@pytest.mark.parametrize("kind", ["status", "reset"])
+def test_failed_start_before_processing_retries_once(rig: Rig, kind: str) -> None:
+    rig.sim.add_fault(Fault(kind, method="POST", status=502, process=False))
+    config = rig.config()
+    services = rig.services(config)
+    package_id = start_build(config, services)
+    assert [p.package_id for p in rig.service.apps["calc"].packages] == [package_id]
+    assert len(rig.sim.requests("api", "POST")) == 2

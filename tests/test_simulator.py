@@ -1,0 +1,233 @@
+"""The simulator follows the Build API reference page (spoken to over plain HTTP)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from ci_step.simulator import BuildService, Durations, Fault, Simulator, content
+from tests.conftest import API_KEY, ENTRYPOINT, GIT_HEAD, USER
+
+AUTH = {"Mendix-Username": USER, "Mendix-ApiKey": API_KEY}
+
+
+def call(sim: Simulator, method: str, path: str, **kwargs: Any) -> requests.Response:
+    headers = kwargs.pop("headers", AUTH)
+    return requests.request(
+        method, f"{sim.base_url}/api/1{path}", headers=headers, timeout=10, **kwargs
+    )
+
+
+def start(sim: Simulator, app: str = "calc", **body: str) -> str:
+    payload = {
+        "Branch": "main",
+        "Revision": GIT_HEAD[:8],
+        "Version": "1.0.0",
+        "Description": "d",
+    } | body
+    response = call(sim, "POST", f"/apps/{app}/packages", json=payload)
+    assert response.status_code == 200, response.text
+    package_id: str = response.json()["PackageId"]
+    return package_id
+
+
+def wait_status(sim: Simulator, package_id: str, wanted: str, app: str = "calc") -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = call(sim, "GET", f"/apps/{app}/packages/{package_id}").json()
+        if body["Status"] == wanted:
+            return body
+        time.sleep(0.02)
+    raise AssertionError(f"{package_id} never reached {wanted}")
+
+
+def test_lifecycle_and_fields(sim: Simulator) -> None:
+    package_id = start(sim, Description="Add scientific mode")
+    seen = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status = call(sim, "GET", f"/apps/calc/packages/{package_id}").json()["Status"]
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status == "Succeeded":
+            break
+        time.sleep(0.01)
+    assert seen == ["Queued", "Building", "Uploading", "Succeeded"]
+    body = call(sim, "GET", f"/apps/calc/packages/{package_id}").json()
+    assert set(body) == {
+        "PackageId",
+        "Name",
+        "Description",
+        "Version",
+        "Creator",
+        "CreationDate",
+        "Status",
+        "Size",
+    }
+    assert body["Name"] == f"Main line-1.0.0.{GIT_HEAD[:8]}"
+    assert body["Size"] == 200_000
+    assert body["Creator"] == USER
+    assert abs(body["CreationDate"] / 1000 - time.time()) < 60
+    listed = call(sim, "GET", "/apps/calc/packages").json()
+    assert [p["PackageId"] for p in listed] == [package_id]
+
+
+def test_url_location_ttl_and_storage_host(sim: Simulator, service: BuildService) -> None:
+    package_id = start(sim)
+    assert (
+        "Url"
+        not in call(sim, "GET", f"/apps/calc/packages/{package_id}", params={"url": "true"}).json()
+    )
+    wait_status(sim, package_id, "Succeeded")
+    body = call(sim, "GET", f"/apps/calc/packages/{package_id}", params={"url": "true"}).json()
+    assert body["Url"]["TTL"] == 60
+    location = body["Url"]["Location"]
+    assert location.startswith(sim.storage_url)
+    assert not location.startswith(sim.base_url)
+    data = requests.get(location, timeout=10).content
+    seed = f"calc/{package_id}"
+    assert hashlib.sha256(data).hexdigest() == content.sha256(seed, 200_000)
+    part = requests.get(location, headers={"Range": "bytes=100-199"}, timeout=10)
+    assert part.status_code == 206
+    assert part.content == data[100:200]
+    assert part.headers["Content-Range"] == "bytes 100-199/200000"
+    service.expire_all()
+    expired = requests.get(location, timeout=10)
+    assert expired.status_code == 403
+    assert b"Request has expired" in expired.content
+
+
+def test_failed_build_for_unbuildable_revision(sim: Simulator) -> None:
+    package_id = start(sim, Revision="deadbeef00")
+    body = wait_status(sim, package_id, "Failed")
+    assert body["Size"] == 0
+    response = call(sim, "GET", f"/apps/calc/packages/{package_id}/download")
+    assert response.status_code == 500
+    assert response.json()["errorCode"] == "BUILD_NOT_SUCCEEDED"
+
+
+def test_svn_app_takes_revision_numbers(sim: Simulator) -> None:
+    good = start(sim, "legacy", Branch="trunk", Revision="120")
+    bad = start(sim, "legacy", Branch="trunk", Revision="abcdef12")
+    wait_status(sim, good, "Succeeded", "legacy")
+    wait_status(sim, bad, "Failed", "legacy")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("POST", "/apps/Bad_App/packages", {}, 400, "INVALID_APPID"),
+        ("GET", "/apps/Bad_App/packages", None, 400, "INVALID_APPID"),
+        ("POST", "/apps/calc/packages", {"Version": "1.0.0"}, 400, "INVALID_PARAMETERS"),
+        ("POST", "/apps/calc/packages", {"Revision": "abcdef1"}, 400, "INVALID_PARAMETERS"),
+        (
+            "POST",
+            "/apps/calc/packages",
+            {"Revision": "abcdef1", "Version": "1.0"},
+            400,
+            "INVALID_VERSION",
+        ),
+        (
+            "POST",
+            "/apps/nosuch/packages",
+            {"Revision": "abcdef1", "Version": "1.0.0"},
+            404,
+            "APP_NOT_FOUND",
+        ),
+        ("GET", "/apps/calc/packages/00000000-0000", None, 404, "PACKAGE_NOT_FOUND"),
+        ("DELETE", "/apps/calc/packages/00000000-0000", None, 404, "PACKAGE_NOT_FOUND"),
+        ("GET", "/apps/calc/packages/00000000-0000/download", None, 404, "PACKAGE_NOT_FOUND"),
+    ],
+)
+def test_documented_errors(
+    sim: Simulator, method: str, path: str, body: Any, status: int, code: str
+) -> None:
+    response = call(sim, method, path, json=body)
+    assert response.status_code == status
+    assert response.json()["errorCode"] == code
+    assert response.json()["errorMessage"]
+
+
+def test_credentials_checked(sim: Simulator) -> None:
+    for headers in (
+        {},
+        {"Mendix-Username": USER, "Mendix-ApiKey": "nope"},
+        {"Mendix-ApiKey": API_KEY},
+    ):
+        response = call(sim, "GET", "/apps/calc/packages", headers=headers)
+        assert response.status_code == 401
+
+
+def test_delete_rules(sim: Simulator, service: BuildService) -> None:
+    in_use = service.seed_package("calc", "0.9.0", in_use=True)
+    running = service.seed_package("calc", "0.9.1", status="Building")
+    old = service.seed_package("calc", "0.8.0")
+    for package in (in_use, running):
+        response = call(sim, "DELETE", f"/apps/calc/packages/{package.package_id}")
+        assert response.status_code == 409
+        assert response.json()["errorCode"] == "PACKAGE_IN_USE"
+    assert call(sim, "DELETE", f"/apps/calc/packages/{old.package_id}").status_code == 200
+    versions = {p["Version"] for p in call(sim, "GET", "/apps/calc/packages").json()}
+    assert versions == {"0.9.0", "0.9.1"}
+
+
+def test_team_server_branch_call(sim: Simulator) -> None:
+    main = call(sim, "GET", "/apps/calc/branches/main").json()
+    assert main["LatestRevisionNumber"] == GIT_HEAD
+    assert main["DisplayName"] == "Main line"
+    feature = call(sim, "GET", "/apps/calc/branches/branches%2Ffeature")
+    assert feature.json()["LatestRevisionNumber"] == "a1b2c3d4e5f6"
+    svn = call(sim, "GET", "/apps/legacy/branches/trunk").json()
+    assert svn["LatestRevisionNumber"] == 120
+    assert call(sim, "GET", "/apps/calc/branches/nope").status_code == 404
+    names = [b["Name"] for b in call(sim, "GET", "/apps/calc/branches").json()]
+    assert names == ["main", "branches/feature"]
+
+
+def test_faults_are_counted_and_logged(sim: Simulator) -> None:
+    sim.add_fault(Fault("status", method="GET", status=502, times=2, retry_after="3"))
+    first = call(sim, "GET", "/apps/calc/packages")
+    assert first.status_code == 502
+    assert first.headers["Retry-After"] == "3"
+    assert first.headers["Content-Type"] == "text/html"
+    assert call(sim, "GET", "/apps/calc/packages").status_code == 502
+    assert call(sim, "GET", "/apps/calc/packages").status_code == 200
+    assert [r.fault for r in sim.requests("api")] == ["status", "status", ""]
+
+
+def test_time_scale_runs_long_builds_fast() -> None:
+    service = BuildService(USER, API_KEY, durations=Durations(60, 1140, 0), time_scale=2400)
+    service.add_app("calc")
+    with Simulator(service) as sim:
+        package_id = start(sim, Revision=service.apps["calc"].branches["main"][:7])
+        wait_status(sim, package_id, "Succeeded")  # 20 simulated minutes in 0.5 s
+
+
+def test_simulate_command_serves_until_terminated() -> None:
+    process = subprocess.Popen(
+        [sys.executable, str(ENTRYPOINT), "simulate", "--port", "0", "--queued", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("Mendix Build API simulator at http://127.0.0.1:")
+        base = first.split(" at ", 1)[1].split(" ", 1)[0]
+        response = requests.get(
+            f"{base}/api/1/apps/calc/branches/main",
+            timeout=10,
+            headers={"Mendix-Username": "demo@example.com", "Mendix-ApiKey": "demo-api-key"},
+        )
+        assert response.status_code == 200
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()

@@ -145,6 +145,16 @@ def run_command(ctx: click.Context, /, **values: Any) -> None:
 @click.option("--package-size", default=512 * 1024, show_default=True, help="Package bytes.")
 @click.option("--fail-revision", multiple=True, help="A revision whose build ends Failed.")
 @click.option("--stuck", is_flag=True, help="Builds stay Queued forever.")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="KIND[:key=value,...]",
+    help="Inject a fault; repeatable. Kinds: status, reset, delay, truncate, expire, "
+    "ignore-range, redirect. Keys: listener, method, path (regex), times (-1: always), "
+    "status, retry_after, delay, after_bytes, location, process, body. "
+    "Example: status:status=503,times=3,retry_after=2",
+)
 def simulate_command(
     host: str,
     port: int,
@@ -160,14 +170,18 @@ def simulate_command(
     package_size: int,
     fail_revision: tuple[str, ...],
     stuck: bool,
+    faults: tuple[str, ...],
 ) -> None:
     """Serve a simulated Build API on loopback until interrupted."""
-    from ci_step.simulator.run import serve
+    from ci_step.simulator.run import build_service, serve
+    from ci_step.simulator.server import parse_fault
 
-    serve(
-        host=host,
-        port=port,
-        storage_port=storage_port,
+    try:
+        parsed = [parse_fault(spec) for spec in faults]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
+
+    service = build_service(
         username=username,
         api_key=api_key,
         apps=apps,
@@ -178,6 +192,7 @@ def simulate_command(
         fail_revisions=fail_revision,
         stuck=stuck,
     )
+    serve(service, host=host, port=port, storage_port=storage_port, faults=parsed)
 
 
 @cli.command("demo")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import requests
+import urllib3
 
 from ci_step.clock import Deadline
 from ci_step.errors import DownloadError
@@ -174,8 +175,22 @@ def _copy(
     deadline: Deadline,
     progress: Progress,
 ) -> None:
-    for chunk in response.iter_content(CHUNK):
-        sink.write(chunk)
+    raw = response.raw
+    while True:
+        try:
+            # read1 returns what has arrived: bytes before a cut are kept, not discarded.
+            chunk = raw.read1(CHUNK, decode_content=False)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _Cut(f"connection cut ({type(exc).__name__})") from None
+        if not chunk:
+            return
+        try:
+            sink.write(chunk)
+        except OSError as exc:
+            raise DownloadError(
+                f"Cannot write the package: {exc.strerror or exc}.",
+                fix="free disk space or choose another artifact-path",
+            ) from None
         progress(sink.size, expected)
         if expected is not None and sink.size > expected:
             raise DownloadError(

@@ -43,7 +43,7 @@ def execute(
     started = clock.now()
     result = StepResult()
     config: Config | None = None
-    signals.install()
+    previous = signals.install()
     try:
         try:
             config = validate(raw, ci)
@@ -67,7 +67,10 @@ def execute(
     finally:
         signals.quiet()
     result.duration_seconds = clock.now() - started
-    return finish(result, ci, log, stdout, config, raw, extra_writes or [])
+    try:
+        return finish(result, ci, log, stdout, config, raw, extra_writes or [])
+    finally:
+        signals.restore(previous)
 
 
 def finish(

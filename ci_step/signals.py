@@ -7,6 +7,7 @@ handlers a `docker stop` would wait for SIGKILL.
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from types import FrameType
 
 HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -27,9 +28,17 @@ def _handler(signum: int, _frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
-def install() -> None:
-    for sig in HANDLED:
-        signal.signal(sig, _handler)
+Handlers = dict[int, signal.Handlers | int | Callable[[int, FrameType | None], object] | None]
+
+
+def install() -> Handlers:
+    """Install the handlers; return the previous ones for restore()."""
+    return {sig: signal.signal(sig, _handler) for sig in HANDLED}
+
+
+def restore(previous: Handlers) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 def quiet() -> None:

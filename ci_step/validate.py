@@ -292,7 +292,11 @@ def _path_in(workspace: Path) -> Callable[[str], Path]:
             raise ValueError("holds control characters or is too long")
         path = Path(value)
         resolved = path if path.is_absolute() else workspace / path
-        if value.endswith(("/", "\\")) or resolved.is_dir():
+        try:
+            is_dir = resolved.is_dir()
+        except OSError as exc:
+            raise ValueError(f"is {shown(value)}; not a usable path ({exc.strerror})") from None
+        if value.endswith(("/", "\\")) or is_dir:
             raise ValueError(f"is {shown(value)}, a directory; name a file")
         return resolved
 

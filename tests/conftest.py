@@ -8,11 +8,15 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ci_step.inputs import INPUTS
 from ci_step.simulator import BuildService, Durations, Simulator
+
+if TYPE_CHECKING:
+    from tests.rig import Rig
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "entrypoint.py"
@@ -153,6 +157,14 @@ def run_entrypoint(env: Mapping[str, str], workspace: Path, *args: str, timeout:
         check=False,
     )
     return Run(done.returncode, done.stdout, done.stderr, workspace)
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    """The step's services and the simulator on one fake clock."""
+    from tests.rig import make_rig
+
+    yield from make_rig()
 
 
 @pytest.fixture

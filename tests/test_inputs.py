@@ -275,6 +275,7 @@ def test_base_urls_refused(url: str) -> None:
         ("log-format", "xml", "expected one of auto, console, json"),
         ("description", "a\x00b", "control characters"),
         ("timeout", "200h", "is longer than 7 days"),
+        ("result-file", "r" * 300, "not a usable path (File name too long)"),
     ],
 )
 def test_value_checks(name: str, value: str, message: str) -> None:

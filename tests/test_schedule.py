@@ -7,91 +7,17 @@ build takes milliseconds and the request count is exact.
 from __future__ import annotations
 
 import email.utils
-import io
 import statistics
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-import requests
-import structlog
 
-from ci_step.api import BuildApi
-from ci_step.ci_env import CiEnv, Platform
-from ci_step.clock import Deadline
 from ci_step.errors import ApiUnavailable, DeadlineExceeded
-from ci_step.inputs import INPUTS
 from ci_step.result import StepResult
 from ci_step.schedule import next_wait
-from ci_step.simulator import BuildService, Durations, Fault, Simulator
-from ci_step.step import Services, start_build, wait_for_build
-from ci_step.transport import RetryPolicy, Transport
-from ci_step.validate import Config, RawInput, validate
-from tests.conftest import API_KEY, USER
-
-REVISION = "abcdef1234"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += max(0.0, seconds)
-
-
-@dataclass
-class Rig:
-    clock: FakeClock
-    service: BuildService
-    sim: Simulator
-
-    def config(self, **values: str) -> Config:
-        base = {
-            "app-id": "calc",
-            "username": USER,
-            "api-key": API_KEY,
-            "revision": REVISION,
-            "version": "1.0.0",
-            "base-url": self.sim.base_url,
-        } | values
-        raw = {s.name: RawInput(base.get(s.name, s.default), s.name) for s in INPUTS}
-        return validate(raw, CiEnv(Platform.LOCAL, {}))
-
-    def services(self, config: Config, attempts: int = 8) -> Services:
-        deadline = Deadline(self.clock, config.timeout)
-        transport = Transport(requests.Session(), deadline, RetryPolicy(attempts=attempts))
-        api = BuildApi(config.base_url, config.username, config.api_key, transport)
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(io.StringIO()))
-        return Services(api, requests.Session(), deadline, self.clock, structlog.get_logger())
-
-    def build(self, seconds: float, **values: str) -> tuple[int, float]:
-        """Run one build of ``seconds``; (status requests, detection lag)."""
-        self.service.durations = Durations(seconds * 0.1, seconds * 0.8, seconds * 0.1)
-        config = self.config(**values)
-        services = self.services(config)
-        package_id = start_build(config, services)
-        package = self.service.apps["calc"].packages[-1]
-        before = len(self.sim.requests("api", "GET"))
-        wait_for_build(config, services, package_id, StepResult())
-        done_at = self.service._epoch + package.created_at + seconds
-        requests_made = len(self.sim.requests("api", "GET")) - before
-        return requests_made, self.clock.now() - done_at
-
-
-@pytest.fixture
-def rig() -> Iterator[Rig]:
-    clock = FakeClock()
-    service = BuildService(USER, API_KEY, clock=clock.now)
-    service.add_app("calc")
-    with Simulator(service) as sim:
-        yield Rig(clock, service, sim)
+from ci_step.simulator import Fault
+from ci_step.step import start_build, wait_for_build
+from tests.rig import Rig
 
 
 def test_twenty_minute_build_costs_at_most_70_requests(rig: Rig) -> None:

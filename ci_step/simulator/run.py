@@ -7,7 +7,7 @@ import threading
 
 import click
 
-from ci_step.simulator.server import Simulator
+from ci_step.simulator.server import Fault, Simulator
 from ci_step.simulator.state import BuildService, Durations
 
 
@@ -38,9 +38,13 @@ def build_service(
     return service
 
 
-def serve(*, host: str, port: int, storage_port: int, **options: object) -> None:
-    service = build_service(**options)  # type: ignore[arg-type]
-    simulator = Simulator(service, host=host, port=port, storage_port=storage_port).start()
+def serve(
+    service: BuildService, *, host: str, port: int, storage_port: int, faults: list[Fault]
+) -> None:
+    simulator = Simulator(service, host=host, port=port, storage_port=storage_port)
+    for fault in faults:
+        simulator.add_fault(fault)
+    simulator.start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -51,6 +55,8 @@ def serve(*, host: str, port: int, storage_port: int, **options: object) -> None
     for app in service.apps.values():
         heads = ", ".join(f"{name} @ {rev}" for name, rev in app.branches.items())
         click.echo(f"  {app.app_id} ({app.repo}): {heads}")
+    for fault in faults:
+        click.echo(f"Fault: {fault}")
     click.echo("Stop with Ctrl-C.")
     stop.wait()
     simulator.stop()

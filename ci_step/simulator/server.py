@@ -68,6 +68,46 @@ class Fault:
         )
 
 
+FAULT_KINDS = ("status", "reset", "delay", "truncate", "expire", "ignore-range", "redirect")
+_FAULT_FIELDS = {
+    "listener": str,
+    "method": str,
+    "path": str,
+    "times": int,
+    "status": int,
+    "retry_after": str,
+    "delay": float,
+    "after_bytes": int,
+    "location": str,
+    "process": bool,
+    "body": str,
+}
+
+
+def parse_fault(spec: str) -> Fault:
+    """``KIND[:key=value,...]``, for example ``status:status=503,times=3,retry_after=2``."""
+    kind, _, rest = spec.partition(":")
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}")
+    values: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        convert = _FAULT_FIELDS.get(key)
+        if convert is None or not eq:
+            raise ValueError(f"bad fault setting {item!r}; keys: {', '.join(_FAULT_FIELDS)}")
+        if convert is bool:
+            values[key] = text.strip().lower() in ("1", "true", "yes")
+        else:
+            try:
+                values[key] = convert(text.strip())
+            except ValueError:
+                raise ValueError(f"bad value in fault setting {item!r}") from None
+    if kind in ("truncate", "expire", "ignore-range"):
+        values.setdefault("listener", "storage")
+    return Fault(kind, **values)
+
+
 @dataclass
 class SimRequest:
     listener: str
@@ -261,7 +301,10 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if status == 206:
             reply.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-        if fault is not None and fault.kind in ("truncate", "expire") and fault.after_bytes:
+        cut = fault is not None and (
+            fault.kind == "truncate" or (fault.kind == "expire" and fault.after_bytes > 0)
+        )
+        if fault is not None and cut:
             reply.chunks = content.stream(package.seed, start, min(end, start + fault.after_bytes))
             self.close_connection = True
             if fault.kind == "expire":

@@ -1,0 +1,281 @@
+"""The fault-injection suite: each fault ends in success with the exact package bytes and
+one build, or in the documented exit code with outputs written and nothing partial on disk.
+
+Runs that finish in a second or two use the real entrypoint; faults whose handling waits
+(backoff, deadlines) run the same code in-process on the fake clock."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import itertools
+import json
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from ci_step import download
+from ci_step.clock import Deadline
+from ci_step.errors import DeadlineExceeded, DownloadError
+from ci_step.simulator import BuildService, Fault, Simulator, content
+from ci_step.step import start_build
+from tests.conftest import Run, base_env, inputs, mendix_env, run_entrypoint
+from tests.rig import Rig
+
+SIZE = 200_000
+
+
+def run(sim: Simulator, workspace: Path, **overrides: str) -> Run:
+    values = inputs(sim, result_file="result.json", **overrides)
+    return run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace)
+
+
+def assert_exact_success(run: Run, service: BuildService) -> None:
+    """Exit 0, exactly one build, the exact bytes under the final name and nothing else."""
+    assert run.code == 0, run.stderr
+    (package,) = service.apps["calc"].packages
+    mda = run.workspace / "calc-1.2.3.mda"
+    digest = hashlib.sha256(mda.read_bytes()).hexdigest()
+    assert digest == content.sha256(package.seed, SIZE)
+    document = json.loads(run.file("result.json"))
+    assert document["artifact-sha256"] == digest
+    assert document["artifact-size"] == SIZE
+    assert sorted(p.name for p in run.workspace.iterdir()) == ["calc-1.2.3.mda", "result.json"]
+
+
+def gaps(sim: Simulator, listener: str = "api", method: str = "GET") -> list[float]:
+    times = [r.at for r in sim.requests(listener, method)]
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+# -- the API side --------------------------------------------------------------------
+
+
+def test_429_with_retry_after_seconds(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("status", method="GET", status=429, retry_after="1", times=2))
+    result = run(sim, workspace)
+    assert_exact_success(result, service)
+    first_three = sim.requests("api", "GET")[:3]
+    assert [r.fault for r in first_three] == ["status", "status", ""]
+    assert min(gaps(sim)[:2]) >= 0.95
+    assert "retrying" in result.stderr
+    assert "HTTP 429" in result.stderr
+
+
+def test_429_with_retry_after_http_date(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)
+    sim.add_fault(Fault("status", method="GET", status=429, retry_after=when))
+    assert_exact_success(run(sim, workspace), service)
+    assert gaps(sim)[0] >= 0.9
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_gateway_errors_with_html_bodies_are_retried(
+    status: int, sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("status", method="GET", status=status, times=2))
+    assert_exact_success(run(sim, workspace), service)
+    assert [r.fault for r in sim.requests("api", "GET")[:3]] == ["status", "status", ""]
+
+
+def test_connection_reset_on_reads_is_retried(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("reset", method="GET", times=2))
+    assert_exact_success(run(sim, workspace), service)
+
+
+@pytest.mark.parametrize(
+    ("kind", "processed", "posts"), [("status", True, 1), ("reset", True, 1), ("reset", False, 2)]
+)
+def test_failed_start_never_creates_two_builds(
+    kind: str,
+    processed: bool,
+    posts: int,
+    sim: Simulator,
+    service: BuildService,
+    workspace: Path,
+) -> None:
+    sim.add_fault(Fault(kind, method="POST", status=503, process=processed))
+    result = run(sim, workspace)
+    assert_exact_success(result, service)
+    assert len(sim.requests("api", "POST")) == posts
+    assert "looking for the build" in result.stderr
+
+
+def test_slow_answer_beyond_read_timeout_is_retried(rig: Rig) -> None:
+    rig.sim.add_fault(Fault("delay", method="GET", delay=1.0))
+    services = rig.services(rig.config(), read_timeout=0.3)
+    assert services.api.list_packages("calc") == []
+    assert len(rig.sim.requests("api", "GET")) == 2
+
+
+def test_stuck_build_ends_at_the_deadline(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    service.apps["calc"].stuck_builds = True
+    result = run(sim, workspace, timeout="1")
+    assert result.code == 4
+    document = json.loads(result.file("result.json"))
+    assert (document["result"], document["status"]) == ("timeout", "Queued")
+    assert len(service.apps["calc"].packages) == 1
+    assert sim.requests("storage") == []
+    assert [p.name for p in workspace.iterdir()] == ["result.json"]
+
+
+# -- the download ------------------------------------------------------------------------
+
+
+def test_cut_download_resumes_with_range(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("truncate", listener="storage", after_bytes=SIZE // 2))
+    assert_exact_success(run(sim, workspace), service)
+    first, second = sim.requests("storage")
+    assert "range" not in first.headers
+    assert second.headers["range"] == f"bytes={SIZE // 2}-"
+
+
+def test_repeated_cuts_still_end_with_exact_bytes(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("truncate", listener="storage", after_bytes=30_000, times=4))
+    assert_exact_success(run(sim, workspace), service)
+    ranges = [r.headers.get("range") for r in sim.requests("storage")]
+    assert ranges == [None, "bytes=30000-", "bytes=60000-", "bytes=90000-", "bytes=120000-"]
+
+
+def test_server_ignoring_ranges_means_a_fresh_start(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("truncate", listener="storage", after_bytes=SIZE // 2))
+    sim.add_fault(Fault("ignore-range", listener="storage"))
+    result = run(sim, workspace)
+    assert_exact_success(result, service)
+    assert "ignored the range request; starting over" in result.stderr
+
+
+def test_location_expired_before_download_is_refreshed(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("expire", listener="storage"))
+    result = run(sim, workspace)
+    assert_exact_success(result, service)
+    assert len(sim.requests("api", "GET", path=r"/packages/[^/]+$")) >= 2
+    assert [r.query.get("url") for r in sim.requests("api", "GET")].count("true") == 2
+    assert "asking for a new one" in result.stderr
+
+
+def test_location_expiring_during_download_is_refreshed_and_resumed(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("expire", listener="storage", after_bytes=50_000))
+    assert_exact_success(run(sim, workspace), service)
+    storage = sim.requests("storage")
+    assert [r.headers.get("range") for r in storage] == [None, "bytes=50000-", "bytes=50000-"]
+    assert storage[1].path == storage[0].path  # the old location, refused
+    assert storage[2].path != storage[0].path  # a fresh one
+
+
+def test_deprecated_download_call_is_never_used(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("redirect", path=r"/download$", location="http://127.0.0.2:9/x", times=-1))
+    assert_exact_success(run(sim, workspace), service)
+    assert sim.requests(path=r"/download$") == []
+
+
+def test_simulator_redirects_download_to_another_origin(sim: Simulator) -> None:
+    sim.add_fault(Fault("redirect", path=r"/download$", location="http://127.0.0.2:9/x"))
+    response = requests.get(
+        f"{sim.base_url}/api/1/apps/calc/packages/x/download", allow_redirects=False, timeout=10
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "http://127.0.0.2:9/x"
+
+
+def test_download_failure_exits_6_and_leaves_nothing(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("status", listener="storage", status=404))
+    result = run(sim, workspace)
+    assert result.code == 6
+    assert json.loads(result.file("result.json"))["exit-code"] == 6
+    assert [p.name for p in workspace.iterdir()] == ["result.json"]
+
+
+# -- the download, on the fake clock ------------------------------------------------------
+
+
+def succeeded_location(rig: Rig) -> tuple[str, int]:
+    package = rig.service.seed_package("calc", "1.0.0", size=SIZE)
+    services = rig.services(rig.config())
+    described = services.api.get_package("calc", package.package_id, with_url=True)
+    assert described.url is not None
+    return described.url, SIZE
+
+
+def fetch(rig: Rig, url: str, target: Path, seconds: float = 600) -> download.Artifact:
+    notices: list[str] = []
+    return download.fetch(
+        requests.Session(),
+        url,
+        target,
+        expected_size=SIZE,
+        deadline=Deadline(rig.clock, seconds),
+        refresh=lambda: url,
+        progress=lambda done, total: None,
+        notice=notices.append,
+    )
+
+
+def test_download_without_progress_gives_up_after_five_stalls(rig: Rig, tmp_path: Path) -> None:
+    url, _ = succeeded_location(rig)
+    rig.sim.add_fault(Fault("truncate", listener="storage", after_bytes=0, times=-1))
+    with pytest.raises(DownloadError, match="no progress in 6 tries"):
+        fetch(rig, url, tmp_path / "app.mda")
+    assert list(tmp_path.iterdir()) == []
+    assert rig.clock.sleeps == [0.5, 1.0, 2.0, 4.0, 4.0]
+
+
+def test_storage_5xx_is_retried(rig: Rig, tmp_path: Path) -> None:
+    url, size = succeeded_location(rig)
+    rig.sim.add_fault(Fault("status", listener="storage", status=503, times=2))
+    artifact = fetch(rig, url, tmp_path / "app.mda")
+    assert artifact.size == size
+    assert [p.name for p in tmp_path.iterdir()] == ["app.mda"]
+
+
+def test_deadline_during_download_leaves_nothing(rig: Rig, tmp_path: Path) -> None:
+    url, _ = succeeded_location(rig)
+    rig.sim.add_fault(Fault("truncate", listener="storage", after_bytes=0, times=-1))
+    with pytest.raises(DeadlineExceeded):
+        fetch(rig, url, tmp_path / "app.mda", seconds=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_file_is_replaced_only_when_complete(rig: Rig, tmp_path: Path) -> None:
+    url, _ = succeeded_location(rig)
+    target = tmp_path / "app.mda"
+    target.write_bytes(b"previous package")
+    rig.sim.add_fault(Fault("truncate", listener="storage", after_bytes=0, times=-1))
+    with pytest.raises(DownloadError):
+        fetch(rig, url, target)
+    assert target.read_bytes() == b"previous package"
+    assert [p.name for p in tmp_path.iterdir()] == ["app.mda"]
+
+
+def test_start_is_not_retried_blindly_when_listing_fails(rig: Rig) -> None:
+    rig.sim.add_fault(Fault("status", method="POST", status=503, process=True))
+    rig.sim.add_fault(Fault("status", method="GET", status=400))
+    config = rig.config()
+    with pytest.raises(Exception, match="HTTP 400"):
+        start_build(config, rig.services(config))
+    assert len(rig.service.apps["calc"].packages) == 1
+    assert len(rig.sim.requests("api", "POST")) == 1

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from ci_step.simulator import BuildService, Durations, Fault, Simulator, content
+from ci_step.simulator.server import parse_fault
 from tests.conftest import API_KEY, ENTRYPOINT, GIT_HEAD, USER
 
 AUTH = {"Mendix-Username": USER, "Mendix-ApiKey": API_KEY}
@@ -211,7 +212,17 @@ def test_time_scale_runs_long_builds_fast() -> None:
 
 def test_simulate_command_serves_until_terminated() -> None:
     process = subprocess.Popen(
-        [sys.executable, str(ENTRYPOINT), "simulate", "--port", "0", "--queued", "0"],
+        [
+            sys.executable,
+            str(ENTRYPOINT),
+            "simulate",
+            "--port",
+            "0",
+            "--queued",
+            "0",
+            "--fault",
+            "status:status=503,times=1,retry_after=2,method=GET",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -221,13 +232,40 @@ def test_simulate_command_serves_until_terminated() -> None:
         first = process.stdout.readline()
         assert first.startswith("Mendix Build API simulator at http://127.0.0.1:")
         base = first.split(" at ", 1)[1].split(" ", 1)[0]
-        response = requests.get(
-            f"{base}/api/1/apps/calc/branches/main",
-            timeout=10,
-            headers={"Mendix-Username": "demo@example.com", "Mendix-ApiKey": "demo-api-key"},
-        )
-        assert response.status_code == 200
+        statuses = []
+        for _ in range(2):
+            response = requests.get(
+                f"{base}/api/1/apps/calc/branches/main",
+                timeout=10,
+                headers={"Mendix-Username": "demo@example.com", "Mendix-ApiKey": "demo-api-key"},
+            )
+            statuses.append((response.status_code, response.headers.get("Retry-After")))
+        assert statuses == [(503, "2"), (200, None)]
         process.terminate()
         assert process.wait(timeout=10) == 0
     finally:
         process.kill()
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("bogus", "unknown fault kind"),
+        ("status:nope=1", "bad fault setting"),
+        ("status:times=x", "bad value"),
+    ],
+)
+def test_bad_fault_specs(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_fault(spec)
+
+
+def test_fault_spec_fields() -> None:
+    fault = parse_fault("truncate:after-bytes=100,times=-1")
+    assert (fault.kind, fault.listener, fault.after_bytes, fault.times) == (
+        "truncate",
+        "storage",
+        100,
+        -1,
+    )
+    assert parse_fault("reset:method=POST,process=true").process is True

@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import sys
 
-SUBCOMMANDS = frozenset({"run", "simulate", "demo"})
+SUBCOMMANDS = frozenset(
+    {"run", "start", "wait", "download", "show", "list", "delete", "prune", "simulate", "demo"}
+)
 
 
 def main(argv: list[str]) -> int:

@@ -33,7 +33,10 @@ FIXES: dict[str, str] = {
     "INVALID_PARAMETERS": "set branch, revision and version",
     "INVALID_VERSION": "use a version with a major, minor and patch number, like 2.3.5",
     "PACKAGE_NOT_FOUND": "check the package id; the package may have been deleted",
-    "PACKAGE_IN_USE": "the package is deployed on an environment; deploy another one first",
+    "PACKAGE_IN_USE": (
+        "the package is deployed on an environment or its build is still running; "
+        "deploy another package there first, or wait for the build to finish"
+    ),
     "BUILD_NOT_SUCCEEDED": "only a package whose build succeeded can be downloaded",
     "BUILD_FAILED": "read the build log of the package in the Mendix Portal",
 }
@@ -175,6 +178,13 @@ class BuildApi:
         if not isinstance(data, list):
             raise ApiError("The Mendix API answered the package list with something else.")
         return [parse_package(item) for item in data]
+
+    def delete_package(self, app_id: str, package_id: str) -> None:
+        self._call(
+            "DELETE",
+            f"{self._app(app_id)}/packages/{quote(package_id, safe='')}",
+            doing=f"deleting package {package_id}",
+        )
 
     def get_branch(self, app_id: str, name: str) -> Branch:
         data = self._call(

@@ -51,6 +51,8 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
         extra: dict[str, Any] = {}
         if spec.name == "config":
             extra = {"is_eager": True, "callback": _load_config}
+        if spec.boolean:
+            extra = {"is_flag": False, "flag_value": "true"}
         option = click.option(
             spec.flag,
             spec.param,
@@ -96,15 +98,110 @@ def cli() -> None:
     """
 
 
+def _execute(
+    ctx: click.Context, values: dict[str, Any], action: Any = None, app_only: bool = False
+) -> None:
+    from ci_step.runner import execute
+    from ci_step.validate import APP_NEEDS, BUILD_NEEDS
+
+    loaded = ctx.meta.get("config_file")
+    options: dict[str, Any] = {"needs": APP_NEEDS if app_only else BUILD_NEEDS}
+    if action is not None:
+        options["action"] = action
+    sys.exit(execute(collect(ctx, values), loaded.problems if loaded else [], **options))
+
+
+def _commands() -> Any:
+    from ci_step import commands
+
+    return commands
+
+
 @cli.command("run")
 @input_options
 @click.pass_context
 def run_command(ctx: click.Context, /, **values: Any) -> None:
-    """Start a build, wait for it, download the .mda and write the CI outputs."""
-    from ci_step.runner import execute
+    """Start a build (or reuse one), wait, download the .mda, write the CI outputs."""
+    _execute(ctx, values)
 
-    loaded = ctx.meta.get("config_file")
-    sys.exit(execute(collect(ctx, values), loaded.problems if loaded else []))
+
+@cli.command("start")
+@input_options
+@click.pass_context
+def start_command(ctx: click.Context, /, **values: Any) -> None:
+    """Start a build and print its package id (honours on-existing)."""
+    _execute(ctx, values, _commands().start)
+
+
+@cli.command("wait")
+@click.argument("package_id")
+@input_options
+@click.pass_context
+def wait_command(ctx: click.Context, /, package_id: str, **values: Any) -> None:
+    """Wait for a package's build to end (exit 1 when it Failed)."""
+    _execute(ctx, values, _commands().wait(package_id), app_only=True)
+
+
+@cli.command("download")
+@click.argument("package_id")
+@input_options
+@click.pass_context
+def download_command(ctx: click.Context, /, package_id: str, **values: Any) -> None:
+    """Download and verify a Succeeded package."""
+    _execute(ctx, values, _commands().download(package_id), app_only=True)
+
+
+@cli.command("show")
+@click.argument("package_id")
+@input_options
+@click.pass_context
+def show_command(ctx: click.Context, /, package_id: str, **values: Any) -> None:
+    """Print one package as JSON."""
+    _execute(ctx, values, _commands().show(package_id), app_only=True)
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--filter-status", multiple=True, help="Only packages with this Status; repeatable.")
+@click.option("--filter-version", multiple=True, help="Only packages with this version.")
+@input_options
+@click.pass_context
+def list_command(
+    ctx: click.Context,
+    /,
+    as_json: bool,
+    filter_status: tuple[str, ...],
+    filter_version: tuple[str, ...],
+    **values: Any,
+) -> None:
+    """List the app's packages, newest first."""
+    action = _commands().listing(as_json, filter_status, filter_version)
+    _execute(ctx, values, action, app_only=True)
+
+
+@cli.command("delete")
+@click.argument("package_id")
+@input_options
+@click.pass_context
+def delete_command(ctx: click.Context, /, package_id: str, **values: Any) -> None:
+    """Delete a package (409 PACKAGE_IN_USE: deployed, or its build still runs)."""
+    _execute(ctx, values, _commands().delete(package_id), app_only=True)
+
+
+@cli.command("prune")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    required=True,
+    help="How many of the newest Succeeded packages to keep.",
+)
+@input_options
+@click.pass_context
+def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
+    """Delete the oldest Succeeded packages beyond --keep (never one in progress).
+
+    With --dry-run true, only list them."""
+    _execute(ctx, values, _commands().prune(keep), app_only=True)
 
 
 @cli.command("simulate")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_BASE_URL = "https://deploy.mendix.com"
+DEFAULT_REPOSITORY_URL = "https://repository.api.mendix.com"
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class InputSpec:
     required: bool = False
     secret: bool = False
     in_file: bool = True  # may it come from the YAML config file?
+    boolean: bool = False  # as a flag alone it means true
 
     @property
     def flag(self) -> str:
@@ -59,12 +61,22 @@ INPUTS: tuple[InputSpec, ...] = (
     InputSpec("branch", "'main' (Git), 'trunk' (SVN) or 'branches/<name>'.", default="main"),
     InputSpec(
         "revision",
-        "Git commit hash (7-40 hex digits) or SVN revision number to build.",
+        "Git commit hash (7-40 hex digits), SVN revision number, or 'latest' (the branch head).",
         required=True,
     ),
-    InputSpec("version", "Package version, major.minor.patch.", required=True),
+    InputSpec(
+        "version",
+        "Package version, major.minor.patch, or auto / auto-minor / auto-major "
+        "(next above the app's highest).",
+        required=True,
+    ),
     InputSpec("description", "Package description. Default: names the CI run when known."),
-    InputSpec("download", "Download the .mda after a successful build: true or false.", "true"),
+    InputSpec(
+        "download",
+        "Download the .mda after a successful build: true or false.",
+        default="true",
+        boolean=True,
+    ),
     InputSpec(
         "artifact-path",
         "Where the .mda goes, relative to the workspace. Default: <app-id>-<version>.mda.",
@@ -81,6 +93,25 @@ INPUTS: tuple[InputSpec, ...] = (
     ),
     InputSpec("result-file", "Also write the JSON result to this path."),
     InputSpec("log-format", "auto, console or json.", default="auto"),
+    InputSpec(
+        "on-existing",
+        "When a package with this version exists: reuse, fail or rebuild.",
+        default="reuse",
+    ),
+    InputSpec(
+        "dry-run",
+        "true: check inputs and credentials, print what would be sent, build nothing.",
+        default="false",
+        boolean=True,
+    ),
+    InputSpec(
+        "pat",
+        "Personal access token: resolve 'revision: latest' through the App Repository API.",
+        secret=True,
+        in_file=False,
+    ),
+    InputSpec("project-id", "The app's project id (App Repository API, with pat)."),
+    InputSpec("repository-url", "App Repository API root.", default=DEFAULT_REPOSITORY_URL),
 )
 
 BY_NAME: dict[str, InputSpec] = {spec.name: spec for spec in INPUTS}

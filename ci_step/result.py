@@ -16,6 +16,7 @@ OUTPUT_NAMES: tuple[str, ...] = (
     "artifact-sha256",
     "artifact-size",
     "duration-seconds",
+    "reused",
 )
 
 
@@ -35,6 +36,7 @@ class StepResult:
     artifact_sha256: str = ""
     artifact_size: int | None = None
     duration_seconds: float = 0.0
+    reused: bool = False
     error: StepError | None = None
     exit_code: int = 70
     notes: list[str] = field(default_factory=list)
@@ -61,6 +63,7 @@ class StepResult:
             "artifact-sha256": self.artifact_sha256,
             "artifact-size": size,
             "duration-seconds": f"{self.duration_seconds:.1f}",
+            "reused": "true" if self.reused else "false",
         }
 
     def document(self) -> dict[str, object]:
@@ -68,6 +71,7 @@ class StepResult:
         doc: dict[str, object] = dict(self.outputs())
         doc["artifact-size"] = self.artifact_size
         doc["duration-seconds"] = round(self.duration_seconds, 1)
+        doc["reused"] = self.reused
         doc["exit-code"] = self.exit_code
         doc["error"] = (
             None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 import requests
@@ -15,17 +15,23 @@ from ci_step.api import USER_AGENT, BuildApi
 from ci_step.ci_env import CiEnv
 from ci_step.clock import Clock, Deadline, SystemClock
 from ci_step.errors import Cancelled, ConfigError, OutputError, StepError
+from ci_step.inputs import INPUTS
+from ci_step.repository import RepositoryApi
 from ci_step.result import StepResult
 from ci_step.secrets import REGISTRY, redact
 from ci_step.step import Services, run_build
 from ci_step.transport import Transport
-from ci_step.validate import LOG_FORMATS, Config, RawInput, result_file_of, validate
+from ci_step.validate import BUILD_NEEDS, LOG_FORMATS, Config, RawInput, result_file_of, validate
+
+Action = Callable[[Config, Services, StepResult], None]
 
 
 def execute(
     raw: Mapping[str, RawInput],
     file_problems: list[str],
     *,
+    action: Action = run_build,
+    needs: frozenset[str] = BUILD_NEEDS,
     ci: CiEnv | None = None,
     clock: Clock | None = None,
     stdout: TextIO | None = None,
@@ -34,9 +40,10 @@ def execute(
     ci = ci or CiEnv.detect()
     clock = clock or SystemClock()
     stdout = stdout or sys.stdout
-    for spec_name, item in raw.items():
-        if spec_name == "api-key" and item.value and REGISTRY.add(item.value):
-            publish.mask(item.value, ci, stdout)
+    for spec in INPUTS:
+        value = raw[spec.name].value if spec.name in raw else None
+        if spec.secret and value and REGISTRY.add(value):
+            publish.mask(value, ci, stdout)
     log_format = raw["log-format"].value if raw["log-format"].value in LOG_FORMATS else "auto"
     logging_.configure(log_format or "auto")
     log = logging_.get()
@@ -46,13 +53,13 @@ def execute(
     previous = signals.install()
     try:
         try:
-            config = validate(raw, ci)
+            config = validate(raw, ci, needs)
         except ConfigError as exc:
             raise ConfigError(file_problems + exc.problems) from None
         if file_problems:
             raise ConfigError(file_problems)
         _warn_about_revision(config, ci, log)
-        run_build(config, _services(config, clock, log), result)
+        action(config, _services(config, clock, log, stdout), result)
     except signals.Interrupted as stop:
         result.fail(Cancelled(stop.signum, stop.name))
     except StepError as exc:
@@ -103,25 +110,30 @@ def finish(
     return result.exit_code
 
 
-def _services(config: Config, clock: Clock, log: Any) -> Services:
+def _services(config: Config, clock: Clock, log: Any, out: TextIO) -> Services:
+    """One session per host kind: Mendix headers, the token and the storage never mix."""
     deadline = Deadline(clock, config.timeout)
-    session = requests.Session()
 
     def on_retry(reason: str, wait: float, attempt: int) -> None:
         log.warning(
             "Mendix API call failed; retrying", reason=reason, wait=f"{wait:.1f}s", attempt=attempt
         )
 
-    transport = Transport(session, deadline, on_retry=on_retry)
+    transport = Transport(requests.Session(), deadline, on_retry=on_retry)
     api = BuildApi(config.base_url, config.username, config.api_key, transport)
+    repository = None
+    if config.pat:
+        repo_transport = Transport(requests.Session(), deadline, on_retry=on_retry)
+        repository = RepositoryApi(config.repository_url, config.pat, repo_transport)
     storage = requests.Session()
     storage.headers["User-Agent"] = USER_AGENT
-    return Services(api=api, storage=storage, deadline=deadline, clock=clock, log=log)
+    return Services(api, storage, deadline, clock, log, out, repository)
 
 
 def _warn_about_revision(config: Config, ci: CiEnv, log: Any) -> None:
     sha = ci.get("GITHUB_SHA") or ci.get("CI_COMMIT_SHA") or ci.get("GIT_COMMIT")
-    if sha and sha.lower().startswith(config.revision.lower()) and len(config.revision) >= 7:
+    revision = config.revision.lower()
+    if sha and revision != "latest" and len(revision) >= 7 and sha.lower().startswith(revision):
         log.warning(
             "revision is this pipeline's own commit; that is a Team Server commit only when this "
             "repository is the Mendix app's repository"

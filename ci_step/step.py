@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import requests
@@ -15,6 +17,8 @@ from ci_step.api import BuildApi, Package
 from ci_step.clock import Clock, Deadline
 from ci_step.durations import format_duration
 from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded
+from ci_step.plan import Plan, make_plan
+from ci_step.repository import RepositoryApi
 from ci_step.result import StepResult
 from ci_step.schedule import next_wait
 from ci_step.transport import Uncertain
@@ -31,27 +35,47 @@ class Services:
     deadline: Deadline
     clock: Clock
     log: Any
+    out: TextIO = sys.stdout  # what a command prints for people and scripts
+    repository: RepositoryApi | None = None
 
 
 def run_build(config: Config, services: Services, result: StepResult) -> None:
+    """The default step: plan, then reuse or start, wait, download."""
     log = services.log
-    result.version = config.version
-    result.revision = config.revision
-    log.info(
-        "Starting build",
-        app=config.app_id,
-        branch=config.branch,
-        revision=config.revision,
-        version=config.version,
-    )
-    package_id = start_build(config, services)
+    plan = make_plan(config, services)
+    result.version, result.revision = plan.version, plan.revision
+    if config.dry_run:
+        print_dry_run(plan, config, services.out)
+        if plan.existing is not None:
+            result.package_id, result.status = plan.existing.package_id, plan.existing.status
+            result.reused = True
+        result.succeed()
+        return
+    if plan.existing is not None:
+        package_id = plan.existing.package_id
+        result.reused = True
+        verb = "Reusing" if plan.existing.status == "Succeeded" else "Attaching to"
+        log.info(
+            f"{verb} the existing package with version {plan.version}",
+            package_id=package_id,
+            status=plan.existing.status,
+        )
+    else:
+        log.info(
+            "Starting build",
+            app=plan.app_id,
+            branch=plan.branch,
+            revision=plan.revision,
+            version=plan.version,
+        )
+        package_id = start_build(plan, services)
+        log.info("Build started", package_id=package_id)
     result.package_id = package_id
-    log.info("Build started", package_id=package_id)
     package = wait_for_build(config, services, package_id, result)
     if package.status == "Failed":
         raise BuildFailed(
-            f"The Mendix build of version {config.version} (revision {config.revision} on "
-            f"{config.branch}) ended Failed; package {package_id}."
+            f"The Mendix build of version {plan.version} (revision {plan.revision} on "
+            f"{plan.branch}) ended Failed; package {package_id}."
         )
     if config.download:
         fetch_artifact(config, services, package, result)
@@ -60,13 +84,34 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
     result.succeed()
 
 
-def start_build(config: Config, services: Services) -> str:
+def print_dry_run(plan: Plan, config: Config, out: TextIO) -> None:
+    lines = ["Dry run: nothing was started."]
+    if plan.existing is not None:
+        lines.append(
+            f"A package with version {plan.version} exists ({plan.existing.package_id}, "
+            f"{plan.existing.status}); on-existing: {config.on_existing} would reuse it."
+        )
+    else:
+        lines += [
+            "The request would be:",
+            f"POST {config.base_url}/api/1/apps/{plan.app_id}/packages",
+            f"Mendix-Username: {config.username}",
+            "Mendix-ApiKey: ***",
+            "Content-Type: application/json",
+            "",
+            json.dumps(plan.body(), indent=2),
+        ]
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+def start_build(plan: Plan, services: Services) -> str:
     """POST the build once; after an ambiguous failure, look before posting again."""
     since_ms = int(time.time() * 1000) - CLOCK_SKEW_MS
     for attempt in range(1, START_ATTEMPTS + 1):
         try:
             return services.api.start_build(
-                config.app_id, config.branch, config.revision, config.version, config.description
+                plan.app_id, plan.branch, plan.revision, plan.version, plan.description
             )
         except Uncertain as exc:
             services.log.warning(
@@ -74,7 +119,7 @@ def start_build(config: Config, services: Services) -> str:
                 "looking for the build it may have started",
                 reason=exc.message,
             )
-            found = find_started(services.api, config, since_ms)
+            found = find_started(services.api, plan, since_ms)
             if found is not None:
                 services.log.info("Found the build started by that request", package_id=found)
                 return found
@@ -84,9 +129,9 @@ def start_build(config: Config, services: Services) -> str:
     raise AssertionError("unreachable")
 
 
-def find_started(api: BuildApi, config: Config, since_ms: int) -> str | None:
-    for package in api.list_packages(config.app_id):
-        if package.version == config.version and (package.creation_date or 0) >= since_ms:
+def find_started(api: BuildApi, plan: Plan, since_ms: int) -> str | None:
+    for package in api.list_packages(plan.app_id):
+        if package.version == plan.version and (package.creation_date or 0) >= since_ms:
             return package.package_id
     return None
 
@@ -141,11 +186,12 @@ def fetch_artifact(
 
     url = location()
     size = package.size if package.size and package.size > 0 else None
-    log.info("Downloading package", path=str(config.artifact_path), bytes=size)
+    target = config.artifact_for(package.version or result.version)
+    log.info("Downloading package", path=config.shown_path(target), bytes=size)
     artifact = download.fetch(
         services.storage,
         url,
-        config.artifact_path,
+        target,
         expected_size=size,
         deadline=services.deadline,
         refresh=location,

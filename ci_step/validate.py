@@ -24,6 +24,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 MAX_TIMEOUT = 7 * 24 * 3600.0
 LOG_FORMATS = ("auto", "console", "json")
+ON_EXISTING = ("reuse", "fail", "rebuild")
+AUTO_VERSIONS = ("auto", "auto-minor", "auto-major")
+LATEST = "latest"
+_PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+BUILD_NEEDS = frozenset(spec.name for spec in INPUTS if spec.required)
+APP_NEEDS = frozenset({"app-id", "username", "api-key"})
 T = TypeVar("T")
 
 
@@ -45,13 +51,21 @@ class Config:
     version: str
     description: str
     download: bool
-    artifact_path: Path
+    artifact_path: Path | None  # None: <app-id>-<version>.mda in the workspace
     timeout: float
     poll_interval: float
     base_url: str
     result_file: Path | None
     log_format: str
     workspace: Path
+    on_existing: str = "reuse"
+    dry_run: bool = False
+    pat: str | None = None
+    project_id: str = ""
+    repository_url: str = ""
+
+    def artifact_for(self, version: str) -> Path:
+        return self.artifact_path or self.workspace / f"{self.app_id}-{version}.mda"
 
     def shown_path(self, path: Path) -> str:
         """A path as outputs give it: relative to the workspace when inside it.
@@ -92,10 +106,11 @@ class _Checker:
             return fallback
 
 
-def validate(raw: Mapping[str, RawInput], ci: CiEnv) -> Config:
+def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUILD_NEEDS) -> Config:
+    """Check every input; ``needs`` names the inputs the command cannot do without."""
     c = _Checker(raw)
     for spec in INPUTS:
-        if spec.required and c.value(spec.name) is None:
+        if spec.name in needs and c.value(spec.name) is None:
             c.problems.append(
                 f"{spec.name} is required: set {spec.env_names[-1]} or pass {spec.flag}"
                 + (" (or add it to the config file)" if spec.in_file else "")
@@ -113,9 +128,18 @@ def validate(raw: Mapping[str, RawInput], ci: CiEnv) -> Config:
     base_url = c.check("base-url", _base_url, "")
     log_format = c.check("log-format", _choice(LOG_FORMATS), "auto")
     workspace = ci.workspace
-    default_artifact = f"{app_id or 'app'}-{version or '0.0.0'}.mda"
-    artifact_path = c.check("artifact-path", _path_in(workspace), workspace / default_artifact)
+    artifact_path = c.check("artifact-path", _path_in(workspace), None)
     result_file = c.check("result-file", _path_in(workspace), None)
+    on_existing = c.check("on-existing", _choice(ON_EXISTING), "reuse")
+    dry_run = c.check("dry-run", _boolean, False)
+    pat = c.check("pat", _token, None)
+    project_id = c.check("project-id", _project_id, "")
+    repository_url = c.check("repository-url", _base_url, "")
+    if revision == LATEST and pat and not project_id:
+        c.problems.append(
+            f"{c.label('project-id')} is required with {c.label('pat')} and revision 'latest': "
+            "the App Repository API names the app by its project id"
+        )
     if c.problems:
         raise ConfigError(c.problems)
     return Config(
@@ -134,6 +158,11 @@ def validate(raw: Mapping[str, RawInput], ci: CiEnv) -> Config:
         result_file=result_file,
         log_format=log_format,
         workspace=workspace,
+        on_existing=on_existing,
+        dry_run=dry_run,
+        pat=pat,
+        project_id=project_id,
+        repository_url=repository_url,
     )
 
 
@@ -180,6 +209,18 @@ def _api_key(value: str) -> str:
     return value
 
 
+def _token(value: str) -> str:
+    if not _HEADER_SAFE.fullmatch(value) or len(value) > 4096:
+        raise ValueError("holds spaces, line breaks or other characters a token never has")
+    return value
+
+
+def _project_id(value: str) -> str:
+    if _PROJECT_ID.fullmatch(value):
+        return value
+    raise ValueError(f"is {shown(value)}; expected the app's project id (letters, digits, -)")
+
+
 def _branch(value: str) -> str:
     if value in ("main", "trunk"):
         return value
@@ -194,18 +235,32 @@ def _branch(value: str) -> str:
 
 
 def _revision(value: str) -> str:
-    if _SVN_REVISION.fullmatch(value) or _GIT_HASH.fullmatch(value):
+    if value == LATEST or _SVN_REVISION.fullmatch(value) or _GIT_HASH.fullmatch(value):
         return value
     raise ValueError(
-        f"is {shown(value)}; expected a Git commit hash (7 to 40 hex digits) "
-        "or an SVN revision number"
+        f"is {shown(value)}; expected a Git commit hash (7 to 40 hex digits), "
+        "an SVN revision number or 'latest'"
     )
 
 
+def is_revision(value: str) -> bool:
+    return bool(_SVN_REVISION.fullmatch(value) or _GIT_HASH.fullmatch(value))
+
+
 def _version(value: str) -> str:
-    if _VERSION.fullmatch(value):
+    if _VERSION.fullmatch(value) or value in AUTO_VERSIONS:
         return value
-    raise ValueError(f"is {shown(value)}; expected major.minor.patch, for example 1.4.0")
+    raise ValueError(
+        f"is {shown(value)}; expected major.minor.patch (for example 1.4.0), "
+        "auto, auto-minor or auto-major"
+    )
+
+
+def parse_version(value: str) -> tuple[int, int, int] | None:
+    match = _VERSION.fullmatch(value)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2)), int(match.group(3))
 
 
 def _description(value: str) -> str:

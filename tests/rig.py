@@ -16,6 +16,7 @@ from ci_step.api import BuildApi
 from ci_step.ci_env import CiEnv, Platform
 from ci_step.clock import Deadline
 from ci_step.inputs import INPUTS
+from ci_step.plan import Plan
 from ci_step.result import StepResult
 from ci_step.simulator import BuildService, Durations, Simulator
 from ci_step.step import Services, start_build, wait_for_build
@@ -24,6 +25,11 @@ from ci_step.validate import Config, RawInput, validate
 from tests.conftest import API_KEY, USER
 
 REVISION = "abcdef1234"
+
+
+def plan_of(config: Config) -> Plan:
+    """The plan of a config with an explicit revision and version."""
+    return Plan(config.app_id, config.branch, config.revision, config.version, config.description)
 
 
 class FakeClock:
@@ -70,7 +76,7 @@ class Rig:
         self.service.durations = Durations(seconds * 0.1, seconds * 0.8, seconds * 0.1)
         config = self.config(**values)
         services = self.services(config)
-        package_id = start_build(config, services)
+        package_id = start_build(plan_of(config), services)
         package = self.service.apps["calc"].packages[-1]
         before = len(self.sim.requests("api", "GET"))
         wait_for_build(config, services, package_id, StepResult())

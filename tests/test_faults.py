@@ -22,7 +22,7 @@ from ci_step.errors import DeadlineExceeded, DownloadError
 from ci_step.simulator import BuildService, Fault, Simulator, content
 from ci_step.step import start_build
 from tests.conftest import Run, base_env, inputs, mendix_env, run_entrypoint
-from tests.rig import Rig
+from tests.rig import Rig, plan_of
 
 SIZE = 200_000
 
@@ -276,6 +276,6 @@ def test_start_is_not_retried_blindly_when_listing_fails(rig: Rig) -> None:
     rig.sim.add_fault(Fault("status", method="GET", status=400))
     config = rig.config()
     with pytest.raises(Exception, match="HTTP 400"):
-        start_build(config, rig.services(config))
+        start_build(plan_of(config), rig.services(config))
     assert len(rig.service.apps["calc"].packages) == 1
     assert len(rig.sim.requests("api", "POST")) == 1

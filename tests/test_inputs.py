@@ -288,6 +288,6 @@ def test_value_checks(name: str, value: str, message: str) -> None:
 
 def test_artifact_path_default_and_directory_refused(tmp_path: Path) -> None:
     ci = CiEnv(Platform.GITLAB, {"CI_PROJECT_DIR": str(tmp_path)})
-    assert validate(raw_inputs(), ci).artifact_path == tmp_path / "calc-1.0.0.mda"
+    assert validate(raw_inputs(), ci).artifact_for("1.0.0") == tmp_path / "calc-1.0.0.mda"
     with pytest.raises(ConfigError, match="a directory"):
         validate(raw_inputs(artifact_path="."), ci)

@@ -42,6 +42,8 @@ def outputs_of(ci: str, run: Run) -> dict[str, str]:
         for name in OUTPUT_NAMES:
             value = document[name]
             shown = "" if value is None else str(value)
+            if isinstance(value, bool):
+                shown = "true" if value else "false"
             assert variables[output_key(name)] == shown
     assert set(variables) == {output_key(n) for n in OUTPUT_NAMES}
     return {name: variables[output_key(name)] for name in OUTPUT_NAMES}

@@ -17,7 +17,7 @@ from ci_step.result import StepResult
 from ci_step.schedule import next_wait
 from ci_step.simulator import Fault
 from ci_step.step import start_build, wait_for_build
-from tests.rig import Rig
+from tests.rig import Rig, plan_of
 
 
 def test_twenty_minute_build_costs_at_most_70_requests(rig: Rig) -> None:
@@ -58,7 +58,7 @@ def test_deadline_stops_polling_a_stuck_build(rig: Rig) -> None:
     rig.service.apps["calc"].stuck_builds = True
     config = rig.config(timeout="2m")
     services = rig.services(config)
-    package_id = start_build(config, services)
+    package_id = start_build(plan_of(config), services)
     started = rig.clock.now()
     result = StepResult()
     with pytest.raises(DeadlineExceeded, match=r"2m00s passed while package .* was Queued"):
@@ -118,6 +118,6 @@ def test_failed_start_creates_exactly_one_build(
     # processed: the build was created but the answer was lost; else nothing happened.
     rig.sim.add_fault(Fault(kind, method="POST", status=503, process=processed))
     config = rig.config()
-    package_id = start_build(config, rig.services(config))
+    package_id = start_build(plan_of(config), rig.services(config))
     assert [p.package_id for p in rig.service.apps["calc"].packages] == [package_id]
     assert len(rig.sim.requests("api", "POST")) == posts

@@ -108,6 +108,7 @@ class SimApp:
     stuck_builds: bool = False
     denied: bool = False
     packages: list[SimPackage] = field(default_factory=list)
+    project_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def __post_init__(self) -> None:
         if not self.branches:
@@ -137,9 +138,11 @@ class BuildService:
         time_scale: float = 1.0,
         url_ttl: int = 900,
         clock: Callable[[], float] = time.monotonic,
+        pat: str = "",
     ) -> None:
         self.username = username
         self.api_key = api_key
+        self.pat = pat
         self.durations = durations or Durations()
         self.time_scale = time_scale
         self.url_ttl = url_ttl
@@ -232,6 +235,8 @@ class BuildService:
         headers: dict[str, str],
         body: bytes,
     ) -> Reply:
+        if parts[:2] == ["v1", "repositories"]:
+            return self._repository(parts[2:], headers)
         if len(parts) < 2 or parts[:2] != ["api", "1"]:
             return error(404, "NOT_FOUND", "No such endpoint.")
         if not self.authorised(headers):
@@ -352,6 +357,32 @@ class BuildService:
         if len(tail) != 1 or name not in app.branches:
             return error(404, "BRANCH_NOT_FOUND", "Branch not found.")
         return Reply(200, self._branch(app, name))
+
+    def _repository(self, rest: list[str], headers: dict[str, str]) -> Reply:
+        """App Repository API: GET /v1/repositories/{ProjectId}/branches/{name}."""
+        if not self.pat or headers.get("authorization") != f"MxToken {self.pat}":
+            return error(401, "UNAUTHORIZED", "Invalid or missing personal access token.")
+        if len(rest) != 3 or rest[1] != "branches":
+            return error(404, "NOT_FOUND", "No such endpoint.")
+        with self.lock:
+            app = next((a for a in self.apps.values() if a.project_id == rest[0]), None)
+            if app is None:
+                return error(404, "REPOSITORY_NOT_FOUND", "Repository not found.")
+            heads = {name.removeprefix("branches/"): rev for name, rev in app.branches.items()}
+        if rest[2] not in heads:
+            return error(404, "BRANCH_NOT_FOUND", "Branch not found.")
+        return Reply(
+            200,
+            {
+                "name": rest[2],
+                "latestCommit": {
+                    "id": heads[rest[2]],
+                    "author": {"name": "Dev"},
+                    "date": "2026-11-01T10:00:00Z",
+                    "message": "Commit from Studio Pro",
+                },
+            },
+        )
 
     @staticmethod
     def _branch(app: SimApp, name: str) -> dict[str, Any]:

@@ -1,0 +1,184 @@
+"""The Build API calls as subcommands: each is an action run by the same runner as the step,
+so every one takes the same config sources, writes the outputs it has and uses the same
+exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from ci_step.api import IN_PROGRESS, Package
+from ci_step.errors import ApiError, BuildFailed
+from ci_step.plan import make_plan
+from ci_step.result import StepResult
+from ci_step.step import Services, fetch_artifact, start_build, wait_for_build
+from ci_step.validate import Config
+
+Action = Callable[[Config, Services, StepResult], None]
+
+
+def describe(package: Package) -> dict[str, Any]:
+    """A package in the API's own field names."""
+    data: dict[str, Any] = {
+        "PackageId": package.package_id,
+        "Name": package.name,
+        "Description": package.description,
+        "Version": package.version,
+        "CreationDate": package.creation_date,
+        "Status": package.status,
+        "Size": package.size,
+    }
+    if package.url:
+        data["Url"] = {"Location": package.url, "TTL": package.url_ttl}
+    return data
+
+
+def _note(result: StepResult, package: Package) -> None:
+    result.package_id = package.package_id
+    result.status = package.status
+    result.version = package.version or result.version
+
+
+def start(config: Config, services: Services, result: StepResult) -> None:
+    """Start a build (or take the existing one, per on-existing) and print its package id."""
+    plan = make_plan(config, services)
+    result.version, result.revision = plan.version, plan.revision
+    if plan.existing is not None:
+        package_id = plan.existing.package_id
+        result.reused = True
+        result.status = plan.existing.status
+        services.log.info(
+            f"A package with version {plan.version} exists; not starting another",
+            package_id=package_id,
+            status=plan.existing.status,
+        )
+    else:
+        package_id = start_build(plan, services)
+        result.status = "Queued"
+    result.package_id = package_id
+    services.out.write(package_id + "\n")
+    result.succeed()
+
+
+def wait(package_id: str) -> Action:
+    def action(config: Config, services: Services, result: StepResult) -> None:
+        result.package_id = package_id
+        package = wait_for_build(config, services, package_id, result)
+        _note(result, package)
+        if package.status == "Failed":
+            raise BuildFailed(f"Package {package_id} (version {package.version}) ended Failed.")
+        result.succeed()
+
+    return action
+
+
+def download(package_id: str) -> Action:
+    def action(config: Config, services: Services, result: StepResult) -> None:
+        result.package_id = package_id
+        package = services.api.get_package(config.app_id, package_id)
+        _note(result, package)
+        if package.status != "Succeeded":
+            raise ApiError(
+                f"Package {package_id} is {package.status}; only a Succeeded package can be "
+                "downloaded.",
+                error_code="BUILD_NOT_SUCCEEDED",
+                fix=f"wait for it first: mendix-build wait {package_id}",
+            )
+        fetch_artifact(config, services, package, result)
+        result.succeed()
+
+    return action
+
+
+def show(package_id: str) -> Action:
+    def action(config: Config, services: Services, result: StepResult) -> None:
+        package = services.api.get_package(config.app_id, package_id)
+        _note(result, package)
+        services.out.write(json.dumps(describe(package), indent=2) + "\n")
+        result.succeed()
+
+    return action
+
+
+def listing(as_json: bool, statuses: tuple[str, ...], versions: tuple[str, ...]) -> Action:
+    def action(config: Config, services: Services, result: StepResult) -> None:
+        packages = [
+            p
+            for p in services.api.list_packages(config.app_id)
+            if (not statuses or p.status in statuses) and (not versions or p.version in versions)
+        ]
+        packages.sort(key=lambda p: p.creation_date or 0, reverse=True)
+        if as_json:
+            services.out.write(json.dumps([describe(p) for p in packages], indent=2) + "\n")
+        else:
+            services.out.write(table(packages))
+        result.succeed()
+
+    return action
+
+
+def table(packages: list[Package]) -> str:
+    rows = [("PACKAGE ID", "VERSION", "STATUS", "CREATED (UTC)", "SIZE")]
+    for p in packages:
+        created = (
+            datetime.fromtimestamp(p.creation_date / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+            if p.creation_date
+            else ""
+        )
+        rows.append((p.package_id, p.version, p.status, created, str(p.size or "")))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        + "\n"
+        for row in rows
+    )
+
+
+def delete(package_id: str) -> Action:
+    def action(config: Config, services: Services, result: StepResult) -> None:
+        result.package_id = package_id
+        if config.dry_run:
+            services.out.write(f"Dry run: would delete package {package_id}\n")
+        else:
+            services.api.delete_package(config.app_id, package_id)
+            services.log.info("Package deleted", package_id=package_id)
+        result.succeed()
+
+    return action
+
+
+def prune(keep: int) -> Action:
+    def action(config: Config, services: Services, result: StepResult) -> None:
+        packages = services.api.list_packages(config.app_id)
+        done = sorted(
+            (p for p in packages if p.status == "Succeeded"),
+            key=lambda p: p.creation_date or 0,
+            reverse=True,
+        )
+        victims = done[keep:]
+        running = sum(1 for p in packages if p.status in IN_PROGRESS)
+        services.log.info(
+            "Pruning",
+            succeeded=len(done),
+            keep=keep,
+            delete=len(victims),
+            in_progress_untouched=running,
+        )
+        for package in victims:
+            label = f"{package.package_id} (version {package.version})"
+            if config.dry_run:
+                services.out.write(f"would delete {label}\n")
+                continue
+            try:
+                services.api.delete_package(config.app_id, package.package_id)
+            except ApiError as exc:
+                if exc.error_code != "PACKAGE_IN_USE":
+                    raise
+                services.log.warning("Kept: the package is in use", package_id=package.package_id)
+                continue
+            services.out.write(f"deleted {label}\n")
+        result.succeed()
+
+    return action

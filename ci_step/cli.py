@@ -243,6 +243,19 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
 @click.option("--fail-revision", multiple=True, help="A revision whose build ends Failed.")
 @click.option("--stuck", is_flag=True, help="Builds stay Queued forever.")
 @click.option(
+    "--pat",
+    envvar="MENDIX_SIMULATOR_PAT",
+    default="",
+    help="A personal access token the App Repository API endpoint accepts.",
+)
+@click.option(
+    "--seed",
+    "seeds",
+    multiple=True,
+    metavar="APP:VERSION[:STATUS]",
+    help="An existing package, e.g. calc:1.2.9 or calc:2.0.0:Failed; repeatable.",
+)
+@click.option(
     "--fault",
     "faults",
     multiple=True,
@@ -267,6 +280,8 @@ def simulate_command(
     package_size: int,
     fail_revision: tuple[str, ...],
     stuck: bool,
+    pat: str,
+    seeds: tuple[str, ...],
     faults: tuple[str, ...],
 ) -> None:
     """Serve a simulated Build API on loopback until interrupted."""
@@ -289,6 +304,15 @@ def simulate_command(
         fail_revisions=fail_revision,
         stuck=stuck,
     )
+    service.pat = pat
+    for seed in seeds:
+        app, _, rest = seed.partition(":")
+        version, _, status = rest.partition(":")
+        if app not in service.apps or not version:
+            raise click.BadParameter(
+                f"{seed!r}: expected APP:VERSION[:STATUS] of a known app", param_hint="--seed"
+            )
+        service.seed_package(app, version, status or "Succeeded")
     serve(service, host=host, port=port, storage_port=storage_port, faults=parsed)
 
 

@@ -54,7 +54,11 @@ def serve(
     click.echo(f"Accepting Mendix-Username {service.username}; apps:")
     for app in service.apps.values():
         heads = ", ".join(f"{name} @ {rev}" for name, rev in app.branches.items())
-        click.echo(f"  {app.app_id} ({app.repo}): {heads}")
+        click.echo(f"  {app.app_id} ({app.repo}, project {app.project_id}): {heads}")
+        for package in app.packages:
+            click.echo(
+                f"    package {package.version} {package.fixed_status}: {package.package_id}"
+            )
     for fault in faults:
         click.echo(f"Fault: {fault}")
     click.echo("Stop with Ctrl-C.")

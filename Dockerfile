@@ -1,5 +1,5 @@
 # The mendix-build step image: GitHub docker action, GitLab job image, Jenkins agent image.
-# Built on any Debian-like base that has python3 with the venv module.
+# Builds on any Debian-like base that has python3 with the venv module.
 ARG BASE_IMAGE=python:3.12-slim-bookworm
 FROM ${BASE_IMAGE}
 
@@ -9,16 +9,21 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PATH=/opt/mendix-build/bin:$PATH
 
+# The runtime venv holds no pip: a throw-away venv's pip installs into it (--python).
 # Pinned runtime dependencies first: this layer survives code changes.
 COPY requirements.lock /tmp/mendix-build/requirements.lock
-RUN python3 -m venv /opt/mendix-build \
-    && /opt/mendix-build/bin/pip install --no-cache-dir -r /tmp/mendix-build/requirements.lock
+RUN python3 -m venv --without-pip /opt/mendix-build \
+    && python3 -m venv /tmp/pip \
+    && /tmp/pip/bin/pip --python /opt/mendix-build/bin/python install \
+        -r /tmp/mendix-build/requirements.lock \
+    && rm -rf /tmp/pip /tmp/mendix-build
 
 COPY pyproject.toml README.md entrypoint.py /tmp/mendix-build/
 COPY ci_step /tmp/mendix-build/ci_step
-RUN /opt/mendix-build/bin/pip install --no-cache-dir --no-deps /tmp/mendix-build \
+RUN python3 -m venv /tmp/pip \
+    && /tmp/pip/bin/pip --python /opt/mendix-build/bin/python install --no-deps /tmp/mendix-build \
     && install -m 0755 /tmp/mendix-build/entrypoint.py /opt/mendix-build/entrypoint.py \
-    && rm -rf /tmp/mendix-build
+    && rm -rf /tmp/pip /tmp/mendix-build
 
 # No USER: GitHub runs docker actions as root; Jenkins passes its own uid with -u,
 # and nothing here needs a writable HOME.

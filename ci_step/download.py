@@ -96,11 +96,18 @@ def fetch(
             raise DownloadError(
                 f"The download holds {sink.size} bytes but the package Size is {expected_size}."
             )
+        tmp.chmod(0o666 & ~_umask())  # mkstemp made it 0600; a plain file honours the umask
         os.replace(tmp, target)
         return Artifact(path=target, sha256=sink.hasher.hexdigest(), size=sink.size)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _transfer(

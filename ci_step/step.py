@@ -202,7 +202,7 @@ def fetch_artifact(
     result.artifact_sha256 = artifact.sha256
     result.artifact_size = artifact.size
     log.info(
-        "Package downloaded", path=str(artifact.path), bytes=artifact.size, sha256=artifact.sha256
+        "Package downloaded", path=result.artifact_path, bytes=artifact.size, sha256=artifact.sha256
     )
 
 

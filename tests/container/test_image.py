@@ -1,0 +1,229 @@
+"""The image under each CI's container contract, against the simulator on loopback.
+
+1. GitHub: root, workdir /github/workspace, INPUT_* (hyphenated), file commands mounted.
+2. Jenkins docker.image().inside: a non-root uid:gid, HOME not writable, the container
+   kept alive with `cat` while `mendix-build` runs beside it with MENDIX_* variables.
+3. GitLab with entrypoint [""]: a shell runs `mendix-build` from PATH.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ci_step.inputs import INPUTS
+from ci_step.result import OUTPUT_NAMES
+from ci_step.simulator import BuildService, Simulator
+from tests import ci_formats
+from tests.conftest import API_KEY, inputs, mendix_env
+from tests.container import image as img
+from tests.container.conftest import REPORT
+
+pytestmark = pytest.mark.container
+ADDED_BUDGET = 40 * img.MB
+
+
+@pytest.fixture(scope="module")
+def image() -> Iterator[img.Image]:
+    try:
+        built = img.build()
+    except img.Unavailable as exc:
+        pytest.skip(str(exc))
+    REPORT.append(
+        f"image {built.tag} on {built.base}: {built.total_bytes / img.MB:.1f} MB in all, "
+        f"{built.added_bytes / img.MB:.1f} MB added on the base (budget 40 MB); "
+        f"built in {built.build_seconds:.0f} s"
+    )
+    yield built
+    subprocess.run(["buildah", "rmi", "--prune"], capture_output=True, check=False, timeout=300)
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="mendix-build-container-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def box(image: img.Image) -> Iterator[str]:
+    name = img.container(image)
+    yield name
+    img.remove(name)
+
+
+def exact_package(service: BuildService, path: Path) -> str:
+    (package,) = service.apps["calc"].packages
+    data = path.read_bytes()
+    assert len(data) == package.size
+    digest = hashlib.sha256(data).hexdigest()
+    from ci_step.simulator import content
+
+    assert digest == content.sha256(package.seed, package.size)
+    return digest
+
+
+def test_layers_added_stay_within_budget(image: img.Image) -> None:
+    assert image.added_bytes < ADDED_BUDGET
+    assert image.entrypoint == ["/opt/mendix-build/bin/python", "/opt/mendix-build/entrypoint.py"]
+
+
+def test_no_host_configuration_is_baked_in(image: img.Image, box: str) -> None:
+    mount = img.sh("buildah", "mount", box).strip()
+    try:
+        pip_conf = Path(mount) / "etc/pip.conf"
+        assert not pip_conf.exists() or pip_conf.stat().st_size == 0  # at most a mount point
+        assert not (Path(mount) / "opt/mendix-build/bin/pip").exists()
+    finally:
+        img.sh("buildah", "umount", box)
+
+
+def test_github_docker_action(
+    image: img.Image, box: str, sim: Simulator, service: BuildService, shared: Path
+) -> None:
+    workspace, commands = shared / "workspace", shared / "file_commands"
+    workspace.mkdir()
+    commands.mkdir()
+    values = inputs(sim)
+    env = {f"INPUT_{spec.name.upper()}": values.get(spec.name, "") for spec in INPUTS}
+    env |= {
+        "GITHUB_ACTIONS": "true",
+        "CI": "true",
+        "GITHUB_WORKSPACE": "/github/workspace",
+        "GITHUB_OUTPUT": "/github/file_commands/set_output",
+        "GITHUB_STEP_SUMMARY": "/github/file_commands/step_summary",
+        "GITHUB_REPOSITORY": "acme/calc",
+        "GITHUB_RUN_ID": "1",
+        "HOME": "/github/home",
+    }
+    args = img.run_args(
+        box,
+        user="0:0",
+        workdir="/github/workspace",
+        mounts={str(workspace): "/github/workspace", str(commands): "/github/file_commands"},
+        env=env,
+        command=image.entrypoint,
+    )
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == f"::add-mask::{API_KEY}"
+    outputs = ci_formats.github_file_command((commands / "set_output").read_text("utf-8"))
+    assert list(outputs) == list(OUTPUT_NAMES)
+    assert outputs["result"] == "success"
+    assert outputs["artifact-path"] == "calc-1.2.3.mda"
+    assert outputs["artifact-sha256"] == exact_package(service, workspace / "calc-1.2.3.mda")
+    assert "Mendix build: success" in (commands / "step_summary").read_text("utf-8")
+
+
+JENKINS_UID = "1000:1000"
+
+
+def test_jenkins_docker_inside(
+    image: img.Image, box: str, sim: Simulator, service: BuildService, shared: Path
+) -> None:
+    workspace = shared / "ws"
+    workspace.mkdir()
+    img.sh("chown", JENKINS_UID, str(workspace))
+    mounts = {str(workspace): str(workspace)}
+    keeper = subprocess.Popen(
+        img.run_args(
+            box,
+            user=JENKINS_UID,
+            workdir=str(workspace),
+            mounts=mounts,
+            env={"HOME": "/nonexistent"},
+            command=[*image.entrypoint, "cat"],
+        ),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        env = mendix_env(inputs(sim)) | {
+            "JENKINS_URL": "https://jenkins.example.com/",
+            "WORKSPACE": str(workspace),
+            "BUILD_TAG": "jenkins-calc-7",
+            "HOME": "/nonexistent",
+        }
+        step = subprocess.run(
+            img.run_args(
+                box,
+                user=JENKINS_UID,
+                workdir=str(workspace),
+                mounts=mounts,
+                env=env,
+                command=["mendix-build"],
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert keeper.poll() is None, "cat should still be keeping the container alive"
+    finally:
+        _out, _ = keeper.communicate(input="", timeout=60)
+    assert step.returncode == 0, step.stderr
+    assert keeper.returncode == 0
+    properties = ci_formats.java_properties(
+        (workspace / "mendix-build.properties").read_text("utf-8")
+    )
+    document = json.loads((workspace / "mendix-build.json").read_text("utf-8"))
+    assert properties["MENDIX_RESULT"] == document["result"] == "success"
+    mda = workspace / "calc-1.2.3.mda"
+    assert mda.stat().st_uid == 1000
+    assert properties["MENDIX_ARTIFACT_SHA256"] == exact_package(service, mda)
+
+
+@pytest.mark.parametrize("entrypoint", ["empty", "image"])
+def test_gitlab_job(
+    entrypoint: str,
+    image: img.Image,
+    box: str,
+    sim: Simulator,
+    service: BuildService,
+    shared: Path,
+) -> None:
+    # empty: `entrypoint: [""]`, the shell runs the script. image: no override, the image's
+    # entrypoint is given GitLab's shell command and the script arrives on stdin.
+    project = shared / "project"
+    project.mkdir()
+    env = mendix_env(inputs(sim)) | {
+        "GITLAB_CI": "true",
+        "CI": "true",
+        "CI_PROJECT_DIR": "/builds/acme/calc",
+        "CI_PIPELINE_ID": "99",
+        "CI_PIPELINE_URL": "https://gitlab.example.com/p/99",
+    }
+    command, script = ["/bin/sh", "-c", "mendix-build"], ""
+    if entrypoint == "image":
+        command, script = [*image.entrypoint, "sh", "-s"], "set -e\nmendix-build\n"
+    done = subprocess.run(
+        img.run_args(
+            box,
+            user="0:0",
+            workdir="/builds/acme/calc",
+            mounts={str(project): "/builds/acme/calc"},
+            env=env,
+            command=command,
+        ),
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    variables = ci_formats.gitlab_dotenv((project / "mendix-build.env").read_bytes())
+    assert variables["MENDIX_RESULT"] == "success"
+    assert variables["MENDIX_ARTIFACT_PATH"] == "calc-1.2.3.mda"
+    assert variables["MENDIX_ARTIFACT_SHA256"] == exact_package(service, project / "calc-1.2.3.mda")
+    assert API_KEY not in done.stdout + done.stderr

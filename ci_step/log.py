@@ -1,4 +1,9 @@
-"""Logging: human console lines or JSON lines, always redacted, always on stderr."""
+"""Logging: human console lines or JSON lines, always redacted, always on stderr.
+
+structlog is imported when the first line is logged, not at start-up: on the main path
+the first request goes out before anything is logged, and structlog's import costs
+about as much as the rest of the start-up together.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,6 @@ import sys
 import time
 from collections.abc import MutableMapping
 from typing import Any, TextIO
-
-import structlog
 
 from ci_step.secrets import redact
 
@@ -38,7 +41,9 @@ def _console(_: Any, level: str, event: MutableMapping[str, Any]) -> str:
     return f"{line}  {fields}" if fields else line
 
 
-def configure(log_format: str, stream: TextIO | None = None) -> None:
+def _build(log_format: str, stream: TextIO) -> Any:
+    import structlog
+
     renderer: Any
     processors: list[Any] = [structlog.processors.add_log_level, _add_elapsed]
     if log_format == "json":
@@ -50,13 +55,44 @@ def configure(log_format: str, stream: TextIO | None = None) -> None:
     def render_redacted(logger: Any, level: str, event: MutableMapping[str, Any]) -> str:
         return redact(str(renderer(logger, level, event)))
 
-    structlog.configure(
+    return structlog.wrap_logger(
+        structlog.PrintLogger(stream),
         processors=[*processors, _redact_values, render_redacted],
         wrapper_class=structlog.make_filtering_bound_logger(20),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
 
 
-def get() -> Any:
-    return structlog.get_logger()
+class Logger:
+    """The step's logger; structlog is set up on the first line."""
+
+    def __init__(self, log_format: str = "auto", stream: TextIO | None = None) -> None:
+        self.log_format = log_format
+        self.stream = stream
+        self._logger: Any = None
+
+    def _real(self) -> Any:
+        if self._logger is None:
+            self._logger = _build(self.log_format, self.stream or sys.stderr)
+        return self._logger
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._real().info(event, **fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._real().warning(event, **fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._real().error(event, **fields)
+
+
+_current = Logger()
+
+
+def configure(log_format: str, stream: TextIO | None = None) -> None:
+    global _current  # noqa: PLW0603 - one logger per process, replaced as a whole
+    _current = Logger(log_format, stream)
+
+
+def get() -> Logger:
+    return _current

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from ci_step.clock import Deadline
 from ci_step.errors import DownloadError
 
 CHUNK = 1 << 20
+QUEUE_CHUNKS = 16  # at most this many chunks (of up to CHUNK bytes) wait to be written
 MAX_STALLS = 5  # consecutive tries that brought no bytes
 MAX_REFRESHES = 3
 EXPIRED_STATUSES = frozenset({401, 403, 410})
@@ -42,23 +45,65 @@ Notice = Callable[[str], None]
 
 
 class _Sink:
-    """The temporary file and the running hash of what it holds."""
+    """The temporary file and the running hash of what it holds.
+
+    A worker thread writes and hashes while the caller receives the next chunk (both
+    release the GIL), which is what lets a download keep up with the network. Sizes are
+    counted on the caller's side; a write error surfaces on the next call.
+    """
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
         self.hasher = hashlib.sha256()
         self.size = 0
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self._error: OSError | None = None
+        self._worker = threading.Thread(target=self._work, name="mda-writer", daemon=True)
+        self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            chunk = self._queue.get()
+            try:
+                if chunk is None:
+                    return
+                if self._error is None:
+                    self.out.write(chunk)
+                    self.hasher.update(chunk)
+            except OSError as exc:
+                self._error = exc  # keep draining, so the caller never blocks
+            finally:
+                self._queue.task_done()
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise DownloadError(
+                f"Cannot write the package: {self._error.strerror or self._error}.",
+                fix="free disk space or choose another artifact-path",
+            )
 
     def write(self, chunk: bytes) -> None:
-        self.out.write(chunk)
-        self.hasher.update(chunk)
+        self._check()
+        self._queue.put(chunk)
         self.size += len(chunk)
 
     def restart(self) -> None:
+        self._queue.join()
+        self._check()
         self.out.seek(0)
         self.out.truncate()
         self.hasher = hashlib.sha256()
         self.size = 0
+
+    def finish(self) -> str:
+        """Wait for every chunk to be written; the hex digest of the file."""
+        self._queue.join()
+        self._check()
+        return self.hasher.hexdigest()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._worker.join(timeout=30)
 
 
 def fetch(
@@ -87,9 +132,21 @@ def fetch(
     try:
         with os.fdopen(fd, "w+b") as out:
             sink = _Sink(out)
-            _transfer(
-                session, url, sink, expected_size, deadline, refresh, progress, notice, read_timeout
-            )
+            try:
+                _transfer(
+                    session,
+                    url,
+                    sink,
+                    expected_size,
+                    deadline,
+                    refresh,
+                    progress,
+                    notice,
+                    read_timeout,
+                )
+                digest = sink.finish()
+            finally:
+                sink.close()
             out.flush()
             os.fsync(out.fileno())
         if expected_size is not None and sink.size != expected_size:
@@ -98,7 +155,7 @@ def fetch(
             )
         tmp.chmod(0o666 & ~_umask())  # mkstemp made it 0600; a plain file honours the umask
         os.replace(tmp, target)
-        return Artifact(path=target, sha256=sink.hasher.hexdigest(), size=sink.size)
+        return Artifact(path=target, sha256=digest, size=sink.size)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -191,13 +248,7 @@ def _copy(
             raise _Cut(f"connection cut ({type(exc).__name__})") from None
         if not chunk:
             return
-        try:
-            sink.write(chunk)
-        except OSError as exc:
-            raise DownloadError(
-                f"Cannot write the package: {exc.strerror or exc}.",
-                fix="free disk space or choose another artifact-path",
-            ) from None
+        sink.write(chunk)
         progress(sink.size, expected)
         if expected is not None and sink.size > expected:
             raise DownloadError(

@@ -10,6 +10,10 @@ import email.utils
 import hashlib
 import itertools
 import json
+import resource
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,7 +25,7 @@ from ci_step.clock import Deadline
 from ci_step.errors import DeadlineExceeded, DownloadError
 from ci_step.simulator import BuildService, Fault, Simulator, content
 from ci_step.step import start_build
-from tests.conftest import Run, base_env, inputs, mendix_env, run_entrypoint
+from tests.conftest import ENTRYPOINT, Run, base_env, inputs, mendix_env, run_entrypoint
 from tests.rig import Rig, plan_of
 
 SIZE = 200_000
@@ -279,3 +283,26 @@ def test_start_is_not_retried_blindly_when_listing_fails(rig: Rig) -> None:
         start_build(plan_of(config), rig.services(config))
     assert len(rig.service.apps["calc"].packages) == 1
     assert len(rig.sim.requests("api", "POST")) == 1
+
+
+def test_write_failure_exits_6_and_leaves_nothing(sim: Simulator, workspace: Path) -> None:
+    """A full disk, played by a file-size limit: writes fail with EFBIG."""
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+
+    values = inputs(sim, result_file="result.json")
+    done = subprocess.run(
+        [sys.executable, str(ENTRYPOINT)],
+        env=base_env(workspace.parent) | mendix_env(values),
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        preexec_fn=limit_file_size,
+    )
+    assert done.returncode == 6, done.stderr
+    assert "Cannot write the package" in done.stderr
+    assert [p.name for p in workspace.iterdir()] == ["result.json"]

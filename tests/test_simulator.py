@@ -90,6 +90,7 @@ def test_url_location_ttl_and_storage_host(sim: Simulator, service: BuildService
     assert body["Url"]["TTL"] == 60
     location = body["Url"]["Location"]
     assert location.startswith(sim.storage_url)
+    assert location.endswith(f"/Main%20line-1.0.0.{GIT_HEAD[:8]}.mda")  # encoded
     assert not location.startswith(sim.base_url)
     data = requests.get(location, timeout=10).content
     seed = f"calc/{package_id}"

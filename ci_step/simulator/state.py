@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from ci_step.simulator import content
 
@@ -417,7 +418,7 @@ class BuildService:
     def _location(self, package: SimPackage) -> str:
         token = secrets.token_urlsafe(24)
         self.storage[token] = Storage(package, self.clock() + self.url_ttl)
-        return f"{self.storage_base}/mda/{token}/{package.name}.mda"
+        return f"{self.storage_base}/mda/{token}/{quote(package.name + '.mda')}"
 
     # -- storage host ---------------------------------------------------------
     def storage_lookup(self, token: str) -> tuple[SimPackage | None, bool]:

@@ -304,14 +304,18 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, 64/256 MiB download")
+    parser.add_argument(
+        "--only", choices=["polling", "download", "cold-start"], help="run one section"
+    )
     args = parser.parse_args()
     runs = 1 if args.quick else 3
     sizes = [64 * MIB, 256 * MIB] if args.quick else [256 * MIB, 1024 * MIB]
-    sections: list[Callable[[], list[list[str]]]] = [
-        lambda: polling(runs),
-        lambda: downloads(3, sizes),
-        lambda: cold_start(15),
-    ]
+    every: dict[str, Callable[[], list[list[str]]]] = {
+        "polling": lambda: polling(runs),
+        "download": lambda: downloads(3, sizes),
+        "cold-start": lambda: cold_start(15),
+    }
+    sections = [every[args.only]] if args.only else list(every.values())
     rows = [["measure (median)", "mendix-build", "baseline", "ratio"]]
     for section in sections:
         rows += section()

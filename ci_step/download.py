@@ -25,7 +25,7 @@ from ci_step.clock import Deadline
 from ci_step.errors import DownloadError
 
 CHUNK = 1 << 20
-QUEUE_CHUNKS = 16  # at most this many chunks (of up to CHUNK bytes) wait to be written
+QUEUE_CHUNKS = 8  # at most this many chunks (of up to CHUNK bytes) wait to be written
 MAX_STALLS = 5  # consecutive tries that brought no bytes
 MAX_REFRESHES = 3
 EXPIRED_STATUSES = frozenset({401, 403, 410})
@@ -147,8 +147,8 @@ def fetch(
                 digest = sink.finish()
             finally:
                 sink.close()
-            out.flush()
-            os.fsync(out.fileno())
+        # No fsync: the rename keeps partial files from the final name; surviving a power
+        # cut is not worth flushing a whole package to disk in a CI job.
         if expected_size is not None and sink.size != expected_size:
             raise DownloadError(
                 f"The download holds {sink.size} bytes but the package Size is {expected_size}."

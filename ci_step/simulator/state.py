@@ -42,7 +42,7 @@ class Reply:
     status: int
     body: Any = None  # JSON-able, or bytes
     headers: dict[str, str] = field(default_factory=dict)
-    chunks: Iterator[bytes] | None = None
+    chunks: Iterator[bytes | memoryview] | None = None
     length: int = 0
 
 

@@ -133,31 +133,25 @@ def start_command(ctx: click.Context, /, **values: Any) -> None:
     _execute(ctx, values, _commands().start)
 
 
-@cli.command("wait")
-@click.argument("package_id")
-@input_options
-@click.pass_context
-def wait_command(ctx: click.Context, /, package_id: str, **values: Any) -> None:
-    """Wait for a package's build to end (exit 1 when it Failed)."""
-    _execute(ctx, values, _commands().wait(package_id), app_only=True)
+def _package_command(name: str, summary: str) -> None:
+    """`mendix-build NAME PACKAGE_ID`: the action of the same name in ci_step.commands."""
+
+    @cli.command(name, help=summary)
+    @click.argument("package_id")
+    @input_options
+    @click.pass_context
+    def command(ctx: click.Context, /, package_id: str, **values: Any) -> None:
+        action = getattr(_commands(), name)(package_id)
+        _execute(ctx, values, action, app_only=True)
 
 
-@cli.command("download")
-@click.argument("package_id")
-@input_options
-@click.pass_context
-def download_command(ctx: click.Context, /, package_id: str, **values: Any) -> None:
-    """Download and verify a Succeeded package."""
-    _execute(ctx, values, _commands().download(package_id), app_only=True)
-
-
-@cli.command("show")
-@click.argument("package_id")
-@input_options
-@click.pass_context
-def show_command(ctx: click.Context, /, package_id: str, **values: Any) -> None:
-    """Print one package as JSON."""
-    _execute(ctx, values, _commands().show(package_id), app_only=True)
+for _name, _summary in (
+    ("wait", "Wait for a package's build to end (exit 1 when it Failed)."),
+    ("download", "Download and verify a Succeeded package."),
+    ("show", "Print one package as JSON."),
+    ("delete", "Delete a package (409 PACKAGE_IN_USE: deployed, or its build still runs)."),
+):
+    _package_command(_name, _summary)
 
 
 @cli.command("list")
@@ -177,15 +171,6 @@ def list_command(
     """List the app's packages, newest first."""
     action = _commands().listing(as_json, filter_status, filter_version)
     _execute(ctx, values, action, app_only=True)
-
-
-@cli.command("delete")
-@click.argument("package_id")
-@input_options
-@click.pass_context
-def delete_command(ctx: click.Context, /, package_id: str, **values: Any) -> None:
-    """Delete a package (409 PACKAGE_IN_USE: deployed, or its build still runs)."""
-    _execute(ctx, values, _commands().delete(package_id), app_only=True)
 
 
 @cli.command("prune")

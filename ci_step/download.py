@@ -47,35 +47,53 @@ Notice = Callable[[str], None]
 class _Sink:
     """The temporary file and the running hash of what it holds.
 
-    A worker thread writes and hashes while the caller receives the next chunk (both
-    release the GIL), which is what lets a download keep up with the network. Sizes are
-    counted on the caller's side; a write error surfaces on the next call.
+    Two worker threads, one writing and one hashing, take each chunk while the caller
+    receives the next (all three release the GIL): SHA-256 is the slowest of the three,
+    so it gets a core to itself. Sizes are counted on the caller's side; a write error
+    surfaces on the next call.
     """
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
         self.hasher = hashlib.sha256()
         self.size = 0
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self._error: OSError | None = None
-        self._worker = threading.Thread(target=self._work, name="mda-writer", daemon=True)
-        self._worker.start()
+        self._writes: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self._hashes: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self._workers = [
+            threading.Thread(target=self._work, args=(q, job), name=name, daemon=True)
+            for q, job, name in (
+                (self._writes, self._write, "mda-writer"),
+                (self._hashes, self._hash, "mda-hasher"),
+            )
+        ]
+        for worker in self._workers:
+            worker.start()
 
-    def _work(self) -> None:
+    def _write(self, chunk: bytes) -> None:
+        if self._error is None:
+            try:
+                self.out.write(chunk)
+            except OSError as exc:
+                self._error = exc  # keep draining, so the caller never blocks
+
+    def _hash(self, chunk: bytes) -> None:
+        self.hasher.update(chunk)
+
+    @staticmethod
+    def _work(jobs: queue.Queue[bytes | None], job: Callable[[bytes], None]) -> None:
         while True:
-            chunk = self._queue.get()
+            chunk = jobs.get()
             try:
                 if chunk is None:
                     return
-                if self._error is None:
-                    self.out.write(chunk)
-                    self.hasher.update(chunk)
-            except OSError as exc:
-                self._error = exc  # keep draining, so the caller never blocks
+                job(chunk)
             finally:
-                self._queue.task_done()
+                jobs.task_done()
 
-    def _check(self) -> None:
+    def _drain(self) -> None:
+        self._writes.join()
+        self._hashes.join()
         if self._error is not None:
             raise DownloadError(
                 f"Cannot write the package: {self._error.strerror or self._error}.",
@@ -83,27 +101,29 @@ class _Sink:
             )
 
     def write(self, chunk: bytes) -> None:
-        self._check()
-        self._queue.put(chunk)
+        if self._error is not None:
+            self._drain()
+        self._writes.put(chunk)
+        self._hashes.put(chunk)
         self.size += len(chunk)
 
     def restart(self) -> None:
-        self._queue.join()
-        self._check()
+        self._drain()
         self.out.seek(0)
         self.out.truncate()
         self.hasher = hashlib.sha256()
         self.size = 0
 
     def finish(self) -> str:
-        """Wait for every chunk to be written; the hex digest of the file."""
-        self._queue.join()
-        self._check()
+        """Wait for every chunk to be written and hashed; the hex digest of the file."""
+        self._drain()
         return self.hasher.hexdigest()
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._worker.join(timeout=30)
+        self._writes.put(None)
+        self._hashes.put(None)
+        for worker in self._workers:
+            worker.join(timeout=30)
 
 
 def fetch(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +36,12 @@ class Run:
 
     def file(self, name: str) -> str:
         return (self.workspace / name).read_text(encoding="utf-8")
+
+    def result(self) -> dict[str, object]:
+        """The JSON result file that run_local asks for."""
+        document: dict[str, object] = json.loads(self.file("result.json"))
+        assert document["exit-code"] == self.code
+        return document
 
 
 @pytest.fixture
@@ -157,6 +164,12 @@ def run_entrypoint(env: Mapping[str, str], workspace: Path, *args: str, timeout:
         check=False,
     )
     return Run(done.returncode, done.stdout, done.stderr, workspace)
+
+
+def run_local(sim: Simulator, workspace: Path, *args: str, **overrides: str) -> Run:
+    """The entrypoint with MENDIX_* inputs outside any CI, writing result.json."""
+    values = inputs(sim, result_file="result.json", **overrides)
+    return run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace, *args)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import subprocess
@@ -19,24 +18,10 @@ from tests import ci_formats
 from tests.conftest import (
     API_KEY,
     ENTRYPOINT,
-    Run,
-    base_env,
     gitlab_env,
     inputs,
-    mendix_env,
-    run_entrypoint,
+    run_local,
 )
-
-
-def run_local(sim: Simulator, workspace: Path, **overrides: str) -> Run:
-    values = inputs(sim, result_file="result.json", **overrides)
-    return run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace)
-
-
-def result_of(run: Run) -> dict[str, object]:
-    document: dict[str, object] = json.loads(run.file("result.json"))
-    assert document["exit-code"] == run.code
-    return document
 
 
 def test_wrong_api_key_exits_3_without_retry(sim: Simulator, workspace: Path) -> None:
@@ -45,7 +30,7 @@ def test_wrong_api_key_exits_3_without_retry(sim: Simulator, workspace: Path) ->
     assert "refused the credentials" in run.stderr
     assert "HTTP 401" in run.stderr
     assert len(sim.requests("api")) == 1
-    assert result_of(run)["result"] == "error"
+    assert run.result()["result"] == "error"
 
 
 def test_no_rights_on_app_exits_3(sim: Simulator, service: BuildService, workspace: Path) -> None:
@@ -62,7 +47,7 @@ def test_unknown_app_exits_5_with_error_code(sim: Simulator, workspace: Path) ->
     assert run.code == 5
     assert "APP_NOT_FOUND: App not found." in run.stderr
     assert "Fix: check app-id" in run.stderr
-    document = result_of(run)
+    document = run.result()
     assert "APP_NOT_FOUND" in str(document["error"])
 
 
@@ -92,7 +77,7 @@ def test_storage_refusing_download_exits_6(
     run = run_local(sim, workspace)
     assert run.code == 6, run.stderr
     assert "storage host answered HTTP 404" in run.stderr
-    document = result_of(run)
+    document = run.result()
     assert document["result"] == "error"
     assert document["status"] == "Succeeded"
     assert list(workspace.glob("*.mda")) == []

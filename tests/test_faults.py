@@ -25,15 +25,10 @@ from ci_step.clock import Deadline
 from ci_step.errors import DeadlineExceeded, DownloadError
 from ci_step.simulator import BuildService, Fault, Simulator, content
 from ci_step.step import start_build
-from tests.conftest import ENTRYPOINT, Run, base_env, inputs, mendix_env, run_entrypoint
+from tests.conftest import ENTRYPOINT, Run, base_env, inputs, mendix_env, run_local
 from tests.rig import Rig, plan_of
 
 SIZE = 200_000
-
-
-def run(sim: Simulator, workspace: Path, **overrides: str) -> Run:
-    values = inputs(sim, result_file="result.json", **overrides)
-    return run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace)
 
 
 def assert_exact_success(run: Run, service: BuildService) -> None:
@@ -61,7 +56,7 @@ def test_429_with_retry_after_seconds(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     sim.add_fault(Fault("status", method="GET", status=429, retry_after="1", times=2))
-    result = run(sim, workspace)
+    result = run_local(sim, workspace)
     assert_exact_success(result, service)
     first_three = sim.requests("api", "GET")[:3]
     assert [r.fault for r in first_three] == ["status", "status", ""]
@@ -75,7 +70,7 @@ def test_429_with_retry_after_http_date(
 ) -> None:
     when = email.utils.formatdate(time.time() + 2, usegmt=True)
     sim.add_fault(Fault("status", method="GET", status=429, retry_after=when))
-    assert_exact_success(run(sim, workspace), service)
+    assert_exact_success(run_local(sim, workspace), service)
     assert gaps(sim)[0] >= 0.9
 
 
@@ -84,7 +79,7 @@ def test_gateway_errors_with_html_bodies_are_retried(
     status: int, sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     sim.add_fault(Fault("status", method="GET", status=status, times=2))
-    assert_exact_success(run(sim, workspace), service)
+    assert_exact_success(run_local(sim, workspace), service)
     assert [r.fault for r in sim.requests("api", "GET")[:3]] == ["status", "status", ""]
 
 
@@ -92,7 +87,7 @@ def test_connection_reset_on_reads_is_retried(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     sim.add_fault(Fault("reset", method="GET", times=2))
-    assert_exact_success(run(sim, workspace), service)
+    assert_exact_success(run_local(sim, workspace), service)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +102,7 @@ def test_failed_start_never_creates_two_builds(
     workspace: Path,
 ) -> None:
     sim.add_fault(Fault(kind, method="POST", status=503, process=processed))
-    result = run(sim, workspace)
+    result = run_local(sim, workspace)
     assert_exact_success(result, service)
     assert len(sim.requests("api", "POST")) == posts
     assert "looking for the build" in result.stderr
@@ -124,7 +119,7 @@ def test_stuck_build_ends_at_the_deadline(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     service.apps["calc"].stuck_builds = True
-    result = run(sim, workspace, timeout="1")
+    result = run_local(sim, workspace, timeout="1")
     assert result.code == 4
     document = json.loads(result.file("result.json"))
     assert (document["result"], document["status"]) == ("timeout", "Queued")
@@ -140,7 +135,7 @@ def test_cut_download_resumes_with_range(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     sim.add_fault(Fault("truncate", listener="storage", after_bytes=SIZE // 2))
-    assert_exact_success(run(sim, workspace), service)
+    assert_exact_success(run_local(sim, workspace), service)
     first, second = sim.requests("storage")
     assert "range" not in first.headers
     assert second.headers["range"] == f"bytes={SIZE // 2}-"
@@ -150,7 +145,7 @@ def test_repeated_cuts_still_end_with_exact_bytes(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     sim.add_fault(Fault("truncate", listener="storage", after_bytes=30_000, times=4))
-    assert_exact_success(run(sim, workspace), service)
+    assert_exact_success(run_local(sim, workspace), service)
     ranges = [r.headers.get("range") for r in sim.requests("storage")]
     assert ranges == [None, "bytes=30000-", "bytes=60000-", "bytes=90000-", "bytes=120000-"]
 
@@ -160,7 +155,7 @@ def test_server_ignoring_ranges_means_a_fresh_start(
 ) -> None:
     sim.add_fault(Fault("truncate", listener="storage", after_bytes=SIZE // 2))
     sim.add_fault(Fault("ignore-range", listener="storage"))
-    result = run(sim, workspace)
+    result = run_local(sim, workspace)
     assert_exact_success(result, service)
     assert "ignored the range request; starting over" in result.stderr
 
@@ -169,7 +164,7 @@ def test_location_expired_before_download_is_refreshed(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     sim.add_fault(Fault("expire", listener="storage"))
-    result = run(sim, workspace)
+    result = run_local(sim, workspace)
     assert_exact_success(result, service)
     assert len(sim.requests("api", "GET", path=r"/packages/[^/]+$")) >= 2
     assert [r.query.get("url") for r in sim.requests("api", "GET")].count("true") == 2
@@ -180,7 +175,7 @@ def test_location_expiring_during_download_is_refreshed_and_resumed(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     sim.add_fault(Fault("expire", listener="storage", after_bytes=50_000))
-    assert_exact_success(run(sim, workspace), service)
+    assert_exact_success(run_local(sim, workspace), service)
     storage = sim.requests("storage")
     assert [r.headers.get("range") for r in storage] == [None, "bytes=50000-", "bytes=50000-"]
     assert storage[1].path == storage[0].path  # the old location, refused
@@ -191,7 +186,7 @@ def test_deprecated_download_call_is_never_used(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     sim.add_fault(Fault("redirect", path=r"/download$", location="http://127.0.0.2:9/x", times=-1))
-    assert_exact_success(run(sim, workspace), service)
+    assert_exact_success(run_local(sim, workspace), service)
     assert sim.requests(path=r"/download$") == []
 
 
@@ -208,7 +203,7 @@ def test_download_failure_exits_6_and_leaves_nothing(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     sim.add_fault(Fault("status", listener="storage", status=404))
-    result = run(sim, workspace)
+    result = run_local(sim, workspace)
     assert result.code == 6
     assert json.loads(result.file("result.json"))["exit-code"] == 6
     assert [p.name for p in workspace.iterdir()] == ["result.json"]

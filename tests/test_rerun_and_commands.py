@@ -14,25 +14,13 @@ from tests import ci_formats
 from tests.conftest import (
     API_KEY,
     GIT_HEAD,
-    Run,
-    base_env,
     gitlab_env,
     inputs,
-    mendix_env,
     run_entrypoint,
+    run_local,
 )
 
 PAT = "pat-0d9c8b7a6f5e4d3c2b1a-SECRET"
-
-
-def run(sim: Simulator, workspace: Path, *args: str, **overrides: str) -> Run:
-    values = inputs(sim, result_file="result.json", **overrides)
-    return run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace, *args)
-
-
-def result_of(run: Run) -> dict[str, object]:
-    document: dict[str, object] = json.loads(run.file("result.json"))
-    return document
 
 
 def posted_versions(sim: Simulator) -> list[str]:
@@ -45,14 +33,14 @@ def posted_versions(sim: Simulator) -> list[str]:
 def test_rerun_after_success_builds_nothing_and_gives_the_same_bytes(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
-    first = run(sim, workspace)
+    first = run_local(sim, workspace)
     assert first.code == 0, first.stderr
-    one = result_of(first)
+    one = first.result()
     (workspace / "calc-1.2.3.mda").unlink()
-    second = run(sim, workspace)
+    second = run_local(sim, workspace)
     assert second.code == 0, second.stderr
     assert len(sim.requests("api", "POST")) == 1
-    two = result_of(second)
+    two = second.result()
     assert (one["reused"], two["reused"]) == (False, True)
     assert one["artifact-sha256"] == two["artifact-sha256"]
     assert one["package-id"] == two["package-id"]
@@ -63,13 +51,13 @@ def test_rerun_while_building_attaches_to_the_build(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     service.durations.building = 2.0
-    started = run(sim, workspace, "start")
+    started = run_local(sim, workspace, "start")
     assert started.code == 0, started.stderr
     package_id = started.stdout.strip()
-    attached = run(sim, workspace)
+    attached = run_local(sim, workspace)
     assert attached.code == 0, attached.stderr
     assert len(sim.requests("api", "POST")) == 1
-    document = result_of(attached)
+    document = attached.result()
     assert (document["package-id"], document["reused"]) == (package_id, True)
     assert "Attaching to the existing package" in attached.stderr
     assert (workspace / "calc-1.2.3.mda").stat().st_size == 200_000
@@ -79,18 +67,18 @@ def test_failed_package_with_the_version_is_built_again(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     old = service.seed_package("calc", "1.2.3", status="Failed")
-    result = run(sim, workspace)
+    result = run_local(sim, workspace)
     assert result.code == 0, result.stderr
     assert posted_versions(sim) == ["1.2.3"]
-    assert result_of(result)["package-id"] != old.package_id
-    assert result_of(result)["reused"] is False
+    assert result.result()["package-id"] != old.package_id
+    assert result.result()["reused"] is False
 
 
 def test_on_existing_fail_exits_5_naming_the_package(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     old = service.seed_package("calc", "1.2.3")
-    result = run(sim, workspace, on_existing="fail")
+    result = run_local(sim, workspace, on_existing="fail")
     assert result.code == 5
     assert f"A package with version 1.2.3 already exists: {old.package_id} (Succeeded)" in (
         result.stderr
@@ -102,7 +90,7 @@ def test_on_existing_rebuild_always_builds(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     service.seed_package("calc", "1.2.3")
-    result = run(sim, workspace, on_existing="rebuild")
+    result = run_local(sim, workspace, on_existing="rebuild")
     assert result.code == 0, result.stderr
     assert posted_versions(sim) == ["1.2.3"]
     assert sim.requests("api", "GET", path=r"/packages$") == []  # no listing needed
@@ -120,14 +108,14 @@ def test_version_auto(
 ) -> None:
     for version in ("1.2.9", "1.10.0", "0.9.99"):
         service.seed_package("calc", version)
-    result = run(sim, workspace, version=mode, download="false")
+    result = run_local(sim, workspace, version=mode, download="false")
     assert result.code == 0, result.stderr
     assert posted_versions(sim) == [expected]
-    assert result_of(result)["version"] == expected
+    assert result.result()["version"] == expected
 
 
 def test_version_auto_without_packages_is_1_0_0(sim: Simulator, workspace: Path) -> None:
-    result = run(sim, workspace, version="auto")
+    result = run_local(sim, workspace, version="auto")
     assert result.code == 0, result.stderr
     assert posted_versions(sim) == ["1.0.0"]
     assert (workspace / "calc-1.0.0.mda").is_file()
@@ -143,11 +131,11 @@ def test_version_auto_without_packages_is_1_0_0(sim: Simulator, workspace: Path)
 def test_revision_latest_through_team_server(
     branch: str, head: str, path: str, sim: Simulator, workspace: Path
 ) -> None:
-    result = run(sim, workspace, revision="latest", branch=branch, download="false")
+    result = run_local(sim, workspace, revision="latest", branch=branch, download="false")
     assert result.code == 0, result.stderr
     (post,) = sim.requests("api", "POST")
     assert json.loads(post.body)["Revision"] == head
-    assert result_of(result)["revision"] == head
+    assert result.result()["revision"] == head
     assert [r.path for r in sim.requests("api", "GET", path="/branches/")] == [path]
 
 
@@ -156,7 +144,7 @@ def test_revision_latest_through_app_repository_with_pat(
 ) -> None:
     service.pat = PAT
     project = service.apps["calc"].project_id
-    result = run(
+    result = run_local(
         sim,
         workspace,
         revision="latest",
@@ -178,7 +166,7 @@ def test_revision_latest_through_app_repository_with_pat(
 
 
 def test_pat_and_latest_need_a_project_id(sim: Simulator, workspace: Path) -> None:
-    result = run(sim, workspace, revision="latest", pat=PAT)
+    result = run_local(sim, workspace, revision="latest", pat=PAT)
     assert result.code == 2
     assert "project-id is required with MENDIX_PAT and revision 'latest'" in result.stderr
     assert sim.requests() == []
@@ -188,7 +176,7 @@ def test_pat_and_latest_need_a_project_id(sim: Simulator, workspace: Path) -> No
 
 
 def test_dry_run_prints_the_request_and_builds_nothing(sim: Simulator, workspace: Path) -> None:
-    result = run(sim, workspace, dry_run="true")
+    result = run_local(sim, workspace, dry_run="true")
     assert result.code == 0, result.stderr
     assert f"POST {sim.base_url}/api/1/apps/calc/packages" in result.stdout
     assert "Mendix-ApiKey: ***" in result.stdout
@@ -205,16 +193,16 @@ def test_dry_run_says_which_package_it_would_reuse(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     old = service.seed_package("calc", "1.2.3")
-    result = run(sim, workspace, "--dry-run")
+    result = run_local(sim, workspace, "--dry-run")
     assert result.code == 0, result.stderr
     assert f"exists ({old.package_id}, Succeeded); on-existing: reuse would reuse it" in (
         result.stdout
     )
-    assert result_of(result)["reused"] is True
+    assert result.result()["reused"] is True
 
 
 def test_dry_run_with_bad_credentials_exits_3(sim: Simulator, workspace: Path) -> None:
-    result = run(sim, workspace, dry_run="true", api_key="wrong-key-1234")
+    result = run_local(sim, workspace, dry_run="true", api_key="wrong-key-1234")
     assert result.code == 3
 
 
@@ -231,16 +219,16 @@ def wait_for(service: BuildService, package_id: str, status: str) -> None:
 def test_start_then_wait_then_download(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
-    started = run(sim, workspace, "start")
+    started = run_local(sim, workspace, "start")
     assert started.code == 0, started.stderr
     package_id = started.stdout.strip()
-    assert result_of(started)["package-id"] == package_id
-    waited = run(sim, workspace, "wait", package_id)
+    assert started.result()["package-id"] == package_id
+    waited = run_local(sim, workspace, "wait", package_id)
     assert waited.code == 0, waited.stderr
-    assert result_of(waited)["status"] == "Succeeded"
-    fetched = run(sim, workspace, "download", package_id)
+    assert waited.result()["status"] == "Succeeded"
+    fetched = run_local(sim, workspace, "download", package_id)
     assert fetched.code == 0, fetched.stderr
-    assert result_of(fetched)["artifact-size"] == 200_000
+    assert fetched.result()["artifact-size"] == 200_000
     assert (workspace / "calc-1.2.3.mda").is_file()
 
 
@@ -265,16 +253,16 @@ def test_wait_on_a_failed_build_exits_1(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     package = service.seed_package("calc", "1.0.0", status="Failed")
-    result = run(sim, workspace, "wait", package.package_id)
+    result = run_local(sim, workspace, "wait", package.package_id)
     assert result.code == 1
-    assert result_of(result)["result"] == "failure"
+    assert result.result()["result"] == "failure"
 
 
 def test_download_of_an_unfinished_package_exits_5(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     package = service.seed_package("calc", "1.0.0", status="Building")
-    result = run(sim, workspace, "download", package.package_id)
+    result = run_local(sim, workspace, "download", package.package_id)
     assert result.code == 5
     assert "is Building; only a Succeeded package can be downloaded" in result.stderr
 
@@ -284,22 +272,22 @@ def test_list_table_json_and_filters(
 ) -> None:
     ok = service.seed_package("calc", "1.0.0", age_seconds=7200)
     bad = service.seed_package("calc", "1.0.1", status="Failed", age_seconds=3600)
-    table = run(sim, workspace, "list")
+    table = run_local(sim, workspace, "list")
     assert table.code == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["PACKAGE", "ID", "VERSION", "STATUS", "CREATED", "(UTC)", "SIZE"]
     assert [line.split()[0] for line in lines[1:]] == [bad.package_id, ok.package_id]
-    as_json = run(sim, workspace, "list", "--json", "--filter-status", "Succeeded")
+    as_json = run_local(sim, workspace, "list", "--json", "--filter-status", "Succeeded")
     assert [p["PackageId"] for p in json.loads(as_json.stdout)] == [ok.package_id]
-    by_version = run(sim, workspace, "list", "--json", "--filter-version", "1.0.1")
+    by_version = run_local(sim, workspace, "list", "--json", "--filter-version", "1.0.1")
     assert [p["PackageId"] for p in json.loads(by_version.stdout)] == [bad.package_id]
 
 
 def test_delete_and_package_in_use(sim: Simulator, service: BuildService, workspace: Path) -> None:
     free = service.seed_package("calc", "1.0.0")
     deployed = service.seed_package("calc", "1.0.1", in_use=True)
-    assert run(sim, workspace, "delete", free.package_id).code == 0
-    refused = run(sim, workspace, "delete", deployed.package_id)
+    assert run_local(sim, workspace, "delete", free.package_id).code == 0
+    refused = run_local(sim, workspace, "delete", deployed.package_id)
     assert refused.code == 5
     assert "PACKAGE_IN_USE" in refused.stderr
     assert "deployed on an environment" in refused.stderr
@@ -315,11 +303,11 @@ def test_prune_keeps_the_newest_and_never_touches_running_builds(
     newest = service.seed_package("calc", "1.0.3", age_seconds=1000)
     running = service.seed_package("calc", "1.0.4", status="Building", age_seconds=10)
     failed = service.seed_package("calc", "0.9.0", status="Failed", age_seconds=9000)
-    preview = run(sim, workspace, "prune", "--keep", "1", "--dry-run")
+    preview = run_local(sim, workspace, "prune", "--keep", "1", "--dry-run")
     assert preview.code == 0, preview.stderr
     assert preview.stdout.count("would delete") == 3
     assert sim.requests("api", "DELETE") == []
-    pruned = run(sim, workspace, "prune", "--keep", "1")
+    pruned = run_local(sim, workspace, "prune", "--keep", "1")
     assert pruned.code == 0, pruned.stderr
     left = {p.package_id for p in service.apps["calc"].packages}
     assert left == {newest.package_id, running.package_id, failed.package_id, in_use.package_id}

@@ -50,7 +50,7 @@ def wait_status(sim: Simulator, package_id: str, wanted: str, app: str = "calc")
 
 def test_lifecycle_and_fields(sim: Simulator) -> None:
     package_id = start(sim, Description="Add scientific mode")
-    seen = []
+    seen: list[str] = []
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         status = call(sim, "GET", f"/apps/calc/packages/{package_id}").json()["Status"]

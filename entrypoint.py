@@ -13,7 +13,19 @@ import os
 import sys
 
 SUBCOMMANDS = frozenset(
-    {"run", "start", "wait", "download", "show", "list", "delete", "prune", "simulate", "demo"}
+    {
+        "run",
+        "start",
+        "wait",
+        "download",
+        "show",
+        "list",
+        "delete",
+        "prune",
+        "deploy",
+        "simulate",
+        "demo",
+    }
 )
 
 

@@ -39,6 +39,41 @@ FIXES: dict[str, str] = {
     ),
     "BUILD_NOT_SUCCEEDED": "only a package whose build succeeded can be downloaded",
     "BUILD_FAILED": "read the build log of the package in the Mendix Portal",
+    # Deploy API v1
+    "ENVIRONMENT_NOT_FOUND": (
+        "check environment: Test, Acceptance, Production or the exact name of a flexible "
+        "environment, as the Mendix Portal lists it"
+    ),
+    "INVALID_ENVIRONMENT": "check environment: Test, Acceptance, Production or a flexible name",
+    "TRANSPORT_NOT_ALLOWED": (
+        "give the user 'Transport Rights' on this environment (Mendix Portal: the app's "
+        "Environments page, Permissions tab) next to 'API Rights'"
+    ),
+    "NO_ACCESS": "give the user 'API Rights' and 'Transport Rights' on the app's environments",
+    "APP_IS_RUNNING": "the environment was started again while deploying; re-run the deploy",
+    "NOT ALLOWED": "the package could not be processed; build it again and deploy the new one",
+    "INVALID_RUNTIME_VERSION": (
+        "the environment does not support the package's Mendix version: upgrade the "
+        "environment's stack in the Mendix Portal, or build with a supported Studio Pro version"
+    ),
+    "PACKAGE_PARSE_FAILED": "build the package again; its file could not be read by the platform",
+    "STOP_FAILED": "stop the environment in the Mendix Portal, then re-run the deploy",
+    "NO_MDA_HAS_BEEN_DEPLOYED": "transport a package before starting the environment",
+    "DB_SYNC_FAILED": (
+        "the database could not be brought in line with the new model: read the environment "
+        "log in the Mendix Portal, fix the model or the data, build and deploy again"
+    ),
+    "INVALID_DB_STRUCTURE": "set auto-sync-db: true, so the database follows the model on start",
+    "MISSING_CONSTANT": (
+        "give every constant of the model a value on this environment (Mendix Portal: "
+        "Environment Details, Model Options), then deploy again"
+    ),
+    "STARTUP_ACTION_FAILED": (
+        "the app's after-startup microflow failed: read the environment log in the Mendix Portal"
+    ),
+    "START_FAILED": "read the environment log in the Mendix Portal: the runtime did not start",
+    "INSECURE_ADMIN_PASSWORD": "change the password of the administrator user; '1' is refused",
+    "ALREADY_LOCKED": "another action holds the environment; wait for it and deploy again",
 }
 
 
@@ -113,10 +148,10 @@ class BuildApi:
             }
         )
 
-    def _app(self, app_id: str) -> str:
+    def app_url(self, app_id: str) -> str:
         return f"{self.root}/apps/{quote(app_id, safe='')}"
 
-    def _call(
+    def call(
         self,
         method: str,
         url: str,
@@ -125,9 +160,17 @@ class BuildApi:
         idempotent: bool = True,
         json: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
+        final_codes: frozenset[str] = frozenset(),
     ) -> Any:
+        """One call under the v1 rules: the JSON answer, or the error its status picks."""
         response = self.transport.request(
-            method, url, doing=doing, idempotent=idempotent, json=json, params=params
+            method,
+            url,
+            doing=doing,
+            idempotent=idempotent,
+            json=json,
+            params=params,
+            final_codes=final_codes,
         )
         with response:
             if not 200 <= response.status_code < 300:
@@ -151,9 +194,9 @@ class BuildApi:
             "Version": version,
             "Description": description,
         }
-        data = self._call(
+        data = self.call(
             "POST",
-            f"{self._app(app_id)}/packages",
+            f"{self.app_url(app_id)}/packages",
             doing="starting the build",
             idempotent=False,
             json=body,
@@ -165,31 +208,31 @@ class BuildApi:
 
     def get_package(self, app_id: str, package_id: str, *, with_url: bool = False) -> Package:
         params = {"url": "true"} if with_url else None
-        data = self._call(
+        data = self.call(
             "GET",
-            f"{self._app(app_id)}/packages/{quote(package_id, safe='')}",
+            f"{self.app_url(app_id)}/packages/{quote(package_id, safe='')}",
             doing=f"reading package {package_id}",
             params=params,
         )
         return parse_package(data)
 
     def list_packages(self, app_id: str) -> list[Package]:
-        data = self._call("GET", f"{self._app(app_id)}/packages", doing="listing packages")
+        data = self.call("GET", f"{self.app_url(app_id)}/packages", doing="listing packages")
         if not isinstance(data, list):
             raise ApiError("The Mendix API answered the package list with something else.")
         return [parse_package(item) for item in data]
 
     def delete_package(self, app_id: str, package_id: str) -> None:
-        self._call(
+        self.call(
             "DELETE",
-            f"{self._app(app_id)}/packages/{quote(package_id, safe='')}",
+            f"{self.app_url(app_id)}/packages/{quote(package_id, safe='')}",
             doing=f"deleting package {package_id}",
         )
 
     def get_branch(self, app_id: str, name: str) -> Branch:
-        data = self._call(
+        data = self.call(
             "GET",
-            f"{self._app(app_id)}/branches/{quote(name, safe='')}",
+            f"{self.app_url(app_id)}/branches/{quote(name, safe='')}",
             doing=f"reading branch {name}",
         )
         if not isinstance(data, dict):
@@ -218,11 +261,16 @@ def error_for(response: requests.Response, doing: str) -> ApiError | AuthError:
                 "check username (the login e-mail of the key's owner) and api-key; "
                 "keys stop working when their user is deactivated"
             ),
+            error_code=code,
         )
     if status == 403:
         return AuthError(
             f"The Mendix API refused permission while {doing} (HTTP 403, {detail}).",
-            fix="give the user 'API Rights' on this app in the Mendix Portal (Team / Security)",
+            fix=FIXES.get(
+                code,
+                "give the user 'API Rights' on this app in the Mendix Portal (Team / Security)",
+            ),
+            error_code=code,
         )
     if 300 <= status < 400:
         return ApiError(

@@ -99,13 +99,17 @@ def cli() -> None:
 
 
 def _execute(
-    ctx: click.Context, values: dict[str, Any], action: Any = None, app_only: bool = False
+    ctx: click.Context,
+    values: dict[str, Any],
+    action: Any = None,
+    app_only: bool = False,
+    also_needs: frozenset[str] = frozenset(),
 ) -> None:
     from ci_step.runner import execute
     from ci_step.validate import APP_NEEDS, BUILD_NEEDS
 
     loaded = ctx.meta.get("config_file")
-    options: dict[str, Any] = {"needs": APP_NEEDS if app_only else BUILD_NEEDS}
+    options: dict[str, Any] = {"needs": (APP_NEEDS if app_only else BUILD_NEEDS) | also_needs}
     if action is not None:
         options["action"] = action
     sys.exit(execute(collect(ctx, values), loaded.problems if loaded else [], **options))
@@ -152,6 +156,22 @@ for _name, _summary in (
     ("delete", "Delete a package (409 PACKAGE_IN_USE: deployed, or its build still runs)."),
 ):
     _package_command(_name, _summary)
+
+
+@cli.command("deploy")
+@click.argument("package_id", required=False)
+@input_options
+@click.pass_context
+def deploy_command(ctx: click.Context, /, package_id: str | None, **values: Any) -> None:
+    """Deploy a package to the environment input: stop, transport, start (exit 7 on failure).
+
+    PACKAGE_ID defaults to the package-id input (MENDIX_PACKAGE_ID, which a GitLab
+    build job's dotenv report hands to the jobs that need it).
+    """
+    if package_id is not None:
+        values["package_id"] = package_id
+    needs = frozenset({"environment", "package-id"})
+    _execute(ctx, values, _commands().deploy, app_only=True, also_needs=needs)
 
 
 @cli.command("list")

@@ -13,7 +13,7 @@ from ci_step.api import IN_PROGRESS, Package
 from ci_step.errors import ApiError, BuildFailed
 from ci_step.plan import make_plan
 from ci_step.result import StepResult
-from ci_step.step import Services, fetch_artifact, start_build, wait_for_build
+from ci_step.step import Services, fetch_artifact, run_deploy, start_build, wait_for_build
 from ci_step.validate import Config
 
 Action = Callable[[Config, Services, StepResult], None]
@@ -182,3 +182,8 @@ def prune(keep: int) -> Action:
         result.succeed()
 
     return action
+
+
+def deploy(config: Config, services: Services, result: StepResult) -> None:
+    """`mendix-build deploy`: the package named by the argument or the package-id input."""
+    run_deploy(config, services, result, config.package_id)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 BUILD_API_DOCS = "https://docs.mendix.com/apis/build-api/"
+DEPLOY_API_DOCS = "https://docs.mendix.com/apidocs-mxsdk/apidocs/deploy-api/"
 README_DOCS = "the mendix-build README"
 
 
@@ -20,11 +21,14 @@ class StepError(Exception):
     default_fix: ClassVar[str] = ""
     default_docs: ClassVar[str] = README_DOCS
 
-    def __init__(self, message: str, *, fix: str = "", docs: str = "") -> None:
+    def __init__(
+        self, message: str, *, fix: str = "", docs: str = "", error_code: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix or self.default_fix
         self.docs = docs or self.default_docs
+        self.error_code = error_code  # the Mendix errorCode behind it, when there was one
 
     def lines(self) -> list[str]:
         """Cause, fix and where to read more, one sentence each."""
@@ -100,9 +104,8 @@ class ApiError(StepError):
         fix: str = "",
         docs: str = "",
     ) -> None:
-        super().__init__(message, fix=fix, docs=docs)
+        super().__init__(message, fix=fix, docs=docs, error_code=error_code)
         self.status = status
-        self.error_code = error_code
 
 
 class ApiUnavailable(ApiError):
@@ -116,6 +119,15 @@ class DownloadError(StepError):
 
     exit_code = 6
     default_fix = "re-run the job; the package stays available on the Mendix side"
+
+
+class DeployFailed(StepError):
+    """The deploy (stop, transport, start) failed; the package itself is fine."""
+
+    exit_code = 7
+    result = "failure"
+    default_fix = "read the environment's log in the Mendix Portal, then deploy the package again"
+    default_docs = DEPLOY_API_DOCS
 
 
 class Cancelled(StepError):

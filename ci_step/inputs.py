@@ -73,8 +73,8 @@ INPUTS: tuple[InputSpec, ...] = (
     InputSpec("description", "Package description. Default: names the CI run when known."),
     InputSpec(
         "download",
-        "Download the .mda after a successful build: true or false.",
-        default="true",
+        "Download the .mda after a successful build: true or false. "
+        "Default: true; false with package-id.",
         boolean=True,
     ),
     InputSpec(
@@ -112,6 +112,33 @@ INPUTS: tuple[InputSpec, ...] = (
     ),
     InputSpec("project-id", "The app's project id (App Repository API, with pat)."),
     InputSpec("repository-url", "App Repository API root.", default=DEFAULT_REPOSITORY_URL),
+    InputSpec(
+        "environment",
+        "Deploy to this environment after the build: Test, Acceptance, Production or a "
+        "flexible environment's name. Empty: no deploy.",
+    ),
+    InputSpec(
+        "package-id",
+        "Deploy this existing package instead of building one (needs environment).",
+    ),
+    InputSpec(
+        "auto-sync-db",
+        "Synchronise the database with the model when the environment starts: true or false.",
+        default="true",
+        boolean=True,
+    ),
+    InputSpec(
+        "stop-timeout", "Longest wait for the environment to stop: 90s, 5m, ...", default="5m"
+    ),
+    InputSpec(
+        "start-timeout", "Longest wait for the environment to start: 5m, 15m, ...", default="15m"
+    ),
+    InputSpec(
+        "allow-production",
+        "Allow deploying to a production environment: true or false.",
+        default="false",
+        boolean=True,
+    ),
 )
 
 BY_NAME: dict[str, InputSpec] = {spec.name: spec for spec in INPUTS}

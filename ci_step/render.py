@@ -51,18 +51,38 @@ def step_summary(result: StepResult) -> str:
     icon = {"success": "✅", "failure": "❌", "timeout": "⏱️", "cancelled": "🛑"}.get(
         result.result, "⚠️"
     )
-    lines = [f"### {icon} Mendix build: {result.result}", ""]
+    title = "Mendix build and deploy" if result.environment else "Mendix build"
+    lines = [f"### {icon} {title}: {result.result}", ""]
     if result.error is not None:
         lines += [
             f"> {_cell(part)}" if i == 0 else f">\n> {_cell(part)}"
             for i, part in enumerate(result.error.lines())
         ]
         lines.append("")
+    if result.environment:
+        lines += _phases(result)
     lines += ["| Output | Value |", "| --- | --- |"]
     for name, value in result.outputs().items():
         shown = f"`{_cell(value)}`" if value else " "
         lines.append(f"| {name} | {shown} |")
     return "\n".join(lines) + "\n\n"
+
+
+def _phases(result: StepResult) -> list[str]:
+    """Build and deploy side by side, for a step that deploys."""
+    build = result.status or "not started"
+    if result.reused and result.status:
+        build += " (existing package)"
+    deploy = result.deploy_result
+    if result.deployed and result.environment_url:
+        deploy += f" — {result.environment_url}"
+    return [
+        "| Phase | Outcome |",
+        "| --- | --- |",
+        f"| Build | {_cell(build)} |",
+        f"| Deploy to {_cell(result.environment)} | {_cell(deploy)} |",
+        "",
+    ]
 
 
 def dotenv(outputs: dict[str, str]) -> str:

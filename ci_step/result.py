@@ -17,6 +17,10 @@ OUTPUT_NAMES: tuple[str, ...] = (
     "artifact-size",
     "duration-seconds",
     "reused",
+    "environment",
+    "environment-url",
+    "deployed",
+    "deploy-result",
 )
 
 
@@ -37,6 +41,10 @@ class StepResult:
     artifact_size: int | None = None
     duration_seconds: float = 0.0
     reused: bool = False
+    environment: str = ""
+    environment_url: str = ""
+    deployed: bool = False
+    deploy_result: str = "skipped"  # success, failure, timeout, cancelled, error, skipped
     error: StepError | None = None
     exit_code: int = 70
     notes: list[str] = field(default_factory=list)
@@ -64,6 +72,10 @@ class StepResult:
             "artifact-size": size,
             "duration-seconds": f"{self.duration_seconds:.1f}",
             "reused": "true" if self.reused else "false",
+            "environment": self.environment,
+            "environment-url": self.environment_url,
+            "deployed": "true" if self.deployed else "false",
+            "deploy-result": self.deploy_result,
         }
 
     def document(self) -> dict[str, object]:
@@ -72,10 +84,16 @@ class StepResult:
         doc["artifact-size"] = self.artifact_size
         doc["duration-seconds"] = round(self.duration_seconds, 1)
         doc["reused"] = self.reused
+        doc["deployed"] = self.deployed
         doc["exit-code"] = self.exit_code
         doc["error"] = (
             None
             if self.error is None
-            else {"message": self.error.message, "fix": self.error.fix, "docs": self.error.docs}
+            else {
+                "message": self.error.message,
+                "fix": self.error.fix,
+                "docs": self.error.docs,
+                "error-code": self.error.error_code or None,
+            }
         )
         return doc

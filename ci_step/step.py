@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ci_step import download
+from ci_step import deploy, download
 from ci_step.api import BuildApi, Package
 from ci_step.clock import Clock, Deadline
 from ci_step.durations import format_duration
@@ -40,8 +40,14 @@ class Services:
 
 
 def run_build(config: Config, services: Services, result: StepResult) -> None:
-    """The default step: plan, then reuse or start, wait, download."""
+    """The default step: plan, then reuse or start, wait, download; deploy when asked."""
+    if config.package_id:
+        run_deploy(config, services, result, config.package_id)
+        return
     log = services.log
+    if config.environment:
+        result.environment = config.environment
+        deploy.preflight(config, services)
     plan = make_plan(config, services)
     result.version, result.revision = plan.version, plan.revision
     if config.dry_run:
@@ -81,6 +87,32 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
         fetch_artifact(config, services, package, result)
     else:
         log.info("Download skipped (download: false)")
+    if config.environment:
+        deploy.deploy_package(config, services, package_id, result)
+    result.succeed()
+
+
+def run_deploy(config: Config, services: Services, result: StepResult, package_id: str) -> None:
+    """Deploy an existing package (waiting for its build first when it still runs)."""
+    result.environment = config.environment
+    deploy.preflight(config, services)
+    package = services.api.get_package(config.app_id, package_id)
+    result.package_id, result.status, result.version = package_id, package.status, package.version
+    if config.dry_run:
+        services.out.write(
+            f"Dry run: nothing was changed.\nPackage {package_id} ({package.status}) would be "
+            f"deployed to {config.environment}: {deploy.STEPS}, "
+            f"AutoSyncDb {str(config.auto_sync_db).lower()}.\n"
+        )
+        result.succeed()
+        return
+    if not package.terminal:
+        package = wait_for_build(config, services, package_id, result)
+    if package.status == "Failed":
+        raise BuildFailed(f"Package {package_id} ended Failed; there is nothing to deploy.")
+    if config.download:
+        fetch_artifact(config, services, package, result)
+    deploy.deploy_package(config, services, package_id, result)
     result.succeed()
 
 
@@ -101,6 +133,11 @@ def print_dry_run(plan: Plan, config: Config, out: TextIO) -> None:
             "",
             json.dumps(plan.body(), indent=2),
         ]
+    if config.environment:
+        lines.append(
+            f"Then the package would be deployed to {config.environment}: {deploy.STEPS}, "
+            f"AutoSyncDb {str(config.auto_sync_db).lower()}."
+        )
     out.write("\n".join(lines) + "\n")
     out.flush()
 

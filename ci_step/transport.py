@@ -108,13 +108,17 @@ class Transport:
         idempotent: bool,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
+        final_codes: frozenset[str] = frozenset(),
     ) -> requests.Response:
+        """``final_codes``: Mendix error codes that end the call even on a 5xx answer."""
         attempt = 0
         retrying = ""
         while True:
             attempt += 1
             try:
-                return self._once(method, url, doing=doing, json=json, params=params)
+                return self._once(
+                    method, url, doing=doing, json=json, params=params, final_codes=final_codes
+                )
             except DeadlineExceeded:
                 if not retrying:
                     raise
@@ -152,6 +156,7 @@ class Transport:
         doing: str,
         json: Mapping[str, Any] | None,
         params: Mapping[str, str] | None,
+        final_codes: frozenset[str] = frozenset(),
     ) -> requests.Response:
         try:
             response = self.session.request(
@@ -168,11 +173,22 @@ class Transport:
             raise Transient(_describe(exc), sent=not never_sent(exc)) from None
         except requests.exceptions.ChunkedEncodingError as exc:
             raise Transient(_describe(exc)) from None
-        if response.status_code in RETRY_STATUSES:
+        if response.status_code in RETRY_STATUSES and not _carries(response, final_codes):
             wait = retry_after(response.headers.get("Retry-After"))
             response.close()
             raise Transient(f"HTTP {response.status_code}", wait=wait)
         return response
+
+
+def _carries(response: requests.Response, codes: frozenset[str]) -> bool:
+    """Does the answer's JSON error body name one of ``codes``?"""
+    if not codes:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("errorCode") in codes
 
 
 def _describe(exc: BaseException) -> str:

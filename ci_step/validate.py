@@ -27,6 +27,8 @@ LOG_FORMATS = ("auto", "console", "json")
 ON_EXISTING = ("reuse", "fail", "rebuild")
 AUTO_VERSIONS = ("auto", "auto-minor", "auto-major")
 LATEST = "latest"
+_ENVIRONMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?")
+_PACKAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 BUILD_NEEDS = frozenset(spec.name for spec in INPUTS if spec.required)
 APP_NEEDS = frozenset({"app-id", "username", "api-key"})
@@ -63,6 +65,12 @@ class Config:
     pat: str | None = None
     project_id: str = ""
     repository_url: str = ""
+    environment: str = ""  # empty: no deploy
+    package_id: str = ""  # deploy this package instead of building one
+    auto_sync_db: bool = True
+    stop_timeout: float = 300.0
+    start_timeout: float = 900.0
+    allow_production: bool = False
 
     def artifact_for(self, version: str) -> Path:
         return self.artifact_path or self.workspace / f"{self.app_id}-{version}.mda"
@@ -109,6 +117,9 @@ class _Checker:
 def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUILD_NEEDS) -> Config:
     """Check every input; ``needs`` names the inputs the command cannot do without."""
     c = _Checker(raw)
+    package_id = c.check("package-id", _package_id, "")
+    if package_id:  # nothing is built: no revision or version to know
+        needs = needs - {"revision", "version"}
     for spec in INPUTS:
         if spec.name in needs and c.value(spec.name) is None:
             c.problems.append(
@@ -122,7 +133,7 @@ def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUI
     revision = c.check("revision", _revision, "")
     version = c.check("version", _version, "")
     description = c.check("description", _description, "") or ci.run_description()
-    download = c.check("download", _boolean, True)
+    download = c.check("download", _boolean, not package_id)
     timeout = c.check("timeout", _timeout, 3600.0)
     poll_interval = c.check("poll-interval", _poll_interval, 30.0)
     base_url = c.check("base-url", _base_url, "")
@@ -139,6 +150,19 @@ def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUI
         c.problems.append(
             f"{c.label('project-id')} is required with {c.label('pat')} and revision 'latest': "
             "the App Repository API names the app by its project id"
+        )
+    environment = c.check("environment", _environment, "")
+    auto_sync_db = c.check("auto-sync-db", _boolean, True)
+    stop_timeout = c.check("stop-timeout", _timeout, 300.0)
+    start_timeout = c.check("start-timeout", _timeout, 900.0)
+    allow_production = c.check("allow-production", _boolean, False)
+    if package_id and not environment and "environment" not in needs:
+        c.fail("package-id", "deploys an existing package: set environment too")
+    if environment.lower() == "production" and not allow_production:
+        c.fail(
+            "environment",
+            "is Production; deploying there needs allow-production: true "
+            f"({c.label('allow-production')})",
         )
     if c.problems:
         raise ConfigError(c.problems)
@@ -163,6 +187,12 @@ def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUI
         pat=pat,
         project_id=project_id,
         repository_url=repository_url,
+        environment=environment,
+        package_id=package_id,
+        auto_sync_db=auto_sync_db,
+        stop_timeout=stop_timeout,
+        start_timeout=start_timeout,
+        allow_production=allow_production,
     )
 
 
@@ -219,6 +249,21 @@ def _project_id(value: str) -> str:
     if _PROJECT_ID.fullmatch(value):
         return value
     raise ValueError(f"is {shown(value)}; expected the app's project id (letters, digits, -)")
+
+
+def _environment(value: str) -> str:
+    if _ENVIRONMENT.fullmatch(value):
+        return value
+    raise ValueError(
+        f"is {shown(value)}; expected Test, Acceptance, Production or a flexible "
+        "environment's name (letters, digits, spaces, '-', '_' and '.')"
+    )
+
+
+def _package_id(value: str) -> str:
+    if _PACKAGE_ID.fullmatch(value):
+        return value
+    raise ValueError(f"is {shown(value)}; expected a package id such as the package-id output")
 
 
 def _branch(value: str) -> str:

@@ -26,6 +26,19 @@ from tests.conftest import (
 )
 
 
+def test_entrypoint_knows_every_subcommand() -> None:
+    import importlib.util
+
+    from ci_step.cli import cli
+
+    spec = importlib.util.spec_from_file_location("entrypoint", ENTRYPOINT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert set(module.SUBCOMMANDS) == set(cli.commands)
+
+
 def test_other_commands_are_executed(workspace: Path) -> None:
     run = run_entrypoint(base_env(workspace.parent), workspace, "echo", "hello from the image")
     assert (run.code, run.stdout) == (0, "hello from the image\n")

@@ -21,7 +21,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ci_step.simulator import content
-from ci_step.simulator.state import BuildService, Reply
+from ci_step.simulator.reply import Reply
+from ci_step.simulator.state import BuildService
 
 HTML_ERROR = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
 REASONS = {

@@ -14,12 +14,14 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from ci_step.simulator import content
+from ci_step.simulator import environments as envs
+from ci_step.simulator.reply import Reply, error
 
 APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 VERSION = re.compile(r"\d+\.\d+\.\d+")
@@ -35,19 +37,6 @@ class Durations:
     queued: float = 1.0
     building: float = 3.0
     uploading: float = 1.0
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None  # JSON-able, or bytes
-    headers: dict[str, str] = field(default_factory=dict)
-    chunks: Iterator[bytes | memoryview] | None = None
-    length: int = 0
-
-
-def error(status: int, code: str, message: str) -> Reply:
-    return Reply(status, {"errorCode": code, "errorMessage": message})
 
 
 @dataclass
@@ -110,11 +99,14 @@ class SimApp:
     denied: bool = False
     packages: list[SimPackage] = field(default_factory=list)
     project_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    environments: dict[str, envs.SimEnvironment] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.branches:
             main = "trunk" if self.repo == "svn" else "main"
             self.branches = {main: "42" if self.repo == "svn" else secrets.token_hex(20)}
+        if not self.environments:
+            self.environments = envs.default_environments(self.app_id)
 
     def revision_ok(self, revision: str) -> bool:
         pattern = SVN_REVISION if self.repo == "svn" else GIT_HASH
@@ -256,6 +248,12 @@ class BuildService:
                 return self._packages(method, app, app_id, tail, query, body)
             if resource == "branches" and method == "GET":
                 return self._branches(app, tail)
+            if resource == "environments":
+                if app is None:
+                    return error(404, "APP_NOT_FOUND", "App not found.")
+                return envs.handle(
+                    method, app.environments, app.packages, tail, body, self.sim_now()
+                )
         return error(404, "NOT_FOUND", "No such endpoint.")
 
     def _packages(

@@ -1,0 +1,115 @@
+"""The Deploy API v1 calls a deploy needs, on the Build API's session and error rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from ci_step.api import BuildApi
+from ci_step.errors import ApiError
+
+# 5xx answers that are the API's verdict, not a hiccup: never retried.
+START_REFUSALS = frozenset(
+    {"NO_MDA_HAS_BEEN_DEPLOYED", "APP_ALREADY_HAS_A_STARTING_JOB", "ALREADY_STARTED"}
+)
+START_FAILURES = frozenset(
+    {
+        "NO_PACKAGE",
+        "ALREADY_LOCKED",
+        "ALREADY_STARTED",
+        "DB_SYNC_FAILED",
+        "INVALID_DB_STRUCTURE",
+        "MISSING_CONSTANT",
+        "INSECURE_ADMIN_PASSWORD",
+        "STARTUP_ACTION_FAILED",
+        "START_FAILED",
+    }
+)
+TRANSPORT_FAILURES = frozenset({"PACKAGE_PARSE_FAILED", "SERVICE UNAVAILABLE"})
+STOP_FAILURES = frozenset({"STOP_FAILED"})
+STILL_PROCESSING = "SERVICE UNAVAILABLE"  # 503 "MDA is still being processed, retry later"
+
+
+@dataclass(frozen=True)
+class Environment:
+    mode: str
+    status: str  # Empty, Stopped or Running
+    url: str
+    model_version: str
+    production: bool
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
+class DeployApi:
+    def __init__(self, api: BuildApi) -> None:
+        self.api = api
+
+    def _environment(self, app_id: str, mode: str) -> str:
+        return f"{self.api.app_url(app_id)}/environments/{quote(mode, safe='')}"
+
+    def get_environment(self, app_id: str, mode: str) -> Environment:
+        data = self.api.call(
+            "GET", self._environment(app_id, mode), doing=f"reading environment {mode}"
+        )
+        if not isinstance(data, dict) or not _text(data, "Status"):
+            raise ApiError(f"The Deploy API answered environment {mode} without a Status.")
+        return Environment(
+            mode=_text(data, "Mode") or mode,
+            status=_text(data, "Status"),
+            url=_text(data, "Url"),
+            model_version=_text(data, "ModelVersion"),
+            production=data.get("Production") is True,
+        )
+
+    def stop(self, app_id: str, mode: str) -> None:
+        # Stopping a stopped environment changes nothing: safe to repeat.
+        self.api.call(
+            "POST",
+            f"{self._environment(app_id, mode)}/stop",
+            doing=f"stopping environment {mode}",
+            final_codes=STOP_FAILURES,
+        )
+
+    def transport(self, app_id: str, mode: str, package_id: str) -> None:
+        # Transporting the same package twice leaves the same package: safe to repeat.
+        self.api.call(
+            "POST",
+            f"{self._environment(app_id, mode)}/transport",
+            doing=f"transporting package {package_id} to {mode}",
+            json={"PackageId": package_id},
+            final_codes=TRANSPORT_FAILURES,
+        )
+
+    def start(self, app_id: str, mode: str, auto_sync_db: bool) -> str | None:
+        """The start job's id; None when the environment was already running."""
+        data = self.api.call(
+            "POST",
+            f"{self._environment(app_id, mode)}/start",
+            doing=f"starting environment {mode}",
+            idempotent=False,
+            json={"AutoSyncDb": auto_sync_db},
+            final_codes=START_REFUSALS,
+        )
+        if isinstance(data, dict) and data.get("errorCode") == "ALREADY_STARTED":
+            return None  # the reference answers this one with HTTP 200
+        job = data.get("JobId") if isinstance(data, dict) else None
+        if not isinstance(job, str) or not job:
+            raise ApiError(f"The Deploy API accepted the start of {mode} but gave no JobId.")
+        return job
+
+    def start_status(self, app_id: str, mode: str, job_id: str) -> str:
+        data = self.api.call(
+            "GET",
+            f"{self._environment(app_id, mode)}/start/{quote(job_id, safe='')}",
+            doing=f"reading the start of environment {mode}",
+            final_codes=START_FAILURES,
+        )
+        status = _text(data, "Status") if isinstance(data, dict) else ""
+        if not status:
+            raise ApiError(f"The Deploy API answered the start job of {mode} without a Status.")
+        return status

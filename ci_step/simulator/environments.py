@@ -1,0 +1,240 @@
+"""The simulated Deploy API v1: an app's environments, stop, transport, start and its job.
+
+Follows Mendix's Deploy API v1 reference: ``Status`` ``Empty``/``Stopped``/``Running``,
+transport only onto a stopped environment, the transient 503 while a new package is
+still being processed, a start job that reports ``Starting`` and then ``Started`` or
+answers 500 with the reason (``DB_SYNC_FAILED``, ``MISSING_CONSTANT``, ...).
+Behaviours a test wants to provoke are fields of :class:`SimEnvironment`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ci_step.simulator.reply import Reply, error
+
+if TYPE_CHECKING:
+    from ci_step.simulator.state import SimPackage
+
+STANDARD_MODES = ("Test", "Acceptance", "Production")
+START_ERRORS = {
+    "DB_SYNC_FAILED": "Cannot start app. Synchronization of database failed.",
+    "MISSING_CONSTANT": "Cannot start app. Missing one or more constant values.",
+    "STARTUP_ACTION_FAILED": "Cannot start app. Startup action failed.",
+    "START_FAILED": "Cannot start app: result (detail status)",
+    "INSECURE_ADMIN_PASSWORD": (
+        "Cannot start app. There is a user with administrator role with password '1'. "
+        "This is not allowed."
+    ),
+}
+TRANSPORT_ERRORS = {
+    "INVALID_RUNTIME_VERSION": (400, "This Runtime version is not supported on this environment."),
+    "TRANSPORT_NOT_ALLOWED": (403, "No access to transport to environment '{mode}'."),
+    "PACKAGE_PARSE_FAILED": (500, "Failed to parse deployment package file."),
+}
+
+
+@dataclass
+class StartJob:
+    job_id: str
+    ends_at: float
+    fails_with: str = ""
+    settled: bool = False
+
+
+@dataclass
+class SimEnvironment:
+    mode: str
+    status: str = "Running"  # Empty, Stopped or Running
+    production: bool = False
+    url: str = ""
+    model_version: str = "1.0.0.1"
+    mendix_version: str = "10.12.0"
+    environment_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    package_id: str = ""
+    # behaviours to provoke
+    processing: int = 0  # transports answered 503 "still being processed" first
+    transport_error: str = ""  # one of TRANSPORT_ERRORS
+    start_error: str = ""  # one of START_ERRORS: the start job ends with it
+    stop_error: bool = False  # stop answers 500 STOP_FAILED
+    start_seconds: float = 2.0  # simulated seconds a start job stays Starting
+    stop_seconds: float = 0.0  # simulated seconds a stop takes to show as Stopped
+    stopping_until: float = 0.0
+    jobs: dict[str, StartJob] = field(default_factory=dict)
+
+    def current_status(self, now: float) -> str:
+        for job in self.jobs.values():
+            if not job.settled and now >= job.ends_at:
+                job.settled = True
+                if not job.fails_with:
+                    self.status = "Running"
+        if self.status == "Stopping":
+            return "Running" if now < self.stopping_until else "Stopped"
+        return self.status
+
+    def describe(self, now: float) -> dict[str, Any]:
+        return {
+            "Status": self.current_status(now),
+            "EnvironmentId": self.environment_id,
+            "Mode": self.mode,
+            "Url": self.url,
+            "ModelVersion": self.model_version,
+            "MendixVersion": self.mendix_version,
+            "Production": self.production,
+        }
+
+
+def default_environments(app_id: str) -> dict[str, SimEnvironment]:
+    suffix = {"Test": "-test", "Acceptance": "-accp", "Production": ""}
+    return {
+        mode: SimEnvironment(
+            mode,
+            production=mode == "Production",
+            url=f"https://{app_id}{suffix[mode]}.mendixcloud.example",
+        )
+        for mode in STANDARD_MODES
+    }
+
+
+def find(environments: dict[str, SimEnvironment], mode: str) -> SimEnvironment | None:
+    """Standard modes match in any case (the reference writes 'acceptance' too)."""
+    if mode in environments:
+        return environments[mode]
+    for name, environment in environments.items():
+        if name in STANDARD_MODES and name.lower() == mode.lower():
+            return environment
+    return None
+
+
+def handle(
+    method: str,
+    environments: dict[str, SimEnvironment],
+    packages: list[SimPackage],
+    tail: list[str],
+    body: bytes,
+    now: float,
+) -> Reply:
+    """``/apps/{AppId}/environments[/{Mode}[/stop|/transport|/start[/{JobId}]]]``."""
+    if not tail:
+        if method != "GET":
+            return error(405, "METHOD_NOT_ALLOWED", "Method not allowed.")
+        return Reply(200, [env.describe(now) for env in environments.values()])
+    mode = tail[0]
+    if not mode:
+        return error(
+            400,
+            "INVALID_PARAMETERS",
+            "Not enough parameters given. Please set AppId and Mode parameters.",
+        )
+    environment = find(environments, mode)
+    if environment is None:
+        return error(404, "ENVIRONMENT_NOT_FOUND", "Environment not found.")
+    action = tail[1:]
+    if not action and method == "GET":
+        return Reply(200, environment.describe(now))
+    if action == ["stop"] and method == "POST":
+        return _stop(environment, now)
+    if action == ["transport"] and method == "POST":
+        return _transport(environment, packages, body, now)
+    if action == ["start"] and method == "POST":
+        return _start(environment, body, now)
+    if len(action) == 2 and action[0] == "start" and method == "GET":
+        return _job(environment, action[1], now)
+    return error(404, "NOT_FOUND", "No such endpoint.")
+
+
+def _stop(environment: SimEnvironment, now: float) -> Reply:
+    if environment.stop_error:
+        return error(500, "STOP_FAILED", "Cannot stop app: the runtime did not respond.")
+    if environment.current_status(now) == "Running":
+        environment.status = "Stopping"
+        environment.stopping_until = now + environment.stop_seconds
+    return Reply(200, None)
+
+
+def _transport(
+    environment: SimEnvironment, packages: list[SimPackage], body: bytes, now: float
+) -> Reply:
+    data = _json(body)
+    package_id = data.get("PackageId") if isinstance(data, dict) else None
+    if not isinstance(package_id, str) or not package_id:
+        return error(
+            400, "INVALID_PARAMETERS", "Not enough parameters given. Please set PackageId."
+        )
+    package = next((p for p in packages if p.package_id == package_id), None)
+    if package is None:
+        return error(404, "PACKAGE_NOT_FOUND", "Package not found.")
+    if package.status(now) != "Succeeded":
+        return error(
+            403,
+            "NOT ALLOWED",
+            "Cannot transport - MDA processing failed, try uploading again with a valid MDA.",
+        )
+    if environment.current_status(now) == "Running":
+        return error(
+            403,
+            "APP_IS_RUNNING",
+            f"The '{environment.mode}' environment must be stopped to do transport.",
+        )
+    if environment.transport_error:
+        status, text = TRANSPORT_ERRORS[environment.transport_error]
+        return error(status, environment.transport_error, text.format(mode=environment.mode))
+    if environment.processing > 0:
+        environment.processing -= 1
+        return error(
+            503,
+            "SERVICE UNAVAILABLE",
+            "Cannot transport - MDA is still being processed, retry later",
+        )
+    environment.package_id = package.package_id
+    environment.model_version = f"{package.version}.{package.revision}"
+    environment.status = "Stopped"
+    return Reply(200, None)
+
+
+def _start(environment: SimEnvironment, body: bytes, now: float) -> Reply:
+    data = _json(body)
+    auto_sync = data.get("AutoSyncDb") if isinstance(data, dict) else None
+    if environment.current_status(now) == "Running":
+        return error(200, "ALREADY_STARTED", "Cannot start app. App is already running.")
+    if not environment.package_id and environment.status == "Empty":
+        return error(500, "NO_MDA_HAS_BEEN_DEPLOYED", "Cannot start app. There is no MDA deployed.")
+    if any(not job.settled for job in environment.jobs.values()):
+        return error(
+            500,
+            "APP_ALREADY_HAS_A_STARTING_JOB",
+            "Cannot start app. There is already a starting job id found.",
+        )
+    fails_with = environment.start_error
+    if not fails_with and auto_sync is not True and environment.package_id:
+        fails_with = "INVALID_DB_STRUCTURE"  # a new model needs its database synchronised
+    job = StartJob(str(uuid.uuid4()), now + environment.start_seconds, fails_with)
+    environment.jobs[job.job_id] = job
+    return Reply(200, {"JobId": job.job_id})
+
+
+def _job(environment: SimEnvironment, job_id: str, now: float) -> Reply:
+    job = environment.jobs.get(job_id)
+    if job is None:
+        return error(404, "NO_SUCH_STARTJOB", "Job not found.")
+    environment.current_status(now)
+    if not job.settled:
+        return Reply(200, {"Status": "Starting"})
+    if job.fails_with:
+        text = START_ERRORS.get(
+            job.fails_with,
+            "Cannot start app. The database is out-of-sync with the model. Please set "
+            "AutoSyncDb parameter to true to synchronize the database automatically on startup.",
+        )
+        return error(500, job.fails_with, text)
+    return Reply(200, {"Status": "Started"})
+
+
+def _json(body: bytes) -> object:
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        return None

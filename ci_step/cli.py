@@ -261,6 +261,24 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     help="An existing package, e.g. calc:1.2.9 or calc:2.0.0:Failed; repeatable.",
 )
 @click.option(
+    "--deploy-error",
+    default="",
+    metavar="CODE",
+    help="Every environment fails deploys with this errorCode: DB_SYNC_FAILED, "
+    "MISSING_CONSTANT, STARTUP_ACTION_FAILED, START_FAILED, INSECURE_ADMIN_PASSWORD (start), "
+    "INVALID_RUNTIME_VERSION, TRANSPORT_NOT_ALLOWED, PACKAGE_PARSE_FAILED (transport), "
+    "STOP_FAILED.",
+)
+@click.option(
+    "--processing",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Transports answered 503 'MDA is still being processed' first, per environment.",
+)
+@click.option(
+    "--start-seconds", default=2.0, show_default=True, help="Seconds an environment takes to start."
+)
+@click.option(
     "--fault",
     "faults",
     multiple=True,
@@ -287,9 +305,13 @@ def simulate_command(
     stuck: bool,
     pat: str,
     seeds: tuple[str, ...],
+    deploy_error: str,
+    processing: int,
+    start_seconds: float,
     faults: tuple[str, ...],
 ) -> None:
-    """Serve a simulated Build API on loopback until interrupted."""
+    """Serve a simulated Build and Deploy API on loopback until interrupted."""
+    from ci_step.simulator.environments import misbehave
     from ci_step.simulator.run import build_service, serve
     from ci_step.simulator.server import parse_fault
 
@@ -318,6 +340,17 @@ def simulate_command(
                 f"{seed!r}: expected APP:VERSION[:STATUS] of a known app", param_hint="--seed"
             )
         service.seed_package(app, version, status or "Succeeded")
+    for sim_app in service.apps.values():
+        for environment in sim_app.environments.values():
+            try:
+                misbehave(
+                    environment,
+                    error_code=deploy_error,
+                    processing=processing,
+                    start_seconds=start_seconds,
+                )
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--deploy-error") from None
     serve(service, host=host, port=port, storage_port=storage_port, faults=parsed)
 
 
@@ -329,7 +362,7 @@ def simulate_command(
     help="Keep the demo workspace in this directory.",
 )
 def demo_command(keep: str | None) -> None:
-    """Run the whole step against the built-in simulator and show what a pipeline receives."""
+    """Build and deploy against the built-in simulator; show what a pipeline receives."""
     from ci_step.demo import run_demo
 
     sys.exit(run_demo(keep))

@@ -1,4 +1,5 @@
-"""`mendix-build demo`: the whole step against the in-process simulator.
+"""`mendix-build demo`: the whole step against the in-process simulator, from the build
+to a deploy on the simulated Acceptance environment.
 
 Shows what each CI would receive: GitHub's output file and step summary,
 GitLab's dotenv report, Jenkins' properties and JSON, and the .mda itself.
@@ -34,10 +35,13 @@ def run_demo(keep: str | None) -> int:
         package_size=256 * 1024,
     )
     revision = service.apps["calc"].branches["main"]
+    service.apps["calc"].environments["Acceptance"].start_seconds = 1.0
     workspace = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="mendix-build-demo-"))
     workspace.mkdir(parents=True, exist_ok=True)
     with Simulator(service) as simulator:
-        click.echo(f"Simulated Build API at {simulator.base_url}; workspace {workspace}\n")
+        click.echo(
+            f"Simulated Build and Deploy API at {simulator.base_url}; workspace {workspace}\n"
+        )
         values = {
             "app-id": "calc",
             "username": DEMO_USER,
@@ -51,6 +55,7 @@ def run_demo(keep: str | None) -> int:
             "timeout": "2m",
             "artifact-path": str(workspace / "calc-1.0.0.mda"),
             "result-file": str(workspace / "result.json"),
+            "environment": "Acceptance",
         }
         raw = {
             spec.name: RawInput(values.get(spec.name, spec.default), spec.name) for spec in INPUTS

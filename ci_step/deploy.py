@@ -91,13 +91,11 @@ def _poll(deadline: Deadline, config: Config, started: float, now: float, doing:
 def _wait_until_stopped(config: Config, services: Services, api: DeployApi) -> None:
     deadline = _phase_deadline(services, config.stop_timeout)
     started = services.clock.now()
-    while True:
+    while api.get_environment(config.app_id, config.environment).status == "Running":
         try:
             _poll(deadline, config, started, services.clock.now(), "stopping")
         except DeadlineExceeded:
             raise _late(config, "stop", config.stop_timeout, "stop-timeout") from None
-        if api.get_environment(config.app_id, config.environment).status != "Running":
-            return
 
 
 def _transport(config: Config, services: Services, api: DeployApi, package_id: str) -> None:

@@ -98,9 +98,10 @@ def finish(
         result.fail(OutputError("Some outputs could not be written: " + "; ".join(problems)))
     if result.error is None:
         log.info(
-            "Build step succeeded",
+            "Build and deploy succeeded" if result.deployed else "Build step succeeded",
             package_id=result.package_id,
             artifact=result.artifact_path or None,
+            environment=result.environment or None,
         )
     else:
         for index, line in enumerate(result.error.lines()):

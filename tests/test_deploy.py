@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,11 +17,14 @@ from ci_step.simulator.environments import SimEnvironment
 from tests import ci_formats
 from tests.conftest import (
     API_KEY,
+    ENTRYPOINT,
     USER,
     Run,
+    base_env,
     github_env,
     gitlab_env,
     inputs,
+    mendix_env,
     run_entrypoint,
     run_local,
 )
@@ -413,3 +419,124 @@ def test_simulated_environment_follows_the_reference(sim: Simulator, service: Bu
     assert call("GET", "/Test").json()["ModelVersion"].startswith("4.0.0.")
     assert call("GET", "/Test/start/nope").json()["errorCode"] == "NO_SUCH_STARTJOB"
     assert call("GET", "/Nowhere").json()["errorCode"] == "ENVIRONMENT_NOT_FOUND"
+
+
+def test_second_run_with_the_same_inputs_deploys_the_package_it_built(
+    sim: Simulator, service: BuildService, acceptance: SimEnvironment, workspace: Path
+) -> None:
+    """The GitHub and Jenkins examples: a build job, then a deploy job with the same inputs."""
+    assert run_local(sim, workspace).code == 0
+    run = run_local(sim, workspace, environment="Acceptance", download="false")
+    assert run.code == 0, run.stderr
+    (package,) = service.apps["calc"].packages
+    assert builds(sim) == 1
+    assert run.result()["reused"] is True
+    assert acceptance.package_id == package.package_id
+
+
+def test_gitlab_deploy_job_takes_the_package_from_the_build_jobs_dotenv(
+    sim: Simulator, service: BuildService, acceptance: SimEnvironment, workspace: Path
+) -> None:
+    """The GitLab example: dotenv variables outrank job variables, so the empty
+    MENDIX_ENVIRONMENT of the build's report must not hide the --environment flag."""
+    build = run_entrypoint(gitlab_env(workspace, inputs(sim)), workspace)
+    assert build.code == 0, build.stderr
+    report = ci_formats.gitlab_dotenv((workspace / "mendix-build.env").read_bytes())
+    assert report["MENDIX_ENVIRONMENT"] == ""
+    deploy_env = gitlab_env(workspace, inputs(sim, revision="", version="")) | report
+    run = run_entrypoint(
+        deploy_env, workspace, "mendix-build", "deploy", "--environment", "Acceptance"
+    )
+    assert run.code == 0, run.stderr
+    (package,) = service.apps["calc"].packages
+    assert acceptance.package_id == package.package_id
+    assert builds(sim) == 1
+    after = ci_formats.gitlab_dotenv((workspace / "mendix-build.env").read_bytes())
+    assert after["MENDIX_ENVIRONMENT_URL"] == "https://calc-accp.mendixcloud.example"
+    assert after["MENDIX_DEPLOY_RESULT"] == "success"
+
+
+def test_sigterm_while_starting_says_cancelled(
+    sim: Simulator, acceptance: SimEnvironment, workspace: Path
+) -> None:
+    acceptance.start_seconds = 60
+    env = gitlab_env(workspace, inputs(sim, environment="Acceptance", download="false"))
+    process = subprocess.Popen(
+        [sys.executable, str(ENTRYPOINT)],
+        env=env,
+        cwd=workspace,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not sim.requests("api", "GET", r"/start/") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=5)
+    finally:
+        process.kill()
+    assert process.returncode == 143, stderr
+    report = ci_formats.gitlab_dotenv((workspace / "mendix-build.env").read_bytes())
+    assert report["MENDIX_RESULT"] == "cancelled"
+    assert report["MENDIX_DEPLOY_RESULT"] == "cancelled"
+    assert report["MENDIX_DEPLOYED"] == "false"
+
+
+def test_simulate_command_injects_deploy_errors(workspace: Path) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ENTRYPOINT),
+            "simulate",
+            "--port",
+            "0",
+            "--queued",
+            "0",
+            "--building",
+            "0.2",
+            "--uploading",
+            "0",
+            "--deploy-error",
+            "MISSING_CONSTANT",
+            "--start-seconds",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base = process.stdout.readline().split(" at ", 1)[1].split(" ", 1)[0]
+        values = {
+            "app-id": "calc",
+            "username": "demo@example.com",
+            "api-key": "demo-api-key",
+            "base-url": base,
+            "revision": "latest",
+            "version": "1.0.0",
+            "environment": "Acceptance",
+            "download": "false",
+            "poll-interval": "0.1",
+            "result-file": "result.json",
+        }
+        run = run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace)
+        assert_deploy_failed(run, "MISSING_CONSTANT", "constant")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_simulate_command_refuses_an_unknown_deploy_error() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ENTRYPOINT), "simulate", "--port", "0", "--deploy-error", "OOPS"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--deploy-error" in done.stderr
+    assert "DB_SYNC_FAILED" in done.stderr

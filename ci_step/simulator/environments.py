@@ -99,6 +99,26 @@ def default_environments(app_id: str) -> dict[str, SimEnvironment]:
     }
 
 
+def misbehave(
+    environment: SimEnvironment, *, error_code: str = "", processing: int = 0, start_seconds: float
+) -> None:
+    """Make an environment answer as asked: ``error_code`` is a start, transport or stop
+    failure (STOP_FAILED); ``processing`` transports are answered 503 first."""
+    if error_code in START_ERRORS:
+        environment.start_error = error_code
+    elif error_code in TRANSPORT_ERRORS:
+        environment.transport_error = error_code
+    elif error_code == "STOP_FAILED":
+        environment.stop_error = True
+    elif error_code:
+        raise ValueError(
+            f"unknown deploy error {error_code!r}; expected one of "
+            + ", ".join([*START_ERRORS, *TRANSPORT_ERRORS, "STOP_FAILED"])
+        )
+    environment.processing = processing
+    environment.start_seconds = start_seconds
+
+
 def find(environments: dict[str, SimEnvironment], mode: str) -> SimEnvironment | None:
     """Standard modes match in any case (the reference writes 'acceptance' too)."""
     if mode in environments:

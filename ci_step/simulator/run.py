@@ -59,6 +59,8 @@ def serve(
             click.echo(
                 f"    package {package.version} {package.fixed_status}: {package.package_id}"
             )
+        modes = ", ".join(f"{env.mode} ({env.status.lower()})" for env in app.environments.values())
+        click.echo(f"    environments: {modes}")
     for fault in faults:
         click.echo(f"Fault: {fault}")
     click.echo("Stop with Ctrl-C.")

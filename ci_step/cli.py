@@ -104,7 +104,9 @@ def _execute(
     action: Any = None,
     app_only: bool = False,
     also_needs: frozenset[str] = frozenset(),
+    arguments: dict[str, str] | None = None,
 ) -> None:
+    """Run an action; ``arguments``: inputs given as positional arguments (they win)."""
     from ci_step.runner import execute
     from ci_step.validate import APP_NEEDS, BUILD_NEEDS
 
@@ -112,7 +114,10 @@ def _execute(
     options: dict[str, Any] = {"needs": (APP_NEEDS if app_only else BUILD_NEEDS) | also_needs}
     if action is not None:
         options["action"] = action
-    sys.exit(execute(collect(ctx, values), loaded.problems if loaded else [], **options))
+    raw = collect(ctx, values)
+    for name, value in (arguments or {}).items():
+        raw[name] = RawInput(value, name.upper().replace("-", "_") + " argument")
+    sys.exit(execute(raw, loaded.problems if loaded else [], **options))
 
 
 def _commands() -> Any:
@@ -141,11 +146,13 @@ def _package_command(name: str, summary: str) -> None:
     """`mendix-build NAME PACKAGE_ID`: the action of the same name in ci_step.commands."""
 
     @cli.command(name, help=summary)
-    @click.argument("package_id")
+    @click.argument("package", metavar="PACKAGE_ID")
     @input_options
     @click.pass_context
-    def command(ctx: click.Context, /, package_id: str, **values: Any) -> None:
-        action = getattr(_commands(), name)(package_id)
+    def command(ctx: click.Context, /, package: str, **values: Any) -> None:
+        # The argument is named apart from the package-id input's option: they must
+        # never overwrite each other (a GitLab dotenv report sets MENDIX_PACKAGE_ID).
+        action = getattr(_commands(), name)(package)
         _execute(ctx, values, action, app_only=True)
 
 
@@ -159,19 +166,18 @@ for _name, _summary in (
 
 
 @cli.command("deploy")
-@click.argument("package_id", required=False)
+@click.argument("package", metavar="[PACKAGE_ID]", required=False)
 @input_options
 @click.pass_context
-def deploy_command(ctx: click.Context, /, package_id: str | None, **values: Any) -> None:
+def deploy_command(ctx: click.Context, /, package: str | None, **values: Any) -> None:
     """Deploy a package to the environment input: stop, transport, start (exit 7 on failure).
 
     PACKAGE_ID defaults to the package-id input (MENDIX_PACKAGE_ID, which a GitLab
     build job's dotenv report hands to the jobs that need it).
     """
-    if package_id is not None:
-        values["package_id"] = package_id
     needs = frozenset({"environment", "package-id"})
-    _execute(ctx, values, _commands().deploy, app_only=True, also_needs=needs)
+    given = {"package-id": package} if package is not None else None
+    _execute(ctx, values, _commands().deploy, app_only=True, also_needs=needs, arguments=given)
 
 
 @cli.command("list")

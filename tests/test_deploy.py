@@ -540,3 +540,72 @@ def test_simulate_command_refuses_an_unknown_deploy_error() -> None:
     assert done.returncode == 2
     assert "--deploy-error" in done.stderr
     assert "DB_SYNC_FAILED" in done.stderr
+
+
+def test_bad_deploy_inputs_are_all_named_and_nothing_is_sent(
+    sim: Simulator, workspace: Path
+) -> None:
+    run = run_local(
+        sim,
+        workspace,
+        "--stop-timeout",
+        "soon",
+        environment="Accept/ance",
+        auto_sync_db="maybe",
+        start_timeout="-1",
+        allow_production="yes",
+        package_id="../../etc",
+    )
+    assert run.code == 2
+    for text in (
+        "MENDIX_ENVIRONMENT is 'Accept/ance'",
+        "MENDIX_AUTO_SYNC_DB is 'maybe'; expected true or false",
+        "MENDIX_START_TIMEOUT is '-1'",
+        "--stop-timeout is 'soon'",
+        "MENDIX_ALLOW_PRODUCTION is 'yes'",
+        "MENDIX_PACKAGE_ID is '../../etc'",
+    ):
+        assert text in run.stderr
+    assert "Traceback" not in run.stderr
+    assert sim.requests() == []
+
+
+def test_stop_timeout_exits_4_before_any_transport(
+    sim: Simulator, acceptance: SimEnvironment, workspace: Path
+) -> None:
+    acceptance.stop_seconds = 60
+    run = run_local(sim, workspace, environment="Acceptance", download="false", stop_timeout="1s")
+    assert run.code == 4
+    assert run.result()["deploy-result"] == "timeout"
+    assert "stop-timeout" in run.stderr
+    assert "POST transport" not in deploy_calls(sim)
+
+
+@pytest.mark.parametrize("command", ["show", "deploy"])
+def test_package_argument_wins_over_package_id_from_a_dotenv_report(
+    command: str, sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    wanted = service.seed_package("calc", "5.0.0")
+    other = service.seed_package("calc", "5.0.1")
+    service.apps["calc"].environments["Acceptance"].start_seconds = 0.2
+    run = run_local(
+        sim,
+        workspace,
+        command,
+        wanted.package_id,
+        package_id=other.package_id,
+        environment="Acceptance",
+        revision="",
+        version="",
+    )
+    assert run.code == 0, run.stderr
+    assert run.result()["package-id"] == wanted.package_id
+    assert "Warning" not in run.stderr
+    assert not sim.requests("api", path=other.package_id)
+
+
+def test_a_bad_package_argument_is_named_as_the_argument(sim: Simulator, workspace: Path) -> None:
+    run = run_local(sim, workspace, "deploy", "../x", environment="Acceptance")
+    assert run.code == 2
+    assert "PACKAGE_ID argument is '../x'" in run.stderr
+    assert sim.requests() == []

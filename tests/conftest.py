@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -170,6 +172,54 @@ def run_local(sim: Simulator, workspace: Path, *args: str, **overrides: str) -> 
     """The entrypoint with MENDIX_* inputs outside any CI, writing result.json."""
     values = inputs(sim, result_file="result.json", **overrides)
     return run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace, *args)
+
+
+def signal_entrypoint(
+    env: Mapping[str, str], workspace: Path, ready: Callable[[], bool], signum: int
+) -> tuple[int, str, float]:
+    """Start the step; once ``ready()`` holds send ``signum``.
+
+    (exit code, stderr, seconds from the signal to the exit)."""
+    process = subprocess.Popen(
+        [sys.executable, str(ENTRYPOINT)],
+        env=dict(env),
+        cwd=workspace,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sent = time.monotonic()
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=5)
+        return process.returncode, stderr, time.monotonic() - sent
+    finally:
+        process.kill()
+
+
+@contextlib.contextmanager
+def simulate_process(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`mendix-build simulate --port 0 OPTIONS` in its own process: (process, API base URL)."""
+    process = subprocess.Popen(
+        [sys.executable, str(ENTRYPOINT), "simulate", "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("Mendix Build API simulator at http://127.0.0.1:"), first
+        yield process, first.split(" at ", 1)[1].split(" ", 1)[0]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        finally:
+            process.kill()
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ from tests.conftest import (
     mendix_env,
     run_entrypoint,
     run_local,
+    signal_entrypoint,
+    simulate_process,
 )
 
 ENV_PATH = r"/environments/"
@@ -461,23 +463,10 @@ def test_sigterm_while_starting_says_cancelled(
 ) -> None:
     acceptance.start_seconds = 60
     env = gitlab_env(workspace, inputs(sim, environment="Acceptance", download="false"))
-    process = subprocess.Popen(
-        [sys.executable, str(ENTRYPOINT)],
-        env=env,
-        cwd=workspace,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    code, stderr, _ = signal_entrypoint(
+        env, workspace, lambda: bool(sim.requests("api", "GET", r"/start/")), signal.SIGTERM
     )
-    try:
-        deadline = time.monotonic() + 30
-        while not sim.requests("api", "GET", r"/start/") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=5)
-    finally:
-        process.kill()
-    assert process.returncode == 143, stderr
+    assert code == 143, stderr
     report = ci_formats.gitlab_dotenv((workspace / "mendix-build.env").read_bytes())
     assert report["MENDIX_RESULT"] == "cancelled"
     assert report["MENDIX_DEPLOY_RESULT"] == "cancelled"
@@ -485,31 +474,9 @@ def test_sigterm_while_starting_says_cancelled(
 
 
 def test_simulate_command_injects_deploy_errors(workspace: Path) -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ENTRYPOINT),
-            "simulate",
-            "--port",
-            "0",
-            "--queued",
-            "0",
-            "--building",
-            "0.2",
-            "--uploading",
-            "0",
-            "--deploy-error",
-            "MISSING_CONSTANT",
-            "--start-seconds",
-            "0.2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        base = process.stdout.readline().split(" at ", 1)[1].split(" ", 1)[0]
+    options = ("--queued", "0", "--building", "0.2", "--uploading", "0")
+    deploy = ("--deploy-error", "MISSING_CONSTANT", "--start-seconds", "0.2")
+    with simulate_process(*options, *deploy) as (_, base):
         values = {
             "app-id": "calc",
             "username": "demo@example.com",
@@ -523,10 +490,7 @@ def test_simulate_command_injects_deploy_errors(workspace: Path) -> None:
             "result-file": "result.json",
         }
         run = run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace)
-        assert_deploy_failed(run, "MISSING_CONSTANT", "constant")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    assert_deploy_failed(run, "MISSING_CONSTANT", "constant")
 
 
 def test_simulate_command_refuses_an_unknown_deploy_error() -> None:

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,10 +14,10 @@ from ci_step.simulator import BuildService, Fault, Simulator
 from tests import ci_formats
 from tests.conftest import (
     API_KEY,
-    ENTRYPOINT,
     gitlab_env,
     inputs,
     run_local,
+    signal_entrypoint,
 )
 
 
@@ -92,25 +89,11 @@ def test_signal_stops_within_5_seconds_with_outputs(
 ) -> None:
     service.apps["calc"].stuck_builds = True
     env = gitlab_env(workspace, inputs(sim, timeout="5m"))
-    process = subprocess.Popen(
-        [sys.executable, str(ENTRYPOINT)],
-        env=env,
-        cwd=workspace,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    exit_code, stderr, seconds = signal_entrypoint(
+        env, workspace, lambda: len(sim.requests("api", "GET")) >= 2, signum
     )
-    try:
-        deadline = time.monotonic() + 30
-        while len(sim.requests("api", "GET")) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        sent = time.monotonic()
-        process.send_signal(signum)
-        _, stderr = process.communicate(timeout=5)
-        assert time.monotonic() - sent < 5
-    finally:
-        process.kill()
-    assert process.returncode == code, stderr
+    assert seconds < 5
+    assert exit_code == code, stderr
     assert "Traceback" not in stderr
     variables = ci_formats.gitlab_dotenv((workspace / "mendix-build.env").read_bytes())
     assert variables["MENDIX_RESULT"] == "cancelled"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -13,7 +11,7 @@ import requests
 
 from ci_step.simulator import BuildService, Durations, Fault, Simulator, content
 from ci_step.simulator.server import parse_fault
-from tests.conftest import API_KEY, ENTRYPOINT, GIT_HEAD, USER
+from tests.conftest import API_KEY, GIT_HEAD, USER, simulate_process
 
 AUTH = {"Mendix-Username": USER, "Mendix-ApiKey": API_KEY}
 
@@ -212,27 +210,8 @@ def test_time_scale_runs_long_builds_fast() -> None:
 
 
 def test_simulate_command_serves_until_terminated() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ENTRYPOINT),
-            "simulate",
-            "--port",
-            "0",
-            "--queued",
-            "0",
-            "--fault",
-            "status:status=503,times=1,retry_after=2,method=GET",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.startswith("Mendix Build API simulator at http://127.0.0.1:")
-        base = first.split(" at ", 1)[1].split(" ", 1)[0]
+    fault = "status:status=503,times=1,retry_after=2,method=GET"
+    with simulate_process("--queued", "0", "--fault", fault) as (process, base):
         statuses = []
         for _ in range(2):
             response = requests.get(
@@ -244,8 +223,6 @@ def test_simulate_command_serves_until_terminated() -> None:
         assert statuses == [(503, "2"), (200, None)]
         process.terminate()
         assert process.wait(timeout=10) == 0
-    finally:
-        process.kill()
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,13 @@ def _deploy(config: Config, services: Services, package_id: str, result: StepRes
     api, log, mode, app = DeployApi(services.api), services.log, config.environment, config.app_id
     environment = preflight(config, services)
     result.environment_url = environment.url
+    if environment.status == "Running" and api.deployed_package_id(app, mode) == package_id:
+        # A re-run: stopping and starting again would only cost the users downtime.
+        log.info(
+            f"Environment {mode} already runs this package; nothing to do", url=environment.url
+        )
+        result.deployed = True
+        return
     log.info(f"Deploying to {mode}", package_id=package_id, status=environment.status)
     if environment.status == "Running":
         api.stop(app, mode)

@@ -66,6 +66,22 @@ class DeployApi:
             production=data.get("Production") is True,
         )
 
+    def deployed_package_id(self, app_id: str, mode: str) -> str | None:
+        """The PackageId the environment holds; None when it holds none."""
+        try:
+            data = self.api.call(
+                "GET",
+                f"{self._environment(app_id, mode)}/package",
+                doing=f"reading the package on environment {mode}",
+            )
+        except ApiError as exc:
+            if exc.error_code == "PACKAGE_NOT_FOUND":
+                return None
+            raise
+        if not isinstance(data, dict):
+            return None
+        return _text(data, "PackageId") or None
+
     def stop(self, app_id: str, mode: str) -> None:
         # Stopping a stopped environment changes nothing: safe to repeat.
         self.api.call(

@@ -408,7 +408,9 @@ def test_simulated_environment_follows_the_reference(sim: Simulator, service: Bu
     )
     assert call("POST", "/Test/stop").status_code == 200
     assert call("GET", "/Test").json()["Status"] == "Stopped"
+    assert call("GET", "/Test/package").json()["errorCode"] == "PACKAGE_NOT_FOUND"
     assert call("POST", "/test/transport", {"PackageId": package.package_id}).status_code == 200
+    assert call("GET", "/Test/package").json()["PackageId"] == package.package_id
     job = call("POST", "/Test/start", {"AutoSyncDb": True}).json()["JobId"]
     again = call("POST", "/Test/start", {"AutoSyncDb": True})
     assert (again.status_code, again.json()["errorCode"]) == (
@@ -573,3 +575,35 @@ def test_a_bad_package_argument_is_named_as_the_argument(sim: Simulator, workspa
     assert run.code == 2
     assert "PACKAGE_ID argument is '../x'" in run.stderr
     assert sim.requests() == []
+
+
+def test_rerun_of_a_deploy_that_already_happened_changes_nothing(
+    sim: Simulator, service: BuildService, acceptance: SimEnvironment, workspace: Path
+) -> None:
+    package = service.seed_package("calc", "6.0.0")
+    first = run_local(sim, workspace, "deploy", package.package_id, environment="Acceptance")
+    assert first.code == 0, first.stderr
+    before = len(sim.requests("api", "POST"))
+    again = run_local(sim, workspace, "deploy", package.package_id, environment="Acceptance")
+    assert again.code == 0, again.stderr
+    assert len(sim.requests("api", "POST")) == before  # no stop, transport or start
+    assert "already runs this package" in again.stderr
+    result = again.result()
+    assert (result["deployed"], result["deploy-result"]) == (True, "success")
+    assert result["environment-url"] == "https://calc-accp.mendixcloud.example"
+
+
+def test_a_running_environment_with_another_package_is_redeployed(
+    sim: Simulator, service: BuildService, acceptance: SimEnvironment, workspace: Path
+) -> None:
+    old = service.seed_package("calc", "6.0.0")
+    new = service.seed_package("calc", "6.0.1")
+    acceptance.package_id = old.package_id
+    run = run_local(sim, workspace, "deploy", new.package_id, environment="Acceptance")
+    assert run.code == 0, run.stderr
+    assert [call for call in deploy_calls(sim) if call.startswith("POST")] == [
+        "POST stop",
+        "POST transport",
+        "POST start",
+    ]
+    assert acceptance.package_id == new.package_id

@@ -155,6 +155,8 @@ def handle(
     action = tail[1:]
     if not action and method == "GET":
         return Reply(200, environment.describe(now))
+    if action == ["package"] and method == "GET":
+        return _deployed_package(environment, packages, now)
     if action == ["stop"] and method == "POST":
         return _stop(environment, now)
     if action == ["transport"] and method == "POST":
@@ -164,6 +166,26 @@ def handle(
     if len(action) == 2 and action[0] == "start" and method == "GET":
         return _job(environment, action[1], now)
     return error(404, "NOT_FOUND", "No such endpoint.")
+
+
+def _deployed_package(environment: SimEnvironment, packages: list[SimPackage], now: float) -> Reply:
+    package = next((p for p in packages if p.package_id == environment.package_id), None)
+    if package is None:
+        return error(404, "PACKAGE_NOT_FOUND", "No package found for this environment")
+    return Reply(
+        200,
+        {
+            "PackageId": package.package_id,
+            "Name": package.name,
+            "Description": package.description,
+            "Version": f"{package.version}.{package.revision}",
+            "Creator": package.creator,
+            "CreationDate": package.creation_ms,
+            "ExpiryDate": None,
+            "Status": package.status(now),
+            "Size": package.size,
+        },
+    )
 
 
 def _stop(environment: SimEnvironment, now: float) -> Reply:

@@ -607,3 +607,14 @@ def test_a_running_environment_with_another_package_is_redeployed(
         "POST start",
     ]
     assert acceptance.package_id == new.package_id
+
+
+def test_run_dry_run_with_environment_names_the_deploy_and_changes_nothing(
+    sim: Simulator, acceptance: SimEnvironment, workspace: Path
+) -> None:
+    run = run_local(sim, workspace, environment="Acceptance", dry_run="true")
+    assert run.code == 0, run.stderr
+    assert "POST " in run.stdout
+    assert "Then the package would be deployed to Acceptance" in run.stdout
+    assert {r.method for r in sim.requests()} == {"GET"}
+    assert acceptance.package_id == ""

@@ -82,8 +82,10 @@ def _deploy(config: Config, services: Services, package_id: str, result: StepRes
     log.info(f"Package transported to {mode}", package_id=package_id)
     _start(config, services, api)
     result.deployed = True
-    after = api.get_environment(app, mode)
-    result.environment_url = after.url or environment.url
+    try:  # the URL may have been set by the start; the deploy is done either way
+        result.environment_url = api.get_environment(app, mode).url or environment.url
+    except StepError as exc:
+        log.warning("Could not read the environment's URL after the start", reason=exc.message)
     log.info(f"Environment {mode} started", url=result.environment_url or None)
 
 

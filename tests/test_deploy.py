@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -618,3 +619,25 @@ def test_run_dry_run_with_environment_names_the_deploy_and_changes_nothing(
     assert "Then the package would be deployed to Acceptance" in run.stdout
     assert {r.method for r in sim.requests()} == {"GET"}
     assert acceptance.package_id == ""
+
+
+def test_unreadable_environment_after_the_start_still_counts_as_deployed(
+    sim: Simulator, acceptance: SimEnvironment, workspace: Path
+) -> None:
+    acceptance.start_seconds = 1.0
+
+    def break_reads_once_started() -> None:
+        deadline = time.monotonic() + 30
+        while not sim.requests("api", "POST", r"/start$") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sim.add_fault(Fault("status", method="GET", path=r"/Acceptance$", status=400, times=-1))
+
+    watcher = threading.Thread(target=break_reads_once_started, daemon=True)
+    watcher.start()
+    run = run_local(sim, workspace, environment="Acceptance", download="false")
+    watcher.join(timeout=30)
+    assert run.code == 0, run.stderr
+    result = run.result()
+    assert (result["deployed"], result["deploy-result"]) == (True, "success")
+    assert result["environment-url"] == "https://calc-accp.mendixcloud.example"
+    assert "Could not read the environment's URL" in run.stderr

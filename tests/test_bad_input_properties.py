@@ -3,7 +3,9 @@ message naming it: never a traceback, never a request."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -40,9 +42,12 @@ bad_version = env_text.filter(
 def invoke(sim: Simulator, env: dict[str, str | None], *args: str) -> tuple[int, str]:
     """Run the step in-process; hypothesis reuses the simulator, so count this run's calls."""
     before = len(sim.requests())
-    result = CliRunner().invoke(
-        cli, ["run", *args], env=CLEAR | CI_MARKERS | env, catch_exceptions=False
-    )
+    # Outside any CI the workspace is the current directory, and a generated result-file
+    # is written even for a refused run: keep those files out of the checkout.
+    with tempfile.TemporaryDirectory() as workspace, contextlib.chdir(workspace):
+        result = CliRunner().invoke(
+            cli, ["run", *args], env=CLEAR | CI_MARKERS | env, catch_exceptions=False
+        )
     assert len(sim.requests()) == before, "a request was sent"
     return result.exit_code, result.output
 

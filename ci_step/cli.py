@@ -16,7 +16,7 @@ from click.core import ParameterSource
 
 from ci_step import __version__
 from ci_step.inputs import BY_NAME, INPUTS
-from ci_step.validate import RawInput
+from ci_step.validate import APP_NEEDS, BUILD_NEEDS, RawInput
 
 # Options of the group itself; any other leading option belongs to `run`
 # (`--version` is the package version input, so the tool's own is --tool-version).
@@ -102,16 +102,15 @@ def _execute(
     ctx: click.Context,
     values: dict[str, Any],
     action: Any = None,
-    app_only: bool = False,
-    also_needs: frozenset[str] = frozenset(),
+    needs: frozenset[str] = BUILD_NEEDS,
     arguments: dict[str, str] | None = None,
 ) -> None:
-    """Run an action; ``arguments``: inputs given as positional arguments (they win)."""
+    """Run an action; ``needs``: the inputs it cannot do without; ``arguments``: inputs
+    given as positional arguments (they win)."""
     from ci_step.runner import execute
-    from ci_step.validate import APP_NEEDS, BUILD_NEEDS
 
     loaded = ctx.meta.get("config_file")
-    options: dict[str, Any] = {"needs": (APP_NEEDS if app_only else BUILD_NEEDS) | also_needs}
+    options: dict[str, Any] = {"needs": needs}
     if action is not None:
         options["action"] = action
     raw = collect(ctx, values)
@@ -153,7 +152,7 @@ def _package_command(name: str, summary: str) -> None:
         # The argument is named apart from the package-id input's option: they must
         # never overwrite each other (a GitLab dotenv report sets MENDIX_PACKAGE_ID).
         action = getattr(_commands(), name)(package)
-        _execute(ctx, values, action, app_only=True)
+        _execute(ctx, values, action, APP_NEEDS)
 
 
 for _name, _summary in (
@@ -175,9 +174,9 @@ def deploy_command(ctx: click.Context, /, package: str | None, **values: Any) ->
     PACKAGE_ID defaults to the package-id input (MENDIX_PACKAGE_ID, which a GitLab
     build job's dotenv report hands to the jobs that need it).
     """
-    needs = frozenset({"environment", "package-id"})
+    needs = APP_NEEDS | {"environment", "package-id"}
     given = {"package-id": package} if package is not None else None
-    _execute(ctx, values, _commands().deploy, app_only=True, also_needs=needs, arguments=given)
+    _execute(ctx, values, _commands().deploy, needs, arguments=given)
 
 
 @cli.command("list")
@@ -196,7 +195,7 @@ def list_command(
 ) -> None:
     """List the app's packages, newest first."""
     action = _commands().listing(as_json, filter_status, filter_version)
-    _execute(ctx, values, action, app_only=True)
+    _execute(ctx, values, action, APP_NEEDS)
 
 
 @cli.command("prune")
@@ -212,7 +211,7 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     """Delete the oldest Succeeded packages beyond --keep (never one in progress).
 
     With --dry-run true, only list them."""
-    _execute(ctx, values, _commands().prune(keep), app_only=True)
+    _execute(ctx, values, _commands().prune(keep), APP_NEEDS)
 
 
 @cli.command("simulate")

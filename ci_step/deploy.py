@@ -8,6 +8,7 @@ and signals keep their own exit codes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ci_step import signals
@@ -23,7 +24,13 @@ from ci_step.validate import Config
 if TYPE_CHECKING:
     from ci_step.step import Services
 
-STEPS = "stop it if it runs, transport the package, start it and wait for Started"
+
+def describe(config: Config) -> str:
+    """What a deploy would do, for a dry run."""
+    return (
+        f"deployed to {config.environment}: stop it if it runs, transport the package, start "
+        f"it (AutoSyncDb {str(config.auto_sync_db).lower()}) and wait for Started"
+    )
 
 
 def preflight(config: Config, services: Services) -> Environment:
@@ -42,7 +49,6 @@ def preflight(config: Config, services: Services) -> Environment:
 
 def deploy_package(config: Config, services: Services, package_id: str, result: StepResult) -> None:
     """Deploy ``package_id``; fills in the deploy outputs whatever happens."""
-    result.environment = config.environment
     result.deploy_result = "error"
     try:
         _deploy(config, services, package_id, result)
@@ -93,18 +99,24 @@ def _phase_deadline(services: Services, seconds: float) -> Deadline:
     return Deadline(services.clock, min(seconds, max(0.0, services.deadline.remaining())))
 
 
-def _poll(deadline: Deadline, config: Config, started: float, now: float, doing: str) -> None:
-    deadline.sleep(next_wait(now - started, config.poll_interval), doing)
+def _until(done: Callable[[], bool], deadline: Deadline, config: Config, phase: str) -> None:
+    """Check ``done`` on the polling schedule until it holds; ``phase``: 'stop' or 'start'."""
+    while not done():
+        try:
+            deadline.sleep(
+                next_wait(deadline.elapsed(), config.poll_interval), f"waiting to {phase}"
+            )
+        except DeadlineExceeded:
+            raise _late(config, phase) from None
+
+
+def _status(config: Config, api: DeployApi) -> str:
+    return api.get_environment(config.app_id, config.environment).status
 
 
 def _wait_until_stopped(config: Config, services: Services, api: DeployApi) -> None:
     deadline = _phase_deadline(services, config.stop_timeout)
-    started = services.clock.now()
-    while api.get_environment(config.app_id, config.environment).status == "Running":
-        try:
-            _poll(deadline, config, started, services.clock.now(), "stopping")
-        except DeadlineExceeded:
-            raise _late(config, "stop", config.stop_timeout, "stop-timeout") from None
+    _until(lambda: _status(config, api) != "Running", deadline, config, "stop")
 
 
 def _transport(config: Config, services: Services, api: DeployApi, package_id: str) -> None:
@@ -118,28 +130,22 @@ def _transport(config: Config, services: Services, api: DeployApi, package_id: s
             if exc.error_code != STILL_PROCESSING:
                 raise
             services.log.info("The package is still being processed; transporting again soon")
-        _poll(services.deadline, config, started, services.clock.now(), "transporting")
+        wait = next_wait(services.clock.now() - started, config.poll_interval)
+        services.deadline.sleep(wait, "transporting")
 
 
 def _start(config: Config, services: Services, api: DeployApi) -> None:
     deadline = _phase_deadline(services, config.start_timeout)
-    started = services.clock.now()
-    job = _start_job(config, services, api, deadline, started)
+    job = _start_job(config, services, api, deadline)
     if job is None:
         return
     services.log.info("Start job created", job_id=job, auto_sync_db=config.auto_sync_db)
-    while True:
-        status = api.start_status(config.app_id, config.environment, job)
-        if status == "Started":
-            return
-        try:
-            _poll(deadline, config, started, services.clock.now(), "starting")
-        except DeadlineExceeded:
-            raise _late(config, "start", config.start_timeout, "start-timeout") from None
+    app, mode = config.app_id, config.environment
+    _until(lambda: api.start_status(app, mode, job) == "Started", deadline, config, "start")
 
 
 def _start_job(
-    config: Config, services: Services, api: DeployApi, deadline: Deadline, started: float
+    config: Config, services: Services, api: DeployApi, deadline: Deadline
 ) -> str | None:
     """POST start; the job id, or None once the environment is running without one.
 
@@ -159,24 +165,15 @@ def _start_job(
             if exc.error_code != "APP_ALREADY_HAS_A_STARTING_JOB":
                 raise
             services.log.info("A start of the environment is already under way; waiting for it")
-            _wait_until_running(config, services, api, deadline, started)
+            _until(lambda: _status(config, api) == "Running", deadline, config, "start")
             return None
     raise AssertionError("unreachable")
 
 
-def _wait_until_running(
-    config: Config, services: Services, api: DeployApi, deadline: Deadline, started: float
-) -> None:
-    while api.get_environment(config.app_id, config.environment).status != "Running":
-        try:
-            _poll(deadline, config, started, services.clock.now(), "starting")
-        except DeadlineExceeded:
-            raise _late(config, "start", config.start_timeout, "start-timeout") from None
-
-
-def _late(config: Config, verb: str, seconds: float, name: str) -> DeadlineExceeded:
+def _late(config: Config, phase: str) -> DeadlineExceeded:
+    seconds = config.stop_timeout if phase == "stop" else config.start_timeout
     return DeadlineExceeded(
-        f"Environment {config.environment} did not {verb} within "
-        f"{format_duration(seconds)} ({name}, or what was left of timeout).",
-        fix=f"raise {name} or timeout; look at the environment in the Mendix Portal",
+        f"Environment {config.environment} did not {phase} within "
+        f"{format_duration(seconds)} ({phase}-timeout, or what was left of timeout).",
+        fix=f"raise {phase}-timeout or timeout; look at the environment in the Mendix Portal",
     )

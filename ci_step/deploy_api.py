@@ -26,17 +26,15 @@ START_FAILURES = frozenset(
         "START_FAILED",
     }
 )
-TRANSPORT_FAILURES = frozenset({"PACKAGE_PARSE_FAILED", "SERVICE UNAVAILABLE"})
-STOP_FAILURES = frozenset({"STOP_FAILED"})
 STILL_PROCESSING = "SERVICE UNAVAILABLE"  # 503 "MDA is still being processed, retry later"
+TRANSPORT_FAILURES = frozenset({"PACKAGE_PARSE_FAILED", STILL_PROCESSING})
+STOP_FAILURES = frozenset({"STOP_FAILED"})
 
 
 @dataclass(frozen=True)
 class Environment:
-    mode: str
     status: str  # Empty, Stopped or Running
     url: str
-    model_version: str
     production: bool
 
 
@@ -59,10 +57,8 @@ class DeployApi:
         if not isinstance(data, dict) or not _text(data, "Status"):
             raise ApiError(f"The Deploy API answered environment {mode} without a Status.")
         return Environment(
-            mode=_text(data, "Mode") or mode,
             status=_text(data, "Status"),
             url=_text(data, "Url"),
-            model_version=_text(data, "ModelVersion"),
             production=data.get("Production") is True,
         )
 

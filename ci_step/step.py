@@ -101,8 +101,7 @@ def run_deploy(config: Config, services: Services, result: StepResult, package_i
     if config.dry_run:
         services.out.write(
             f"Dry run: nothing was changed.\nPackage {package_id} ({package.status}) would be "
-            f"deployed to {config.environment}: {deploy.STEPS}, "
-            f"AutoSyncDb {str(config.auto_sync_db).lower()}.\n"
+            f"{deploy.describe(config)}.\n"
         )
         result.succeed()
         return
@@ -134,10 +133,7 @@ def print_dry_run(plan: Plan, config: Config, out: TextIO) -> None:
             json.dumps(plan.body(), indent=2),
         ]
     if config.environment:
-        lines.append(
-            f"Then the package would be deployed to {config.environment}: {deploy.STEPS}, "
-            f"AutoSyncDb {str(config.auto_sync_db).lower()}."
-        )
+        lines.append(f"Then the package would be {deploy.describe(config)}.")
     out.write("\n".join(lines) + "\n")
     out.flush()
 

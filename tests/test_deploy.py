@@ -19,6 +19,7 @@ from tests import ci_formats
 from tests.conftest import (
     API_KEY,
     ENTRYPOINT,
+    FAILING,
     USER,
     Run,
     base_env,
@@ -235,8 +236,6 @@ def test_unknown_environment_exits_5_before_building(sim: Simulator, workspace: 
 
 
 def test_failed_build_is_not_deployed(sim: Simulator, workspace: Path) -> None:
-    from tests.conftest import FAILING
-
     run = run_local(sim, workspace, environment="Acceptance", revision=FAILING)
     assert run.code == 1
     result = run.result()
@@ -333,12 +332,15 @@ def test_start_timeout_exits_4(sim: Simulator, acceptance: SimEnvironment, works
 def test_gateway_errors_and_resets_on_deploy_calls_are_retried(
     sim: Simulator, acceptance: SimEnvironment, workspace: Path
 ) -> None:
-    sim.add_fault(Fault("status", method="GET", path=ENV_PATH, status=502, times=2))
-    sim.add_fault(Fault("reset", method="POST", path=r"/stop$"))
-    sim.add_fault(Fault("status", method="POST", path=r"/transport$", status=503))
-    sim.add_fault(Fault("status", method="GET", path=r"/start/", status=500))
+    faults = [
+        sim.add_fault(Fault("status", method="GET", path=ENV_PATH, status=502, times=2)),
+        sim.add_fault(Fault("reset", method="POST", path=r"/stop$")),
+        sim.add_fault(Fault("status", method="POST", path=r"/transport$", status=503)),
+        sim.add_fault(Fault("status", method="GET", path=r"/start/", status=500)),
+    ]
     run = run_local(sim, workspace, environment="Acceptance", download="false")
     assert run.code == 0, run.stderr
+    assert [fault.times for fault in faults] == [0, 0, 0, 0]  # every fault was met
     assert run.result()["deployed"] is True
     assert len(sim.requests("api", "POST", r"/start$")) == 1
 

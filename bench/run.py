@@ -41,16 +41,16 @@ import structlog
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ci_step.api import BuildApi  # noqa: E402
-from ci_step.ci_env import CiEnv, Platform  # noqa: E402
 from ci_step.clock import Deadline  # noqa: E402
-from ci_step.inputs import INPUTS  # noqa: E402
-from ci_step.plan import Plan  # noqa: E402
-from ci_step.result import StepResult  # noqa: E402
+from ci_step.config.inputs import INPUTS  # noqa: E402
+from ci_step.config.validate import RawInput, validate  # noqa: E402
+from ci_step.flow.build import Services, start_build, wait_for_build  # noqa: E402
+from ci_step.flow.plan import Plan  # noqa: E402
+from ci_step.mendix.build_api import BuildApi  # noqa: E402
+from ci_step.mendix.transport import Transport  # noqa: E402
+from ci_step.report.ci_env import CiEnv, Platform  # noqa: E402
+from ci_step.report.result import StepResult  # noqa: E402
 from ci_step.simulator import BuildService, Durations, Simulator  # noqa: E402
-from ci_step.step import Services, start_build, wait_for_build  # noqa: E402
-from ci_step.transport import Transport  # noqa: E402
-from ci_step.validate import RawInput, validate  # noqa: E402
 
 USER, KEY = "bench@example.com", "bench-key-0000"
 MIB = 1 << 20

@@ -15,8 +15,8 @@ import click
 from click.core import ParameterSource
 
 from ci_step import __version__
-from ci_step.inputs import BY_NAME, INPUTS
-from ci_step.validate import APP_NEEDS, BUILD_NEEDS, RawInput
+from ci_step.config.inputs import BY_NAME, INPUTS
+from ci_step.config.validate import APP_NEEDS, BUILD_NEEDS, RawInput
 
 # Options of the group itself; any other leading option belongs to `run`
 # (`--version` is the package version input, so the tool's own is --tool-version).
@@ -34,7 +34,7 @@ class _DefaultRun(click.Group):
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value:
-        from ci_step import config_file
+        from ci_step.config import config_file
 
         loaded = config_file.load(value)
         ctx.meta["config_file"] = loaded
@@ -120,7 +120,7 @@ def _execute(
 
 
 def _commands() -> Any:
-    from ci_step import commands
+    from ci_step.flow import commands
 
     return commands
 
@@ -142,7 +142,7 @@ def start_command(ctx: click.Context, /, **values: Any) -> None:
 
 
 def _package_command(name: str, summary: str) -> None:
-    """`mendix-build NAME PACKAGE_ID`: the action of the same name in ci_step.commands."""
+    """`mendix-build NAME PACKAGE_ID`: the action of the same name in ci_step.flow.commands."""
 
     @cli.command(name, help=summary)
     @click.argument("package", metavar="PACKAGE_ID")

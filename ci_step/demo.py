@@ -14,13 +14,13 @@ from pathlib import Path
 
 import click
 
-from ci_step import publish
-from ci_step.ci_env import CiEnv, Platform
-from ci_step.inputs import INPUTS
+from ci_step.config.inputs import INPUTS
+from ci_step.config.validate import RawInput
+from ci_step.report import publish
+from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.runner import execute
 from ci_step.simulator.run import build_service
 from ci_step.simulator.server import Simulator
-from ci_step.validate import RawInput
 
 DEMO_USER = "demo@example.com"
 

@@ -10,18 +10,26 @@ from typing import Any, TextIO
 import requests
 
 from ci_step import log as logging_
-from ci_step import publish, signals
-from ci_step.api import USER_AGENT, BuildApi
-from ci_step.ci_env import CiEnv
+from ci_step import signals
 from ci_step.clock import Clock, Deadline, SystemClock
+from ci_step.config.inputs import INPUTS
+from ci_step.config.validate import (
+    BUILD_NEEDS,
+    LOG_FORMATS,
+    Config,
+    RawInput,
+    result_file_of,
+    validate,
+)
 from ci_step.errors import Cancelled, ConfigError, OutputError, StepError
-from ci_step.inputs import INPUTS
-from ci_step.repository import RepositoryApi
-from ci_step.result import StepResult
+from ci_step.flow.build import Services, run_build
+from ci_step.mendix.build_api import USER_AGENT, BuildApi
+from ci_step.mendix.repository import RepositoryApi
+from ci_step.mendix.transport import Transport
+from ci_step.report import publish
+from ci_step.report.ci_env import CiEnv
+from ci_step.report.result import StepResult
 from ci_step.secrets import REGISTRY, redact
-from ci_step.step import Services, run_build
-from ci_step.transport import Transport
-from ci_step.validate import BUILD_NEEDS, LOG_FORMATS, Config, RawInput, result_file_of, validate
 
 Action = Callable[[Config, Services, StepResult], None]
 

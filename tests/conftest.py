@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ci_step.inputs import INPUTS
+from ci_step.config.inputs import INPUTS
 from ci_step.simulator import BuildService, Durations, Simulator
 
 if TYPE_CHECKING:

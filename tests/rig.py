@@ -12,16 +12,16 @@ from dataclasses import dataclass
 import requests
 import structlog
 
-from ci_step.api import BuildApi
-from ci_step.ci_env import CiEnv, Platform
 from ci_step.clock import Deadline
-from ci_step.inputs import INPUTS
-from ci_step.plan import Plan
-from ci_step.result import StepResult
+from ci_step.config.inputs import INPUTS
+from ci_step.config.validate import Config, RawInput, validate
+from ci_step.flow.build import Services, start_build, wait_for_build
+from ci_step.flow.plan import Plan
+from ci_step.mendix.build_api import BuildApi
+from ci_step.mendix.transport import RetryPolicy, Transport
+from ci_step.report.ci_env import CiEnv, Platform
+from ci_step.report.result import StepResult
 from ci_step.simulator import BuildService, Durations, Simulator
-from ci_step.step import Services, start_build, wait_for_build
-from ci_step.transport import RetryPolicy, Transport
-from ci_step.validate import Config, RawInput, validate
 from tests.conftest import API_KEY, USER
 
 REVISION = "abcdef1234"

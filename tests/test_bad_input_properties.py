@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ci_step.cli import cli
-from ci_step.inputs import FILE_KEYS, INPUTS
+from ci_step.config.inputs import FILE_KEYS, INPUTS
+from ci_step.config.validate import AUTO_VERSIONS
 from ci_step.simulator import Simulator
-from ci_step.validate import AUTO_VERSIONS
 from tests.conftest import API_KEY, USER
 
 CI_MARKERS = {"GITHUB_ACTIONS": None, "GITLAB_CI": None, "JENKINS_URL": None}

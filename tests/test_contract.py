@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from ci_step.inputs import INPUTS
-from ci_step.result import OUTPUT_NAMES
+from ci_step.config.inputs import INPUTS
+from ci_step.report.result import OUTPUT_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from ci_step import download
 from ci_step.clock import Deadline
 from ci_step.errors import DeadlineExceeded, DownloadError
+from ci_step.flow.build import start_build
+from ci_step.mendix import download
 from ci_step.simulator import BuildService, Fault, Simulator, content
-from ci_step.step import start_build
 from tests.conftest import ENTRYPOINT, Run, base_env, inputs, mendix_env, run_local
 from tests.rig import Rig, plan_of
 

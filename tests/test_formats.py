@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ci_step import render
 from ci_step.errors import OutputError
-from ci_step.result import OUTPUT_NAMES, StepResult
+from ci_step.report import render
+from ci_step.report.result import OUTPUT_NAMES, StepResult
 from tests import ci_formats
 
 SAMPLE = {name: f"value-{index}" for index, name in enumerate(OUTPUT_NAMES)}

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ci_step.ci_env import CiEnv, Platform
-from ci_step.durations import parse_duration
+from ci_step.config.inputs import INPUTS
+from ci_step.config.validate import RawInput, validate
+from ci_step.domain.durations import parse_duration
 from ci_step.errors import ConfigError
-from ci_step.inputs import INPUTS
+from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.simulator import Simulator
-from ci_step.validate import RawInput, validate
 from tests.conftest import API_KEY, base_env, inputs, mendix_env, run_entrypoint
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ci_step.result import OUTPUT_NAMES, output_key
+from ci_step.report.result import OUTPUT_NAMES, output_key
 from ci_step.simulator import BuildService, Simulator
 from tests import ci_formats
 from tests.conftest import (

@@ -13,10 +13,10 @@ import time
 import pytest
 
 from ci_step.errors import ApiUnavailable, DeadlineExceeded
-from ci_step.result import StepResult
-from ci_step.schedule import next_wait
+from ci_step.flow.build import start_build, wait_for_build
+from ci_step.flow.schedule import next_wait
+from ci_step.report.result import StepResult
 from ci_step.simulator import Fault
-from ci_step.step import start_build, wait_for_build
 from tests.rig import Rig, plan_of
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_step.inputs import INPUTS
-from ci_step.result import OUTPUT_NAMES
+from ci_step.config.inputs import INPUTS
+from ci_step.report.result import OUTPUT_NAMES
 from ci_step.simulator import BuildService, Simulator
 from tests import ci_formats
 from tests.conftest import API_KEY, inputs, mendix_env

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ci_step.api import IN_PROGRESS, Package
+from ci_step.config.validate import AUTO_VERSIONS, LATEST, Config, is_revision, parse_version
 from ci_step.errors import ApiError
-from ci_step.validate import AUTO_VERSIONS, LATEST, Config, is_revision, parse_version
+from ci_step.mendix.build_api import IN_PROGRESS, Package
 
 if TYPE_CHECKING:
-    from ci_step.step import Services
+    from ci_step.flow.build import Services
 
 
 @dataclass(frozen=True)

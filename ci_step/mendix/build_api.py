@@ -15,7 +15,7 @@ import requests
 
 from ci_step import __version__
 from ci_step.errors import ApiError, AuthError, describe_body
-from ci_step.transport import Transport
+from ci_step.mendix.transport import Transport
 
 TERMINAL = frozenset({"Succeeded", "Failed"})
 IN_PROGRESS = frozenset({"Queued", "Building", "Uploading"})

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ci_step.api import IN_PROGRESS, Package
+from ci_step.config.validate import Config
 from ci_step.errors import ApiError, BuildFailed
-from ci_step.plan import make_plan
-from ci_step.result import StepResult
-from ci_step.step import Services, fetch_artifact, run_deploy, start_build, wait_for_build
-from ci_step.validate import Config
+from ci_step.flow.build import Services, fetch_artifact, run_deploy, start_build, wait_for_build
+from ci_step.flow.plan import make_plan
+from ci_step.mendix.build_api import IN_PROGRESS, Package
+from ci_step.report.result import StepResult
 
 Action = Callable[[Config, Services, StepResult], None]
 

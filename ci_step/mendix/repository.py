@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ci_step.api import USER_AGENT, error_for
 from ci_step.errors import ApiError
-from ci_step.transport import Transport
+from ci_step.mendix.build_api import USER_AGENT, error_for
+from ci_step.mendix.transport import Transport
 
 
 def repository_branch(branch: str) -> str:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from ci_step.ci_env import CiEnv
-from ci_step.durations import parse_duration
+from ci_step.config.inputs import INPUTS
+from ci_step.domain.durations import parse_duration
 from ci_step.errors import ConfigError
-from ci_step.inputs import INPUTS
+from ci_step.report.ci_env import CiEnv
 
 _APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _GIT_HASH = re.compile(r"[0-9a-fA-F]{7,40}")

@@ -7,7 +7,7 @@ import re
 import secrets
 
 from ci_step.errors import OutputError
-from ci_step.result import StepResult, output_key
+from ci_step.report.result import StepResult, output_key
 
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses a dotenv report of 5 KiB or more
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

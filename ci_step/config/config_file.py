@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from ci_step.inputs import BY_NAME, FILE_KEYS
+from ci_step.config.inputs import BY_NAME, FILE_KEYS
 
 MAX_CONFIG_BYTES = 1 << 20
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ci_step import render
-from ci_step.ci_env import CiEnv, Platform
 from ci_step.errors import OutputError
-from ci_step.result import StepResult
+from ci_step.report import render
+from ci_step.report.ci_env import CiEnv, Platform
+from ci_step.report.result import StepResult
 from ci_step.secrets import redact
 
 DOTENV_NAME = "mendix-build.env"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from ci_step.api import BuildApi
 from ci_step.errors import ApiError
+from ci_step.mendix.build_api import BuildApi
 
 # 5xx answers that are the API's verdict, not a hiccup: never retried.
 START_REFUSALS = frozenset(

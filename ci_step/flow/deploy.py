@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING
 
 from ci_step import signals
 from ci_step.clock import Deadline
-from ci_step.deploy_api import STILL_PROCESSING, DeployApi, Environment
-from ci_step.durations import format_duration
+from ci_step.config.validate import Config
+from ci_step.domain.durations import format_duration
 from ci_step.errors import ApiError, ConfigError, DeadlineExceeded, DeployFailed, StepError
-from ci_step.result import StepResult
-from ci_step.schedule import next_wait
-from ci_step.transport import Uncertain
-from ci_step.validate import Config
+from ci_step.flow.schedule import next_wait
+from ci_step.mendix.deploy_api import STILL_PROCESSING, DeployApi, Environment
+from ci_step.mendix.transport import Uncertain
+from ci_step.report.result import StepResult
 
 if TYPE_CHECKING:
-    from ci_step.step import Services
+    from ci_step.flow.build import Services
 
 
 def describe(config: Config) -> str:

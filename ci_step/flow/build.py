@@ -12,17 +12,18 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ci_step import deploy, download
-from ci_step.api import BuildApi, Package
 from ci_step.clock import Clock, Deadline
-from ci_step.durations import format_duration
+from ci_step.config.validate import Config
+from ci_step.domain.durations import format_duration
 from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded
-from ci_step.plan import Plan, make_plan
-from ci_step.repository import RepositoryApi
-from ci_step.result import StepResult
-from ci_step.schedule import next_wait
-from ci_step.transport import Uncertain
-from ci_step.validate import Config
+from ci_step.flow import deploy
+from ci_step.flow.plan import Plan, make_plan
+from ci_step.flow.schedule import next_wait
+from ci_step.mendix import download
+from ci_step.mendix.build_api import BuildApi, Package
+from ci_step.mendix.repository import RepositoryApi
+from ci_step.mendix.transport import Uncertain
+from ci_step.report.result import StepResult
 
 START_ATTEMPTS = 3
 CLOCK_SKEW_MS = 5 * 60 * 1000

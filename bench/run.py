@@ -36,7 +36,6 @@ from datetime import datetime
 from pathlib import Path
 
 import requests
-import structlog
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,8 +43,10 @@ sys.path.insert(0, str(ROOT))
 from ci_step.clock import Deadline  # noqa: E402
 from ci_step.config.inputs import INPUTS  # noqa: E402
 from ci_step.config.validate import RawInput, validate  # noqa: E402
-from ci_step.flow.build import Services, start_build, wait_for_build  # noqa: E402
+from ci_step.flow.build import start_build, wait_for_build  # noqa: E402
 from ci_step.flow.plan import Plan  # noqa: E402
+from ci_step.flow.services import Services  # noqa: E402
+from ci_step.log import Logger  # noqa: E402
 from ci_step.mendix.build_api import BuildApi  # noqa: E402
 from ci_step.mendix.transport import Transport  # noqa: E402
 from ci_step.report.ci_env import CiEnv, Platform  # noqa: E402
@@ -94,8 +95,9 @@ def one_build(seconds: float, schedule: str) -> tuple[int, float]:
         config = validate(raw, CiEnv(Platform.LOCAL, {}))
         deadline = Deadline(clock, config.timeout)
         api = BuildApi(config.base_url, USER, KEY, Transport(requests.Session(), deadline))
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(io.StringIO()))
-        services = Services(api, requests.Session(), deadline, clock, structlog.get_logger())
+        services = Services(
+            api, requests.Session(), deadline, clock, Logger("console", io.StringIO())
+        )
         plan = Plan("calc", "main", "abcdef1", "1.0.0", "bench")
         package_id = start_build(plan, services)
         package = service.apps["calc"].packages[0]

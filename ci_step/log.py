@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import MutableMapping
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from ci_step.secrets import redact
 
@@ -63,8 +63,18 @@ def _build(log_format: str, stream: TextIO) -> Any:
     )
 
 
+class Log(Protocol):
+    """What the step's code needs of a logger: a line at three levels, with fields."""
+
+    def info(self, event: str, **fields: Any) -> None: ...
+
+    def warning(self, event: str, **fields: Any) -> None: ...
+
+    def error(self, event: str, **fields: Any) -> None: ...
+
+
 class Logger:
-    """The step's logger; structlog is set up on the first line."""
+    """The step's logger (a ``Log``); structlog is set up on the first line."""
 
     def __init__(self, log_format: str = "auto", stream: TextIO | None = None) -> None:
         self.log_format = log_format

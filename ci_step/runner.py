@@ -22,7 +22,8 @@ from ci_step.config.validate import (
     validate,
 )
 from ci_step.errors import Cancelled, ConfigError, OutputError, StepError
-from ci_step.flow.build import Services, run_build
+from ci_step.flow.build import run_build
+from ci_step.flow.services import Services
 from ci_step.mendix.build_api import USER_AGENT, BuildApi
 from ci_step.mendix.repository import RepositoryApi
 from ci_step.mendix.transport import Transport

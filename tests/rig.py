@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import requests
-import structlog
 
 from ci_step.clock import Deadline
 from ci_step.config.inputs import INPUTS
 from ci_step.config.validate import Config, RawInput, validate
-from ci_step.flow.build import Services, start_build, wait_for_build
+from ci_step.flow.build import start_build, wait_for_build
 from ci_step.flow.plan import Plan
+from ci_step.flow.services import Services
+from ci_step.log import Logger
 from ci_step.mendix.build_api import BuildApi
 from ci_step.mendix.transport import RetryPolicy, Transport
 from ci_step.report.ci_env import CiEnv, Platform
@@ -68,8 +69,9 @@ class Rig:
         policy = RetryPolicy(read_timeout=read_timeout)
         transport = Transport(requests.Session(), deadline, policy)
         api = BuildApi(config.base_url, config.username, config.api_key, transport)
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(io.StringIO()))
-        return Services(api, requests.Session(), deadline, self.clock, structlog.get_logger())
+        return Services(
+            api, requests.Session(), deadline, self.clock, Logger("console", io.StringIO())
+        )
 
     def build(self, seconds: float, **values: str) -> tuple[int, float]:
         """Run one build of ``seconds``; (status requests, detection lag)."""

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from ci_step.cli import cli
 from ci_step.config.inputs import FILE_KEYS, INPUTS
-from ci_step.config.validate import AUTO_VERSIONS
+from ci_step.domain.versions import AUTO_VERSIONS
 from ci_step.simulator import Simulator
 from tests.conftest import API_KEY, USER
 

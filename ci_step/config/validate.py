@@ -12,21 +12,17 @@ from urllib.parse import urlsplit
 
 from ci_step.config.inputs import INPUTS
 from ci_step.domain.durations import parse_duration
+from ci_step.domain.versions import AUTO_VERSIONS, LATEST, VERSION, is_revision
 from ci_step.errors import ConfigError
 from ci_step.report.ci_env import CiEnv
 
 _APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_GIT_HASH = re.compile(r"[0-9a-fA-F]{7,40}")
-_SVN_REVISION = re.compile(r"[1-9][0-9]{0,9}")
-_VERSION = re.compile(r"(\d{1,9})\.(\d{1,9})\.(\d{1,9})")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 MAX_TIMEOUT = 7 * 24 * 3600.0
 LOG_FORMATS = ("auto", "console", "json")
 ON_EXISTING = ("reuse", "fail", "rebuild")
-AUTO_VERSIONS = ("auto", "auto-minor", "auto-major")
-LATEST = "latest"
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?")
 _PACKAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
@@ -280,7 +276,7 @@ def _branch(value: str) -> str:
 
 
 def _revision(value: str) -> str:
-    if value == LATEST or _SVN_REVISION.fullmatch(value) or _GIT_HASH.fullmatch(value):
+    if value == LATEST or is_revision(value):
         return value
     raise ValueError(
         f"is {shown(value)}; expected a Git commit hash (7 to 40 hex digits), "
@@ -288,24 +284,13 @@ def _revision(value: str) -> str:
     )
 
 
-def is_revision(value: str) -> bool:
-    return bool(_SVN_REVISION.fullmatch(value) or _GIT_HASH.fullmatch(value))
-
-
 def _version(value: str) -> str:
-    if _VERSION.fullmatch(value) or value in AUTO_VERSIONS:
+    if VERSION.fullmatch(value) or value in AUTO_VERSIONS:
         return value
     raise ValueError(
         f"is {shown(value)}; expected major.minor.patch (for example 1.4.0), "
         "auto, auto-minor or auto-major"
     )
-
-
-def parse_version(value: str) -> tuple[int, int, int] | None:
-    match = _VERSION.fullmatch(value)
-    if match is None:
-        return None
-    return int(match.group(1)), int(match.group(2)), int(match.group(3))
 
 
 def _description(value: str) -> str:

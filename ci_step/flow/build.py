@@ -3,41 +3,28 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 from urllib.parse import urlsplit
 
-import requests
-
-from ci_step.clock import Clock, Deadline
+from ci_step.clock import Clock
 from ci_step.config.validate import Config
 from ci_step.domain.durations import format_duration
+from ci_step.domain.packages import Package
 from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded
 from ci_step.flow import deploy
 from ci_step.flow.plan import Plan, make_plan
 from ci_step.flow.schedule import next_wait
+from ci_step.flow.services import Services
+from ci_step.log import Log
 from ci_step.mendix import download
-from ci_step.mendix.build_api import BuildApi, Package
-from ci_step.mendix.repository import RepositoryApi
+from ci_step.mendix.build_api import BuildApi
 from ci_step.mendix.transport import Uncertain
 from ci_step.report.result import StepResult
 
 START_ATTEMPTS = 3
 CLOCK_SKEW_MS = 5 * 60 * 1000
-
-
-@dataclass
-class Services:
-    api: BuildApi
-    storage: requests.Session
-    deadline: Deadline
-    clock: Clock
-    log: Any
-    out: TextIO = sys.stdout  # what a command prints for people and scripts
-    repository: RepositoryApi | None = None
 
 
 def run_build(config: Config, services: Services, result: StepResult) -> None:
@@ -240,7 +227,7 @@ def fetch_artifact(
     )
 
 
-def _progress_logger(log: Any, clock: Clock) -> Callable[[int, int | None], None]:
+def _progress_logger(log: Log, clock: Clock) -> Callable[[int, int | None], None]:
     state = {"percent": 0, "at": clock.now()}
 
     def progress(done: int, total: int | None) -> None:

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ci_step.config.validate import Config
+from ci_step.domain.packages import IN_PROGRESS, Package
 from ci_step.errors import ApiError, BuildFailed
-from ci_step.flow.build import Services, fetch_artifact, run_deploy, start_build, wait_for_build
+from ci_step.flow.build import fetch_artifact, run_deploy, start_build, wait_for_build
 from ci_step.flow.plan import make_plan
-from ci_step.mendix.build_api import IN_PROGRESS, Package
+from ci_step.flow.services import Services
 from ci_step.report.result import StepResult
 
 Action = Callable[[Config, Services, StepResult], None]

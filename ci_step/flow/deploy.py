@@ -9,7 +9,6 @@ and signals keep their own exit codes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ci_step import signals
 from ci_step.clock import Deadline
@@ -17,12 +16,10 @@ from ci_step.config.validate import Config
 from ci_step.domain.durations import format_duration
 from ci_step.errors import ApiError, ConfigError, DeadlineExceeded, DeployFailed, StepError
 from ci_step.flow.schedule import next_wait
+from ci_step.flow.services import Services
 from ci_step.mendix.deploy_api import STILL_PROCESSING, DeployApi, Environment
 from ci_step.mendix.transport import Uncertain
 from ci_step.report.result import StepResult
-
-if TYPE_CHECKING:
-    from ci_step.flow.build import Services
 
 
 def describe(config: Config) -> str:

@@ -14,11 +14,10 @@ from urllib.parse import quote
 import requests
 
 from ci_step import __version__
+from ci_step.domain.packages import Package
 from ci_step.errors import ApiError, AuthError, describe_body
 from ci_step.mendix.transport import Transport
 
-TERMINAL = frozenset({"Succeeded", "Failed"})
-IN_PROGRESS = frozenset({"Queued", "Building", "Uploading"})
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _SAFE_STATUS = re.compile(r"[A-Za-z]{1,32}")
 USER_AGENT = f"mendix-build/{__version__}"
@@ -75,23 +74,6 @@ FIXES: dict[str, str] = {
     "INSECURE_ADMIN_PASSWORD": "change the password of the administrator user; '1' is refused",
     "ALREADY_LOCKED": "another action holds the environment; wait for it and deploy again",
 }
-
-
-@dataclass(frozen=True)
-class Package:
-    package_id: str
-    status: str
-    version: str
-    name: str
-    description: str
-    size: int | None
-    creation_date: int | None
-    url: str | None
-    url_ttl: int | None
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,64 @@
+"""Packages and their statuses, and the rules that pick a version or a package to reuse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ci_step.domain.versions import parse_version
+from ci_step.errors import ApiError
+
+TERMINAL = frozenset({"Succeeded", "Failed"})
+IN_PROGRESS = frozenset({"Queued", "Building", "Uploading"})
+
+
+@dataclass(frozen=True)
+class Package:
+    package_id: str
+    status: str
+    version: str
+    name: str
+    description: str
+    size: int | None
+    creation_date: int | None
+    url: str | None
+    url_ttl: int | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+def next_version(packages: list[Package], mode: str) -> str:
+    """The next version above the highest major.minor.patch among ``packages``."""
+    versions = [v for v in (parse_version(p.version) for p in packages) if v is not None]
+    if not versions:
+        return "1.0.0"
+    major, minor, patch = max(versions)
+    if mode == "auto-major":
+        return f"{major + 1}.0.0"
+    if mode == "auto-minor":
+        return f"{major}.{minor + 1}.0"
+    return f"{major}.{minor}.{patch + 1}"
+
+
+def choose_existing(packages: list[Package], version: str, on_existing: str) -> Package | None:
+    """The package to reuse or attach to, per ``on-existing``; None: build."""
+    same = sorted(
+        (p for p in packages if p.version == version),
+        key=lambda p: p.creation_date or 0,
+        reverse=True,
+    )
+    if not same or on_existing == "rebuild":
+        return None
+    if on_existing == "fail":
+        listed = ", ".join(f"{p.package_id} ({p.status})" for p in same)
+        raise ApiError(
+            f"A package with version {version} already exists: {listed}.",
+            error_code="VERSION_EXISTS",
+            fix="choose another version (or version: auto), or set on-existing to reuse or rebuild",
+        )
+    for wanted in ({"Succeeded"}, IN_PROGRESS):
+        found = next((p for p in same if p.status in wanted), None)
+        if found is not None:
+            return found
+    return None  # only Failed ones: build it again

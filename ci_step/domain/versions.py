@@ -1,0 +1,24 @@
+"""Versions and revisions as the Build API knows them: rules with no I/O."""
+
+from __future__ import annotations
+
+import re
+
+GIT_HASH = re.compile(r"[0-9a-fA-F]{7,40}")
+SVN_REVISION = re.compile(r"[1-9][0-9]{0,9}")
+VERSION = re.compile(r"(\d{1,9})\.(\d{1,9})\.(\d{1,9})")
+AUTO_VERSIONS = ("auto", "auto-minor", "auto-major")
+LATEST = "latest"
+
+
+def is_revision(value: str) -> bool:
+    """A Git commit hash (7 to 40 hex digits) or an SVN revision number."""
+    return bool(SVN_REVISION.fullmatch(value) or GIT_HASH.fullmatch(value))
+
+
+def parse_version(value: str) -> tuple[int, int, int] | None:
+    """(major, minor, patch) of ``major.minor.patch``; None for anything else."""
+    match = VERSION.fullmatch(value)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2)), int(match.group(3))

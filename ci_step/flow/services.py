@@ -1,0 +1,25 @@
+"""What every flow needs from outside: the API clients, the storage session, time, a log."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+import requests
+
+from ci_step.clock import Clock, Deadline
+from ci_step.log import Log
+from ci_step.mendix.build_api import BuildApi
+from ci_step.mendix.repository import RepositoryApi
+
+
+@dataclass
+class Services:
+    api: BuildApi
+    storage: requests.Session
+    deadline: Deadline
+    clock: Clock
+    log: Log
+    out: TextIO = sys.stdout  # what a command prints for people and scripts
+    repository: RepositoryApi | None = None

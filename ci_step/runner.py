@@ -13,9 +13,9 @@ from ci_step import log as logging_
 from ci_step import signals
 from ci_step.clock import Clock, Deadline, SystemClock
 from ci_step.config.inputs import INPUTS
+from ci_step.config.parsers import LOG_FORMATS
 from ci_step.config.validate import (
     BUILD_NEEDS,
-    LOG_FORMATS,
     Config,
     RawInput,
     result_file_of,

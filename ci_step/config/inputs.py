@@ -7,6 +7,10 @@ container input ``INPUT_APP-ID`` (also ``INPUT_APP_ID``); flag ``--app-id``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from ci_step.config import parsers
+from ci_step.config.parsers import Parse, plain
 
 DEFAULT_BASE_URL = "https://deploy.mendix.com"
 DEFAULT_REPOSITORY_URL = "https://repository.api.mendix.com"
@@ -21,6 +25,8 @@ class InputSpec:
     secret: bool = False
     in_file: bool = True  # may it come from the YAML config file?
     boolean: bool = False  # as a flag alone it means true
+    parse: Parse | None = None  # text -> typed value; None: read by the command line only
+    unset: Any = ""  # the value when the input is absent and has no default text
 
     @property
     def flag(self) -> str:
@@ -47,9 +53,17 @@ class InputSpec:
 
 
 INPUTS: tuple[InputSpec, ...] = (
-    InputSpec("app-id", "App subdomain name, for example 'calc'.", required=True),
     InputSpec(
-        "username", "Mendix-Username: the login e-mail of the API key's user.", required=True
+        "app-id",
+        "App subdomain name, for example 'calc'.",
+        required=True,
+        parse=plain(parsers.app_id),
+    ),
+    InputSpec(
+        "username",
+        "Mendix-Username: the login e-mail of the API key's user.",
+        required=True,
+        parse=plain(parsers.username),
     ),
     InputSpec(
         "api-key",
@@ -57,87 +71,142 @@ INPUTS: tuple[InputSpec, ...] = (
         required=True,
         secret=True,
         in_file=False,
+        parse=plain(parsers.api_key),
     ),
-    InputSpec("branch", "'main' (Git), 'trunk' (SVN) or 'branches/<name>'.", default="main"),
+    InputSpec(
+        "branch",
+        "'main' (Git), 'trunk' (SVN) or 'branches/<name>'.",
+        default="main",
+        parse=plain(parsers.branch),
+    ),
     InputSpec(
         "revision",
         "Git commit hash (7-40 hex digits), SVN revision number, or 'latest' (the branch head).",
         required=True,
+        parse=plain(parsers.revision),
     ),
     InputSpec(
         "version",
         "Package version, major.minor.patch, or auto / auto-minor / auto-major "
         "(next above the app's highest).",
         required=True,
+        parse=plain(parsers.version),
     ),
-    InputSpec("description", "Package description. Default: names the CI run when known."),
+    InputSpec(
+        "description",
+        "Package description. Default: names the CI run when known.",
+        parse=plain(parsers.description),
+    ),
     InputSpec(
         "download",
         "Download the .mda after a successful build: true or false. "
         "Default: true; false with package-id.",
         boolean=True,
+        parse=plain(parsers.boolean),
+        unset=None,
     ),
     InputSpec(
         "artifact-path",
         "Where the .mda goes, relative to the workspace. Default: <app-id>-<version>.mda.",
+        parse=parsers.workspace_path,
+        unset=None,
     ),
-    InputSpec("timeout", "Whole-step deadline: 900, 90s, 15m, 1h or 1h30m.", default="1h"),
+    InputSpec(
+        "timeout",
+        "Whole-step deadline: 900, 90s, 15m, 1h or 1h30m.",
+        default="1h",
+        parse=plain(parsers.timeout),
+    ),
     InputSpec(
         "poll-interval",
         "Longest wait between status checks, in seconds (fractions allowed).",
         default="30",
+        parse=plain(parsers.poll_interval),
     ),
-    InputSpec("base-url", "API root.", default=DEFAULT_BASE_URL),
+    InputSpec("base-url", "API root.", default=DEFAULT_BASE_URL, parse=plain(parsers.base_url)),
     InputSpec(
         "config", "Path to a YAML file holding any of these keys (not api-key).", in_file=False
     ),
-    InputSpec("result-file", "Also write the JSON result to this path."),
-    InputSpec("log-format", "auto, console or json.", default="auto"),
+    InputSpec(
+        "result-file",
+        "Also write the JSON result to this path.",
+        parse=parsers.workspace_path,
+        unset=None,
+    ),
+    InputSpec(
+        "log-format",
+        "auto, console or json.",
+        default="auto",
+        parse=plain(parsers.choice(parsers.LOG_FORMATS)),
+    ),
     InputSpec(
         "on-existing",
         "When a package with this version exists: reuse, fail or rebuild.",
         default="reuse",
+        parse=plain(parsers.choice(parsers.ON_EXISTING)),
     ),
     InputSpec(
         "dry-run",
         "true: check inputs and credentials, print what would be sent, build nothing.",
         default="false",
         boolean=True,
+        parse=plain(parsers.boolean),
     ),
     InputSpec(
         "pat",
         "Personal access token: resolve 'revision: latest' through the App Repository API.",
         secret=True,
         in_file=False,
+        parse=plain(parsers.token),
+        unset=None,
     ),
-    InputSpec("project-id", "The app's project id (App Repository API, with pat)."),
-    InputSpec("repository-url", "App Repository API root.", default=DEFAULT_REPOSITORY_URL),
+    InputSpec(
+        "project-id",
+        "The app's project id (App Repository API, with pat).",
+        parse=plain(parsers.project_id),
+    ),
+    InputSpec(
+        "repository-url",
+        "App Repository API root.",
+        default=DEFAULT_REPOSITORY_URL,
+        parse=plain(parsers.base_url),
+    ),
     InputSpec(
         "environment",
         "Deploy to this environment after the build: Test, Acceptance, Production or a "
         "flexible environment's name. Empty: no deploy.",
+        parse=plain(parsers.environment),
     ),
     InputSpec(
         "package-id",
         "Deploy this existing package instead of building one (needs environment).",
+        parse=plain(parsers.package_id),
     ),
     InputSpec(
         "auto-sync-db",
         "Synchronise the database with the model when the environment starts: true or false.",
         default="true",
         boolean=True,
+        parse=plain(parsers.boolean),
     ),
     InputSpec(
-        "stop-timeout", "Longest wait for the environment to stop: 90s, 5m, ...", default="5m"
+        "stop-timeout",
+        "Longest wait for the environment to stop: 90s, 5m, ...",
+        default="5m",
+        parse=plain(parsers.timeout),
     ),
     InputSpec(
-        "start-timeout", "Longest wait for the environment to start: 5m, 15m, ...", default="15m"
+        "start-timeout",
+        "Longest wait for the environment to start: 5m, 15m, ...",
+        default="15m",
+        parse=plain(parsers.timeout),
     ),
     InputSpec(
         "allow-production",
         "Allow deploying to a production environment: true or false.",
         default="false",
         boolean=True,
+        parse=plain(parsers.boolean),
     ),
 )
 

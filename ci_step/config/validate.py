@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
-from ci_step.config.inputs import INPUTS
-from ci_step.domain.durations import parse_duration
-from ci_step.domain.versions import AUTO_VERSIONS, LATEST, VERSION, is_revision
+from ci_step.config.inputs import INPUTS, InputSpec
+from ci_step.config.parsers import Parse, workspace_path
+from ci_step.domain.versions import LATEST
 from ci_step.errors import ConfigError
 from ci_step.report.ci_env import CiEnv
 
-_APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
-MAX_TIMEOUT = 7 * 24 * 3600.0
-LOG_FORMATS = ("auto", "console", "json")
-ON_EXISTING = ("reuse", "fail", "rebuild")
-_ENVIRONMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?")
-_PACKAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 BUILD_NEEDS = frozenset(spec.name for spec in INPUTS if spec.required)
 APP_NEEDS = frozenset({"app-id", "username", "api-key"})
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,7 +29,7 @@ class RawInput:
 class Config:
     app_id: str
     username: str
-    api_key: str
+    api_key: str = field(repr=False)  # a secret: never in a repr
     branch: str
     revision: str
     version: str
@@ -56,17 +42,17 @@ class Config:
     result_file: Path | None
     log_format: str
     workspace: Path
-    on_existing: str = "reuse"
-    dry_run: bool = False
-    pat: str | None = None
-    project_id: str = ""
-    repository_url: str = ""
-    environment: str = ""  # empty: no deploy
-    package_id: str = ""  # deploy this package instead of building one
-    auto_sync_db: bool = True
-    stop_timeout: float = 300.0
-    start_timeout: float = 900.0
-    allow_production: bool = False
+    on_existing: str
+    dry_run: bool
+    pat: str | None = field(repr=False)
+    project_id: str
+    repository_url: str
+    environment: str  # empty: no deploy
+    package_id: str  # deploy this package instead of building one
+    auto_sync_db: bool
+    stop_timeout: float
+    start_timeout: float
+    allow_production: bool
 
     def artifact_for(self, version: str) -> Path:
         return self.artifact_path or self.workspace / f"{self.app_id}-{version}.mda"
@@ -84,8 +70,9 @@ class Config:
 
 
 class _Checker:
-    def __init__(self, raw: Mapping[str, RawInput]) -> None:
+    def __init__(self, raw: Mapping[str, RawInput], workspace: Path) -> None:
         self.raw = raw
+        self.workspace = workspace
         self.problems: list[str] = []
 
     def value(self, name: str) -> str | None:
@@ -99,97 +86,60 @@ class _Checker:
     def fail(self, name: str, text: str) -> None:
         self.problems.append(f"{self.label(name)} {text}")
 
-    def check(self, name: str, parse: Callable[[str], T], fallback: T) -> T:
-        value = self.value(name)
+    def parse(self, spec: InputSpec, parse: Parse) -> Any:
+        """The input's value as given, else its default; the ``unset`` value when it is bad."""
+        value = self.value(spec.name)
         if value is None:
-            return fallback
+            value = spec.default
+        if value is None:
+            return spec.unset
         try:
-            return parse(value)
+            return parse(value, self.workspace)
         except ValueError as exc:
-            self.fail(name, str(exc))
-            return fallback
+            self.fail(spec.name, str(exc))
+            return spec.unset
+
+    def require(self, needs: frozenset[str]) -> None:
+        for spec in INPUTS:
+            if spec.name in needs and self.value(spec.name) is None:
+                self.problems.append(
+                    f"{spec.name} is required: set {spec.env_names[-1]} or pass {spec.flag}"
+                    + (" (or add it to the config file)" if spec.in_file else "")
+                )
 
 
 def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUILD_NEEDS) -> Config:
     """Check every input; ``needs`` names the inputs the command cannot do without."""
-    c = _Checker(raw)
-    package_id = c.check("package-id", _package_id, "")
-    if package_id:  # nothing is built: no revision or version to know
+    c = _Checker(raw, ci.workspace)
+    values = {spec.param: c.parse(spec, spec.parse) for spec in INPUTS if spec.parse is not None}
+    if values["package_id"]:  # nothing is built: no revision or version to know
         needs = needs - {"revision", "version"}
-    for spec in INPUTS:
-        if spec.name in needs and c.value(spec.name) is None:
-            c.problems.append(
-                f"{spec.name} is required: set {spec.env_names[-1]} or pass {spec.flag}"
-                + (" (or add it to the config file)" if spec.in_file else "")
-            )
-    app_id = c.check("app-id", _app_id, "")
-    username = c.check("username", _username, "")
-    api_key = c.check("api-key", _api_key, "")
-    branch = c.check("branch", _branch, "main")
-    revision = c.check("revision", _revision, "")
-    version = c.check("version", _version, "")
-    description = c.check("description", _description, "") or ci.run_description()
-    download = c.check("download", _boolean, not package_id)
-    timeout = c.check("timeout", _timeout, 3600.0)
-    poll_interval = c.check("poll-interval", _poll_interval, 30.0)
-    base_url = c.check("base-url", _base_url, "")
-    log_format = c.check("log-format", _choice(LOG_FORMATS), "auto")
-    workspace = ci.workspace
-    artifact_path = c.check("artifact-path", _path_in(workspace), None)
-    result_file = c.check("result-file", _path_in(workspace), None)
-    on_existing = c.check("on-existing", _choice(ON_EXISTING), "reuse")
-    dry_run = c.check("dry-run", _boolean, False)
-    pat = c.check("pat", _token, None)
-    project_id = c.check("project-id", _project_id, "")
-    repository_url = c.check("repository-url", _base_url, "")
-    if revision == LATEST and pat and not project_id:
+    c.require(needs)
+    _cross_check(c, values, needs)
+    if c.problems:
+        raise ConfigError(c.problems)
+    values["description"] = values["description"] or ci.run_description()
+    if values["download"] is None:
+        values["download"] = not values["package_id"]
+    return Config(workspace=ci.workspace, **values)
+
+
+def _cross_check(c: _Checker, values: dict[str, Any], needs: frozenset[str]) -> None:
+    """The rules that tie inputs together."""
+    if values["revision"] == LATEST and values["pat"] and not values["project_id"]:
         c.problems.append(
             f"{c.label('project-id')} is required with {c.label('pat')} and revision 'latest': "
             "the App Repository API names the app by its project id"
         )
-    environment = c.check("environment", _environment, "")
-    auto_sync_db = c.check("auto-sync-db", _boolean, True)
-    stop_timeout = c.check("stop-timeout", _timeout, 300.0)
-    start_timeout = c.check("start-timeout", _timeout, 900.0)
-    allow_production = c.check("allow-production", _boolean, False)
-    if package_id and not environment and "environment" not in needs:
+    environment = values["environment"]
+    if values["package_id"] and not environment and "environment" not in needs:
         c.fail("package-id", "deploys an existing package: set environment too")
-    if environment.lower() == "production" and not allow_production:
+    if environment.lower() == "production" and not values["allow_production"]:
         c.fail(
             "environment",
             "is Production; deploying there needs allow-production: true "
             f"({c.label('allow-production')})",
         )
-    if c.problems:
-        raise ConfigError(c.problems)
-    return Config(
-        app_id=app_id,
-        username=username,
-        api_key=api_key,
-        branch=branch,
-        revision=revision,
-        version=version,
-        description=description,
-        download=download,
-        artifact_path=artifact_path,
-        timeout=timeout,
-        poll_interval=poll_interval,
-        base_url=base_url,
-        result_file=result_file,
-        log_format=log_format,
-        workspace=workspace,
-        on_existing=on_existing,
-        dry_run=dry_run,
-        pat=pat,
-        project_id=project_id,
-        repository_url=repository_url,
-        environment=environment,
-        package_id=package_id,
-        auto_sync_db=auto_sync_db,
-        stop_timeout=stop_timeout,
-        start_timeout=start_timeout,
-        allow_production=allow_production,
-    )
 
 
 def result_file_of(raw: Mapping[str, RawInput], ci: CiEnv) -> Path | None:
@@ -198,191 +148,6 @@ def result_file_of(raw: Mapping[str, RawInput], ci: CiEnv) -> Path | None:
     if item is None or not item.value:
         return None
     try:
-        return _path_in(ci.workspace)(item.value)
+        return workspace_path(item.value, ci.workspace)
     except ValueError:
         return None
-
-
-def shown(value: str, limit: int = 60) -> str:
-    """A value quoted for a message: escaped, shortened."""
-    text = value.encode("unicode_escape").decode("ascii")
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return f"'{text}'"
-
-
-def _app_id(value: str) -> str:
-    if _APP_ID.fullmatch(value):
-        return value
-    if _APP_ID.fullmatch(value.lower()):
-        raise ValueError(f"must be lower case: use {shown(value.lower())}")
-    raise ValueError(
-        f"is {shown(value)}; expected the app's subdomain name "
-        "(lower-case letters, digits and hyphens, for example 'calc')"
-    )
-
-
-def _username(value: str) -> str:
-    if value != value.strip() or _CONTROL.search(value) or len(value) > 254:
-        raise ValueError("must be the login e-mail of the API key's user, with no spaces around it")
-    return value
-
-
-def _api_key(value: str) -> str:
-    if not _HEADER_SAFE.fullmatch(value) or len(value) > 512:
-        # Never echo the value: it is a secret.
-        raise ValueError("holds spaces, line breaks or other characters an API key never has")
-    return value
-
-
-def _token(value: str) -> str:
-    if not _HEADER_SAFE.fullmatch(value) or len(value) > 4096:
-        raise ValueError("holds spaces, line breaks or other characters a token never has")
-    return value
-
-
-def _project_id(value: str) -> str:
-    if _PROJECT_ID.fullmatch(value):
-        return value
-    raise ValueError(f"is {shown(value)}; expected the app's project id (letters, digits, -)")
-
-
-def _environment(value: str) -> str:
-    if _ENVIRONMENT.fullmatch(value):
-        return value
-    raise ValueError(
-        f"is {shown(value)}; expected Test, Acceptance, Production or a flexible "
-        "environment's name (letters, digits, spaces, '-', '_' and '.')"
-    )
-
-
-def _package_id(value: str) -> str:
-    if _PACKAGE_ID.fullmatch(value):
-        return value
-    raise ValueError(f"is {shown(value)}; expected a package id such as the package-id output")
-
-
-def _branch(value: str) -> str:
-    if value in ("main", "trunk"):
-        return value
-    if value.startswith("branches/") and len(value) > len("branches/"):
-        if _CONTROL.search(value) or len(value) > 255:
-            raise ValueError("holds control characters or is too long")
-        return value
-    hint = f" (did you mean 'branches/{value}'?)" if "/" not in value else ""
-    raise ValueError(
-        f"is {shown(value)}; expected 'main' (Git), 'trunk' (SVN) or 'branches/<name>'{hint}"
-    )
-
-
-def _revision(value: str) -> str:
-    if value == LATEST or is_revision(value):
-        return value
-    raise ValueError(
-        f"is {shown(value)}; expected a Git commit hash (7 to 40 hex digits), "
-        "an SVN revision number or 'latest'"
-    )
-
-
-def _version(value: str) -> str:
-    if VERSION.fullmatch(value) or value in AUTO_VERSIONS:
-        return value
-    raise ValueError(
-        f"is {shown(value)}; expected major.minor.patch (for example 1.4.0), "
-        "auto, auto-minor or auto-major"
-    )
-
-
-def _description(value: str) -> str:
-    if len(value) > 1000:
-        raise ValueError("is longer than 1000 characters")
-    if _CONTROL.search(value.replace("\n", " ").replace("\t", " ")):
-        raise ValueError("holds control characters")
-    return value
-
-
-def _boolean(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    raise ValueError(f"is {shown(value)}; expected true or false")
-
-
-def _timeout(value: str) -> float:
-    try:
-        seconds = parse_duration(value)
-    except ValueError:
-        raise ValueError(
-            f"is {shown(value)}; expected a duration such as 900, 90s, 15m or 1h"
-        ) from None
-    if seconds > MAX_TIMEOUT:
-        raise ValueError("is longer than 7 days")
-    return seconds
-
-
-def _poll_interval(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0.01 <= seconds <= 3600:
-        raise ValueError(f"is {shown(value)}; expected a number of seconds from 0.01 to 3600")
-    return seconds
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if value in options:
-            return value
-        raise ValueError(f"is {shown(value)}; expected one of {', '.join(options)}")
-
-    return parse
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _base_url(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname or ""
-        _ = parts.port
-    except ValueError:
-        raise ValueError(f"is {shown(value)}; not a URL") from None
-    if parts.scheme not in ("https", "http") or not host:
-        raise ValueError(
-            f"is {shown(value)}; expected an https:// URL such as https://deploy.mendix.com"
-        )
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ValueError("must not carry credentials, a query or a fragment")
-    if parts.scheme == "http" and not is_loopback(host):
-        raise ValueError(
-            f"is {shown(value)}; plain http would send the API key unencrypted: use https "
-            "(http is accepted only for loopback addresses)"
-        )
-    if _CONTROL.search(value):
-        raise ValueError("holds control characters")
-    return value.rstrip("/")
-
-
-def _path_in(workspace: Path) -> Callable[[str], Path]:
-    def parse(value: str) -> Path:
-        if _CONTROL.search(value) or len(value) > 4096:
-            raise ValueError("holds control characters or is too long")
-        path = Path(value)
-        resolved = path if path.is_absolute() else workspace / path
-        try:
-            is_dir = resolved.is_dir()
-        except OSError as exc:
-            raise ValueError(f"is {shown(value)}; not a usable path ({exc.strerror})") from None
-        if value.endswith(("/", "\\")) or is_dir:
-            raise ValueError(f"is {shown(value)}, a directory; name a file")
-        return resolved
-
-    return parse

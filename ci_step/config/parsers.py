@@ -1,0 +1,219 @@
+"""Checks of single input values: each takes the text as given and returns the typed value,
+or raises ValueError with what is wrong (the caller adds the input's name)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from ci_step.domain.durations import parse_duration
+from ci_step.domain.versions import AUTO_VERSIONS, LATEST, VERSION, is_revision
+
+_APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+_ENVIRONMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?")
+_PACKAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+MAX_TIMEOUT = 7 * 24 * 3600.0
+LOG_FORMATS = ("auto", "console", "json")
+ON_EXISTING = ("reuse", "fail", "rebuild")
+T = TypeVar("T")
+Parse = Callable[[str, Path], Any]  # (text, workspace) -> value
+
+
+def plain(parse: Callable[[str], T]) -> Callable[[str, Path], T]:
+    """A check that needs only the text (most do), shaped like one that needs the workspace."""
+
+    def with_workspace(value: str, _workspace: Path) -> T:
+        return parse(value)
+
+    return with_workspace
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """A value quoted for a message: escaped, shortened."""
+    text = value.encode("unicode_escape").decode("ascii")
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"'{text}'"
+
+
+def app_id(value: str) -> str:
+    if _APP_ID.fullmatch(value):
+        return value
+    if _APP_ID.fullmatch(value.lower()):
+        raise ValueError(f"must be lower case: use {shown(value.lower())}")
+    raise ValueError(
+        f"is {shown(value)}; expected the app's subdomain name "
+        "(lower-case letters, digits and hyphens, for example 'calc')"
+    )
+
+
+def username(value: str) -> str:
+    if value != value.strip() or _CONTROL.search(value) or len(value) > 254:
+        raise ValueError("must be the login e-mail of the API key's user, with no spaces around it")
+    return value
+
+
+def api_key(value: str) -> str:
+    if not _HEADER_SAFE.fullmatch(value) or len(value) > 512:
+        # Never echo the value: it is a secret.
+        raise ValueError("holds spaces, line breaks or other characters an API key never has")
+    return value
+
+
+def token(value: str) -> str:
+    if not _HEADER_SAFE.fullmatch(value) or len(value) > 4096:
+        raise ValueError("holds spaces, line breaks or other characters a token never has")
+    return value
+
+
+def project_id(value: str) -> str:
+    if _PROJECT_ID.fullmatch(value):
+        return value
+    raise ValueError(f"is {shown(value)}; expected the app's project id (letters, digits, -)")
+
+
+def environment(value: str) -> str:
+    if _ENVIRONMENT.fullmatch(value):
+        return value
+    raise ValueError(
+        f"is {shown(value)}; expected Test, Acceptance, Production or a flexible "
+        "environment's name (letters, digits, spaces, '-', '_' and '.')"
+    )
+
+
+def package_id(value: str) -> str:
+    if _PACKAGE_ID.fullmatch(value):
+        return value
+    raise ValueError(f"is {shown(value)}; expected a package id such as the package-id output")
+
+
+def branch(value: str) -> str:
+    if value in ("main", "trunk"):
+        return value
+    if value.startswith("branches/") and len(value) > len("branches/"):
+        if _CONTROL.search(value) or len(value) > 255:
+            raise ValueError("holds control characters or is too long")
+        return value
+    hint = f" (did you mean 'branches/{value}'?)" if "/" not in value else ""
+    raise ValueError(
+        f"is {shown(value)}; expected 'main' (Git), 'trunk' (SVN) or 'branches/<name>'{hint}"
+    )
+
+
+def revision(value: str) -> str:
+    if value == LATEST or is_revision(value):
+        return value
+    raise ValueError(
+        f"is {shown(value)}; expected a Git commit hash (7 to 40 hex digits), "
+        "an SVN revision number or 'latest'"
+    )
+
+
+def version(value: str) -> str:
+    if VERSION.fullmatch(value) or value in AUTO_VERSIONS:
+        return value
+    raise ValueError(
+        f"is {shown(value)}; expected major.minor.patch (for example 1.4.0), "
+        "auto, auto-minor or auto-major"
+    )
+
+
+def description(value: str) -> str:
+    if len(value) > 1000:
+        raise ValueError("is longer than 1000 characters")
+    if _CONTROL.search(value.replace("\n", " ").replace("\t", " ")):
+        raise ValueError("holds control characters")
+    return value
+
+
+def boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    raise ValueError(f"is {shown(value)}; expected true or false")
+
+
+def timeout(value: str) -> float:
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise ValueError(
+            f"is {shown(value)}; expected a duration such as 900, 90s, 15m or 1h"
+        ) from None
+    if seconds > MAX_TIMEOUT:
+        raise ValueError("is longer than 7 days")
+    return seconds
+
+
+def poll_interval(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0.01 <= seconds <= 3600:
+        raise ValueError(f"is {shown(value)}; expected a number of seconds from 0.01 to 3600")
+    return seconds
+
+
+def choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value in options:
+            return value
+        raise ValueError(f"is {shown(value)}; expected one of {', '.join(options)}")
+
+    return parse
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        _ = parts.port
+    except ValueError:
+        raise ValueError(f"is {shown(value)}; not a URL") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ValueError(
+            f"is {shown(value)}; expected an https:// URL such as https://deploy.mendix.com"
+        )
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("must not carry credentials, a query or a fragment")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ValueError(
+            f"is {shown(value)}; plain http would send the API key unencrypted: use https "
+            "(http is accepted only for loopback addresses)"
+        )
+    if _CONTROL.search(value):
+        raise ValueError("holds control characters")
+    return value.rstrip("/")
+
+
+def workspace_path(value: str, workspace: Path) -> Path:
+    """A file path, relative to the workspace unless absolute; never a directory."""
+    if _CONTROL.search(value) or len(value) > 4096:
+        raise ValueError("holds control characters or is too long")
+    path = Path(value)
+    resolved = path if path.is_absolute() else workspace / path
+    try:
+        is_dir = resolved.is_dir()
+    except OSError as exc:
+        raise ValueError(f"is {shown(value)}; not a usable path ({exc.strerror})") from None
+    if value.endswith(("/", "\\")) or is_dir:
+        raise ValueError(f"is {shown(value)}, a directory; name a file")
+    return resolved

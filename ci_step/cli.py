@@ -15,7 +15,7 @@ import click
 from click.core import ParameterSource
 
 from ci_step import __version__
-from ci_step.config.inputs import BY_NAME, INPUTS
+from ci_step.config.inputs import BY_NAME, INPUTS, InputSpec
 from ci_step.config.validate import APP_NEEDS, BUILD_NEEDS, RawInput
 
 # Options of the group itself; any other leading option belongs to `run`
@@ -44,26 +44,66 @@ def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None)
     return value
 
 
-def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Attach every input of the contract as an option (defined once, here)."""
-    for spec in reversed(INPUTS):
-        default = f" [default: {spec.default}]" if spec.default else ""
-        extra: dict[str, Any] = {}
-        if spec.name == "config":
-            extra = {"is_eager": True, "callback": _load_config}
-        if spec.boolean:
-            extra = {"is_flag": False, "flag_value": "true"}
-        option = click.option(
-            spec.flag,
-            spec.param,
-            envvar=spec.env_names,
-            default=None,
-            metavar="TEXT",
-            help=f"{spec.help}{default} (env: {spec.env_names[-1]})",
-            **extra,
-        )
-        func = option(func)
-    return func
+# The inputs each kind of command reads; `run` reads them all.
+SESSION = ("app-id", "username", "api-key", "base-url", "config", "result-file", "log-format")
+PACKAGE = (*SESSION, "timeout")
+WAIT = (*PACKAGE, "poll-interval")
+DOWNLOAD = (*PACKAGE, "artifact-path")
+CHANGE = (*PACKAGE, "dry-run")
+START = (
+    *CHANGE,
+    "branch",
+    "revision",
+    "version",
+    "description",
+    "on-existing",
+    "pat",
+    "project-id",
+    "repository-url",
+)
+DEPLOY = (
+    *WAIT,
+    "dry-run",
+    "download",
+    "artifact-path",
+    "environment",
+    "package-id",
+    "auto-sync-db",
+    "stop-timeout",
+    "start-timeout",
+    "allow-production",
+)
+ALL = tuple(spec.name for spec in INPUTS)
+
+
+def input_options(names: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Attach the named inputs of the contract as options (each defined once, here)."""
+
+    def attach(func: Callable[..., Any]) -> Callable[..., Any]:
+        for spec in reversed(INPUTS):
+            if spec.name in names:
+                func = _option(spec)(func)
+        return func
+
+    return attach
+
+
+def _option(spec: InputSpec) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    default = f" [default: {spec.default}]" if spec.default else ""
+    extra: dict[str, Any] = {}
+    if spec.name == "config":
+        extra = {"is_eager": True, "callback": _load_config}
+    if spec.boolean:
+        extra = {"is_flag": False, "flag_value": "true"}
+    return click.option(
+        spec.flag,
+        spec.param,
+        envvar=spec.env_names,
+        default=None,
+        metavar="TEXT",
+        help=f"{spec.help}{default} (env: {spec.env_names[-1]})",
+        **extra,
+    )
 
 
 def collect(ctx: click.Context, values: dict[str, Any]) -> dict[str, RawInput]:
@@ -74,7 +114,7 @@ def collect(ctx: click.Context, values: dict[str, Any]) -> dict[str, RawInput]:
     raw: dict[str, RawInput] = {}
     for spec in INPUTS:
         value = values.get(spec.param)
-        source = ctx.get_parameter_source(spec.param)
+        source = ctx.get_parameter_source(spec.param) if spec.param in values else None
         if value in (None, ""):
             raw[spec.name] = RawInput(spec.default, spec.name)
         elif source is ParameterSource.COMMANDLINE:
@@ -126,7 +166,7 @@ def _commands() -> Any:
 
 
 @cli.command("run")
-@input_options
+@input_options(ALL)
 @click.pass_context
 def run_command(ctx: click.Context, /, **values: Any) -> None:
     """Start a build (or reuse one), wait, download the .mda, write the CI outputs."""
@@ -134,19 +174,19 @@ def run_command(ctx: click.Context, /, **values: Any) -> None:
 
 
 @cli.command("start")
-@input_options
+@input_options(START)
 @click.pass_context
 def start_command(ctx: click.Context, /, **values: Any) -> None:
     """Start a build and print its package id (honours on-existing)."""
     _execute(ctx, values, _commands().start)
 
 
-def _package_command(name: str, summary: str) -> None:
+def _package_command(name: str, summary: str, inputs: tuple[str, ...]) -> None:
     """`mendix-build NAME PACKAGE_ID`: the action of the same name in ci_step.flow.commands."""
 
     @cli.command(name, help=summary)
     @click.argument("package", metavar="PACKAGE_ID")
-    @input_options
+    @input_options(inputs)
     @click.pass_context
     def command(ctx: click.Context, /, package: str, **values: Any) -> None:
         # The argument is named apart from the package-id input's option: they must
@@ -155,18 +195,18 @@ def _package_command(name: str, summary: str) -> None:
         _execute(ctx, values, action, APP_NEEDS)
 
 
-for _name, _summary in (
-    ("wait", "Wait for a package's build to end (exit 1 when it Failed)."),
-    ("download", "Download and verify a Succeeded package."),
-    ("show", "Print one package as JSON."),
-    ("delete", "Delete a package (409 PACKAGE_IN_USE: deployed, or its build still runs)."),
+for _name, _summary, _inputs in (
+    ("wait", "Wait for a package's build to end (exit 1 when it Failed).", WAIT),
+    ("download", "Download and verify a Succeeded package.", DOWNLOAD),
+    ("show", "Print one package as JSON.", PACKAGE),
+    ("delete", "Delete a package (409 PACKAGE_IN_USE: deployed, or its build still runs).", CHANGE),
 ):
-    _package_command(_name, _summary)
+    _package_command(_name, _summary, _inputs)
 
 
 @cli.command("deploy")
 @click.argument("package", metavar="[PACKAGE_ID]", required=False)
-@input_options
+@input_options(DEPLOY)
 @click.pass_context
 def deploy_command(ctx: click.Context, /, package: str | None, **values: Any) -> None:
     """Deploy a package to the environment input: stop, transport, start (exit 7 on failure).
@@ -183,7 +223,7 @@ def deploy_command(ctx: click.Context, /, package: str | None, **values: Any) ->
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--filter-status", multiple=True, help="Only packages with this Status; repeatable.")
 @click.option("--filter-version", multiple=True, help="Only packages with this version.")
-@input_options
+@input_options(PACKAGE)
 @click.pass_context
 def list_command(
     ctx: click.Context,
@@ -205,7 +245,7 @@ def list_command(
     required=True,
     help="How many of the newest Succeeded packages to keep.",
 )
-@input_options
+@input_options(CHANGE)
 @click.pass_context
 def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     """Delete the oldest Succeeded packages beyond --keep (never one in progress).

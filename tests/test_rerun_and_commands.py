@@ -14,6 +14,7 @@ from tests import ci_formats
 from tests.conftest import (
     API_KEY,
     GIT_HEAD,
+    base_env,
     gitlab_env,
     inputs,
     run_entrypoint,
@@ -247,6 +248,28 @@ def test_subcommands_need_only_the_app_inputs(
     variables = ci_formats.gitlab_dotenv((workspace / "mendix-build.env").read_bytes())
     assert variables["MENDIX_PACKAGE_ID"] == package.package_id
     assert variables["MENDIX_VERSION"] == "3.0.0"
+
+
+@pytest.mark.parametrize(
+    ("command", "offered", "absent"),
+    [
+        ("show", ["--app-id", "--api-key", "--timeout"], ["--environment", "--version"]),
+        ("list", ["--filter-status", "--app-id"], ["--allow-production", "--poll-interval"]),
+        ("wait", ["--poll-interval", "--timeout"], ["--environment", "--artifact-path"]),
+        ("download", ["--artifact-path"], ["--allow-production", "--revision"]),
+        ("start", ["--revision", "--version", "--on-existing"], ["--environment"]),
+        ("deploy", ["--environment", "--allow-production", "--stop-timeout"], ["--revision"]),
+        ("run", ["--revision", "--environment", "--pat"], []),
+    ],
+)
+def test_each_subcommand_offers_only_the_inputs_it_reads(
+    workspace: Path, command: str, offered: list[str], absent: list[str]
+) -> None:
+    result = run_entrypoint(base_env(workspace.parent), workspace, command, "--help")
+    assert result.code == 0, result.stderr
+    flags = {word for word in result.stdout.split() if word.startswith("--")}
+    assert set(offered) <= flags
+    assert not set(absent) & flags
 
 
 def test_wait_on_a_failed_build_exits_1(

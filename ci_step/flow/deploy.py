@@ -9,8 +9,8 @@ and signals keep their own exit codes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from ci_step import signals
 from ci_step.clock import Deadline
 from ci_step.config.validate import Config
 from ci_step.domain.durations import format_duration
@@ -22,22 +22,83 @@ from ci_step.mendix.transport import Uncertain
 from ci_step.report.result import StepResult
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """What a deploy needs from the inputs, taken once."""
+
+    app_id: str
+    environment: str
+    auto_sync_db: bool
+    allow_production: bool
+    poll_interval: float
+    stop_timeout: float
+    start_timeout: float
+
+    @classmethod
+    def of(cls, config: Config) -> Deployment:
+        return cls(
+            app_id=config.app_id,
+            environment=config.environment,
+            auto_sync_db=config.auto_sync_db,
+            allow_production=config.allow_production,
+            poll_interval=config.poll_interval,
+            stop_timeout=config.stop_timeout,
+            start_timeout=config.start_timeout,
+        )
+
+    def describe(self) -> str:
+        """What the deploy would do, for a dry run."""
+        return (
+            f"deployed to {self.environment}: stop it if it runs, transport the package, start "
+            f"it (AutoSyncDb {str(self.auto_sync_db).lower()}) and wait for Started"
+        )
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A wait for the environment ('stop' or 'start') within its own timeout."""
+
+    name: str
+    environment: str
+    seconds: float  # the phase's timeout input
+    interval: float  # poll-interval
+    deadline: Deadline
+
+    def until(self, done: Callable[[], bool]) -> None:
+        """Check ``done`` on the polling schedule until it holds."""
+        while not done():
+            wait = next_wait(self.deadline.elapsed(), self.interval)
+            try:
+                self.deadline.sleep(wait, f"waiting to {self.name}")
+            except DeadlineExceeded:
+                raise self.late() from None
+
+    def late(self) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"Environment {self.environment} did not {self.name} within "
+            f"{format_duration(self.seconds)} ({self.name}-timeout, or what was left of timeout).",
+            fix=f"raise {self.name}-timeout or timeout; look at the environment in the Mendix "
+            "Portal",
+        )
+
+
 def describe(config: Config) -> str:
     """What a deploy would do, for a dry run."""
-    return (
-        f"deployed to {config.environment}: stop it if it runs, transport the package, start "
-        f"it (AutoSyncDb {str(config.auto_sync_db).lower()}) and wait for Started"
-    )
+    return Deployment.of(config).describe()
 
 
 def preflight(config: Config, services: Services) -> Environment:
     """Read the environment before anything is built: a wrong name or a production
     environment without allow-production stops the step while it costs nothing."""
-    environment = DeployApi(services.api).get_environment(config.app_id, config.environment)
-    if environment.production and not config.allow_production:
+    return _preflight(Deployment.of(config), services)
+
+
+def _preflight(target: Deployment, services: Services) -> Environment:
+    environment = DeployApi(services.api).get_environment(target.app_id, target.environment)
+    if environment.production and not target.allow_production:
         raise ConfigError(
             [
-                f"environment '{config.environment}' is a production environment; "
+                f"environment '{target.environment}' is a production environment; "
                 "set allow-production: true to deploy to it"
             ]
         )
@@ -46,28 +107,25 @@ def preflight(config: Config, services: Services) -> Environment:
 
 def deploy_package(config: Config, services: Services, package_id: str, result: StepResult) -> None:
     """Deploy ``package_id``; fills in the deploy outputs whatever happens."""
-    result.deploy_result = "error"
+    target = Deployment.of(config)
+    result.deploy_result = "running"  # should it end otherwise, StepResult.fail names how
     try:
-        _deploy(config, services, package_id, result)
-    except signals.Interrupted:
-        result.deploy_result = "cancelled"
-        raise
-    except (ConfigError, DeadlineExceeded) as exc:
-        result.deploy_result = exc.result
+        _deploy(target, services, package_id, result)
+    except (ConfigError, DeadlineExceeded):
         raise
     except StepError as exc:
-        result.deploy_result = "failure"
         raise DeployFailed(
-            f"Deploying package {package_id} to {config.environment} failed: {exc.message}",
+            f"Deploying package {package_id} to {target.environment} failed: {exc.message}",
             fix=exc.fix if exc.fix != type(exc).default_fix else "",
             error_code=exc.error_code,
         ) from None
     result.deploy_result = "success"
 
 
-def _deploy(config: Config, services: Services, package_id: str, result: StepResult) -> None:
-    api, log, mode, app = DeployApi(services.api), services.log, config.environment, config.app_id
-    environment = preflight(config, services)
+def _deploy(target: Deployment, services: Services, package_id: str, result: StepResult) -> None:
+    api, log = DeployApi(services.api), services.log
+    app, mode = target.app_id, target.environment
+    environment = _preflight(target, services)
     result.environment_url = environment.url
     if environment.status == "Running" and api.deployed_package_id(app, mode) == package_id:
         # A re-run: stopping and starting again would only cost the users downtime.
@@ -79,11 +137,11 @@ def _deploy(config: Config, services: Services, package_id: str, result: StepRes
     log.info(f"Deploying to {mode}", package_id=package_id, status=environment.status)
     if environment.status == "Running":
         api.stop(app, mode)
-        _wait_until_stopped(config, services, api)
+        _phase(target, services, "stop").until(lambda: _status(target, api) != "Running")
         log.info(f"Environment {mode} stopped")
-    _transport(config, services, api, package_id)
+    _transport(target, services, api, package_id)
     log.info(f"Package transported to {mode}", package_id=package_id)
-    _start(config, services, api)
+    _start(target, services, api)
     result.deployed = True
     try:  # the URL may have been set by the start; the deploy is done either way
         result.environment_url = api.get_environment(app, mode).url or environment.url
@@ -92,58 +150,43 @@ def _deploy(config: Config, services: Services, package_id: str, result: StepRes
     log.info(f"Environment {mode} started", url=result.environment_url or None)
 
 
-def _phase_deadline(services: Services, seconds: float) -> Deadline:
-    return Deadline(services.clock, min(seconds, max(0.0, services.deadline.remaining())))
+def _phase(target: Deployment, services: Services, name: str) -> Phase:
+    seconds = target.stop_timeout if name == "stop" else target.start_timeout
+    left = max(0.0, services.deadline.remaining())
+    deadline = Deadline(services.clock, min(seconds, left))
+    return Phase(name, target.environment, seconds, target.poll_interval, deadline)
 
 
-def _until(done: Callable[[], bool], deadline: Deadline, config: Config, phase: str) -> None:
-    """Check ``done`` on the polling schedule until it holds; ``phase``: 'stop' or 'start'."""
-    while not done():
-        try:
-            deadline.sleep(
-                next_wait(deadline.elapsed(), config.poll_interval), f"waiting to {phase}"
-            )
-        except DeadlineExceeded:
-            raise _late(config, phase) from None
+def _status(target: Deployment, api: DeployApi) -> str:
+    return api.get_environment(target.app_id, target.environment).status
 
 
-def _status(config: Config, api: DeployApi) -> str:
-    return api.get_environment(config.app_id, config.environment).status
-
-
-def _wait_until_stopped(config: Config, services: Services, api: DeployApi) -> None:
-    deadline = _phase_deadline(services, config.stop_timeout)
-    _until(lambda: _status(config, api) != "Running", deadline, config, "stop")
-
-
-def _transport(config: Config, services: Services, api: DeployApi, package_id: str) -> None:
+def _transport(target: Deployment, services: Services, api: DeployApi, package_id: str) -> None:
     """Transport, waiting while the platform still processes a fresh package (503)."""
     started = services.clock.now()
     while True:
         try:
-            api.transport(config.app_id, config.environment, package_id)
+            api.transport(target.app_id, target.environment, package_id)
             return
         except ApiError as exc:
             if exc.error_code != STILL_PROCESSING:
                 raise
             services.log.info("The package is still being processed; transporting again soon")
-        wait = next_wait(services.clock.now() - started, config.poll_interval)
+        wait = next_wait(services.clock.now() - started, target.poll_interval)
         services.deadline.sleep(wait, "transporting")
 
 
-def _start(config: Config, services: Services, api: DeployApi) -> None:
-    deadline = _phase_deadline(services, config.start_timeout)
-    job = _start_job(config, services, api, deadline)
+def _start(target: Deployment, services: Services, api: DeployApi) -> None:
+    phase = _phase(target, services, "start")
+    job = _start_job(target, services, api, phase)
     if job is None:
         return
-    services.log.info("Start job created", job_id=job, auto_sync_db=config.auto_sync_db)
-    app, mode = config.app_id, config.environment
-    _until(lambda: api.start_status(app, mode, job) == "Started", deadline, config, "start")
+    services.log.info("Start job created", job_id=job, auto_sync_db=target.auto_sync_db)
+    app, mode = target.app_id, target.environment
+    phase.until(lambda: api.start_status(app, mode, job) == "Started")
 
 
-def _start_job(
-    config: Config, services: Services, api: DeployApi, deadline: Deadline
-) -> str | None:
+def _start_job(target: Deployment, services: Services, api: DeployApi, phase: Phase) -> str | None:
     """POST start; the job id, or None once the environment is running without one.
 
     After an answer that was lost (the start may have happened), asking again is safe:
@@ -151,7 +194,7 @@ def _start_job(
     """
     for attempt in (1, 2):
         try:
-            return api.start(config.app_id, config.environment, config.auto_sync_db)
+            return api.start(target.app_id, target.environment, target.auto_sync_db)
         except Uncertain as exc:
             if attempt == 2:
                 raise
@@ -162,15 +205,6 @@ def _start_job(
             if exc.error_code != "APP_ALREADY_HAS_A_STARTING_JOB":
                 raise
             services.log.info("A start of the environment is already under way; waiting for it")
-            _until(lambda: _status(config, api) == "Running", deadline, config, "start")
+            phase.until(lambda: _status(target, api) == "Running")
             return None
     raise AssertionError("unreachable")
-
-
-def _late(config: Config, phase: str) -> DeadlineExceeded:
-    seconds = config.stop_timeout if phase == "stop" else config.start_timeout
-    return DeadlineExceeded(
-        f"Environment {config.environment} did not {phase} within "
-        f"{format_duration(seconds)} ({phase}-timeout, or what was left of timeout).",
-        fix=f"raise {phase}-timeout or timeout; look at the environment in the Mendix Portal",
-    )

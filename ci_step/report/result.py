@@ -44,7 +44,8 @@ class StepResult:
     environment: str = ""
     environment_url: str = ""
     deployed: bool = False
-    deploy_result: str = "skipped"  # success, failure, timeout, cancelled, error, skipped
+    # success, failure, timeout, cancelled, error, skipped; "running" only while it runs
+    deploy_result: str = "skipped"
     error: StepError | None = None
     exit_code: int = 70
     notes: list[str] = field(default_factory=list)
@@ -55,6 +56,8 @@ class StepResult:
         self.exit_code = 0
 
     def fail(self, error: StepError) -> None:
+        if self.deploy_result == "running":  # the error ended the deploy too
+            self.deploy_result = error.result
         self.result = error.result
         self.error = error
         self.exit_code = exit_code_of(error)

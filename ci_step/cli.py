@@ -289,8 +289,9 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     multiple=True,
     metavar="KIND[:key=value,...]",
     help="Inject a fault; repeatable. Kinds: status, reset, delay, truncate, expire, "
-    "ignore-range, redirect. Keys: listener, method, path (regex), times (-1: always), "
-    "status, retry_after, delay, after_bytes, location, process, body. "
+    "ignore-range, redirect, rewrite. Keys: listener, method, path (regex), times (-1: "
+    "always), status, retry_after, delay, after_bytes, location, process, body, field_name, "
+    "field_value. "
     "Example: status:status=503,times=3,retry_after=2",
 )
 def simulate_command(

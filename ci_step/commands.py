@@ -13,7 +13,14 @@ from ci_step.api import IN_PROGRESS, Package
 from ci_step.errors import ApiError, BuildFailed
 from ci_step.plan import make_plan
 from ci_step.result import StepResult
-from ci_step.step import Services, fetch_artifact, run_deploy, start_build, wait_for_build
+from ci_step.step import (
+    Services,
+    fetch_artifact,
+    file_version,
+    run_deploy,
+    start_build,
+    wait_for_build,
+)
 from ci_step.validate import Config
 
 Action = Callable[[Config, Services, StepResult], None]
@@ -86,7 +93,7 @@ def download(package_id: str) -> Action:
                 error_code="BUILD_NOT_SUCCEEDED",
                 fix=f"wait for it first: mendix-build wait {package_id}",
             )
-        fetch_artifact(config, services, package, result)
+        fetch_artifact(config, services, package, result, file_version(package))
         result.succeed()
 
     return action

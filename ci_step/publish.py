@@ -1,8 +1,8 @@
 """Write the rendered outputs where each CI looks for them.
 
 A target whose variable is unset is skipped quietly. Every text passes the
-secret registry before it reaches a file. A target whose text cannot be
-rendered is not written at all (never half).
+secret registry before a format escapes it, and once more as the file's text.
+A target whose text cannot be rendered is not written at all (never half).
 """
 
 from __future__ import annotations
@@ -83,9 +83,10 @@ def _properties(result: StepResult) -> str:
 def publish(result: StepResult, writes: list[Write]) -> list[str]:
     """Write every target; return the problems (one line each) for those that failed."""
     problems = []
+    view = result.redacted(redact)
     for write in writes:
         try:
-            text = redact(write.render(result))
+            text = redact(write.render(view))
             if write.append:
                 _append(write.path, text)
             else:
@@ -116,9 +117,10 @@ def _replace(path: Path, text: str) -> None:
 
 def announce_failure(result: StepResult, ci: CiEnv, stream: TextIO) -> None:
     """The one-line annotation a CI shows for a failed step (GitHub's ::error::)."""
-    if ci.platform is Platform.GITHUB and result.error is not None:
+    error = None if result.error is None else result.error.redacted(redact)
+    if ci.platform is Platform.GITHUB and error is not None:
         line = render.github_command(
-            "error", " ".join(result.error.lines()), title=f"mendix-build: {result.result}"
+            "error", " ".join(error.lines()), title=f"mendix-build: {result.result}"
         )
         stream.write(redact(line) + "\n")
         stream.flush()

@@ -15,6 +15,7 @@ from ci_step.api import USER_AGENT, BuildApi
 from ci_step.ci_env import CiEnv
 from ci_step.clock import Clock, Deadline, SystemClock
 from ci_step.errors import Cancelled, ConfigError, OutputError, StepError
+from ci_step.inert import InertWriter, Writer
 from ci_step.inputs import INPUTS
 from ci_step.repository import RepositoryApi
 from ci_step.result import StepResult
@@ -50,6 +51,7 @@ def execute(
     started = clock.now()
     result = StepResult()
     config: Config | None = None
+    out = InertWriter(stdout)  # what actions print, inert; the step's own commands bypass it
     previous = signals.install()
     try:
         try:
@@ -59,7 +61,7 @@ def execute(
         if file_problems:
             raise ConfigError(file_problems)
         _warn_about_revision(config, ci, log)
-        action(config, _services(config, clock, log, stdout), result)
+        action(config, _services(config, clock, log, out), result)
     except signals.Interrupted as stop:
         result.fail(Cancelled(stop.signum, stop.name))
     except StepError as exc:
@@ -73,6 +75,7 @@ def execute(
         result.fail(StepError(f"Internal error: {type(exc).__name__}: {redact(str(exc))}"))
     finally:
         signals.quiet()
+        out.end()
     result.duration_seconds = clock.now() - started
     try:
         return finish(result, ci, log, stdout, config, raw, extra_writes or [])
@@ -111,7 +114,7 @@ def finish(
     return result.exit_code
 
 
-def _services(config: Config, clock: Clock, log: Any, out: TextIO) -> Services:
+def _services(config: Config, clock: Clock, log: Any, out: Writer) -> Services:
     """One session per host kind: Mendix headers, the token and the storage never mix."""
     deadline = Deadline(clock, config.timeout)
 

@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -17,12 +17,13 @@ from ci_step.api import BuildApi, Package
 from ci_step.clock import Clock, Deadline
 from ci_step.durations import format_duration
 from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded
+from ci_step.inert import Writer
 from ci_step.plan import Plan, make_plan
 from ci_step.repository import RepositoryApi
 from ci_step.result import StepResult
 from ci_step.schedule import next_wait
 from ci_step.transport import Uncertain
-from ci_step.validate import Config
+from ci_step.validate import Config, release_of, shown
 
 START_ATTEMPTS = 3
 CLOCK_SKEW_MS = 5 * 60 * 1000
@@ -35,7 +36,7 @@ class Services:
     deadline: Deadline
     clock: Clock
     log: Any
-    out: TextIO = sys.stdout  # what a command prints for people and scripts
+    out: Writer = sys.stdout  # what a command prints for people and scripts
     repository: RepositoryApi | None = None
 
 
@@ -84,7 +85,7 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
             f"{plan.branch}) ended Failed; package {package_id}."
         )
     if config.download:
-        fetch_artifact(config, services, package, result)
+        fetch_artifact(config, services, package, result, plan.version)
     else:
         log.info("Download skipped (download: false)")
     if config.environment:
@@ -110,12 +111,12 @@ def run_deploy(config: Config, services: Services, result: StepResult, package_i
     if package.status == "Failed":
         raise BuildFailed(f"Package {package_id} ended Failed; there is nothing to deploy.")
     if config.download:
-        fetch_artifact(config, services, package, result)
+        fetch_artifact(config, services, package, result, file_version(package))
     deploy.deploy_package(config, services, package_id, result)
     result.succeed()
 
 
-def print_dry_run(plan: Plan, config: Config, out: TextIO) -> None:
+def print_dry_run(plan: Plan, config: Config, out: Writer) -> None:
     lines = ["Dry run: nothing was started."]
     if plan.existing is not None:
         lines.append(
@@ -203,9 +204,24 @@ def _timed_out(config: Config, package_id: str, status: str) -> DeadlineExceeded
     )
 
 
+def file_version(package: Package) -> str:
+    """The version a package's file is named after when the step asked for none: its
+    Version when that is major.minor.patch (a fourth number dropped), never anything else."""
+    version = release_of(package.version)
+    if version is None:
+        raise ApiError(
+            f"The Mendix API gave package {package.package_id} the version "
+            f"{shown(package.version)}, not major.minor.patch; the file is not named after it.",
+            fix="check base-url: the Mendix API gives every package a major.minor.patch Version",
+        )
+    return version
+
+
 def fetch_artifact(
-    config: Config, services: Services, package: Package, result: StepResult
+    config: Config, services: Services, package: Package, result: StepResult, version: str
 ) -> None:
+    """Download ``package`` as ``<app-id>-<version>.mda`` (unless artifact-path names the
+    file): ``version`` is the checked one the step asked for, never the answer's text."""
     api, log = services.api, services.log
 
     def location() -> str:
@@ -219,7 +235,7 @@ def fetch_artifact(
 
     url = location()
     size = package.size if package.size and package.size > 0 else None
-    target = config.artifact_for(package.version or result.version)
+    target = config.artifact_for(version)
     log.info("Downloading package", path=config.shown_path(target), bytes=size)
     artifact = download.fetch(
         services.storage,

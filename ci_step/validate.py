@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -19,6 +19,7 @@ _APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _GIT_HASH = re.compile(r"[0-9a-fA-F]{7,40}")
 _SVN_REVISION = re.compile(r"[1-9][0-9]{0,9}")
 _VERSION = re.compile(r"(\d{1,9})\.(\d{1,9})\.(\d{1,9})")
+_PACKAGE_VERSION = re.compile(r"([0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9})(?:\.[0-9]{1,9})?")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
@@ -47,7 +48,7 @@ class RawInput:
 class Config:
     app_id: str
     username: str
-    api_key: str
+    api_key: str = field(repr=False)  # secrets stay out of any repr
     branch: str
     revision: str
     version: str
@@ -62,7 +63,7 @@ class Config:
     workspace: Path
     on_existing: str = "reuse"
     dry_run: bool = False
-    pat: str | None = None
+    pat: str | None = field(default=None, repr=False)
     project_id: str = ""
     repository_url: str = ""
     environment: str = ""  # empty: no deploy
@@ -306,6 +307,12 @@ def parse_version(value: str) -> tuple[int, int, int] | None:
     if match is None:
         return None
     return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+def release_of(version: str) -> str | None:
+    """major.minor.patch of a package's Version (a fourth number dropped); None: not one."""
+    match = _PACKAGE_VERSION.fullmatch(version)
+    return match.group(1) if match else None
 
 
 def _description(value: str) -> str:

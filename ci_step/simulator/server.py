@@ -43,7 +43,9 @@ class Fault:
     ``truncate`` (storage: promise the full length, send ``after_bytes``, close),
     ``expire`` (storage: 403 as for an expired URL, optionally after ``after_bytes``),
     ``ignore-range`` (storage: answer 200 with the whole file), ``redirect``
-    (answer 302 to ``location``).
+    (answer 302 to ``location``), ``rewrite`` (API: answer as usual, with ``field_value``
+    as the text of the field ``field_name``, or of each of ``A|B``, in the package or each
+    package of the answer).
     ``process``: for status/reset, carry out the request first (the change
     happens, the answer is lost). ``times``: how many requests it hits (-1: all).
     """
@@ -60,6 +62,8 @@ class Fault:
     location: str = ""
     process: bool = False
     body: str | None = None  # status: answer this JSON text instead of the default body
+    field_name: str = ""
+    field_value: str = ""
 
     def matches(self, listener: str, method: str, path: str) -> bool:
         return (
@@ -70,7 +74,16 @@ class Fault:
         )
 
 
-FAULT_KINDS = ("status", "reset", "delay", "truncate", "expire", "ignore-range", "redirect")
+FAULT_KINDS = (
+    "status",
+    "reset",
+    "delay",
+    "truncate",
+    "expire",
+    "ignore-range",
+    "redirect",
+    "rewrite",
+)
 _FAULT_FIELDS = {
     "listener": str,
     "method": str,
@@ -83,6 +96,8 @@ _FAULT_FIELDS = {
     "location": str,
     "process": bool,
     "body": str,
+    "field_name": str,
+    "field_value": str,
 }
 
 
@@ -272,7 +287,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "redirect":
             self._send(Reply(302, b"", headers={"Location": fault.location}))
             return
-        self._send(self._reply(split.path, entry, fault))
+        reply = self._reply(split.path, entry, fault)
+        if fault is not None and fault.kind == "rewrite":
+            _rewrite(reply.body, fault.field_name, fault.field_value)
+        self._send(reply)
 
     def _reply(self, path: str, entry: SimRequest, fault: Fault | None) -> Reply:
         parts = [unquote(p) for p in path.strip("/").split("/")]
@@ -371,6 +389,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+
+def _rewrite(body: Any, names: str, value: str) -> None:
+    """Set each of ``names`` (``A|B``) in each package of an API answer that has it."""
+    for item in body if isinstance(body, list) else [body]:
+        for name in names.split("|"):
+            if isinstance(item, dict) and name in item:
+                item[name] = value
 
 
 def _expired() -> Reply:

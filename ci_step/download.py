@@ -21,6 +21,7 @@ from typing import BinaryIO
 import requests
 import urllib3
 
+from ci_step import files
 from ci_step.clock import Deadline
 from ci_step.errors import DownloadError
 
@@ -173,18 +174,12 @@ def fetch(
             raise DownloadError(
                 f"The download holds {sink.size} bytes but the package Size is {expected_size}."
             )
-        tmp.chmod(0o666 & ~_umask())  # mkstemp made it 0600; a plain file honours the umask
+        tmp.chmod(files.plain_mode())  # mkstemp made it 0600; a plain file honours the umask
         os.replace(tmp, target)
         return Artifact(path=target, sha256=digest, size=sink.size)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _transfer(

@@ -79,7 +79,8 @@ INPUTS: tuple[InputSpec, ...] = (
     ),
     InputSpec(
         "artifact-path",
-        "Where the .mda goes, relative to the workspace. Default: <app-id>-<version>.mda.",
+        "Where the .mda goes: a file inside the workspace, relative to it. "
+        "Default: <app-id>-<version>.mda.",
     ),
     InputSpec("timeout", "Whole-step deadline: 900, 90s, 15m, 1h or 1h30m.", default="1h"),
     InputSpec(
@@ -91,7 +92,7 @@ INPUTS: tuple[InputSpec, ...] = (
     InputSpec(
         "config", "Path to a YAML file holding any of these keys (not api-key).", in_file=False
     ),
-    InputSpec("result-file", "Also write the JSON result to this path."),
+    InputSpec("result-file", "Also write the JSON result to this file inside the workspace."),
     InputSpec("log-format", "auto, console or json.", default="auto"),
     InputSpec(
         "on-existing",

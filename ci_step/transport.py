@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import email.utils
 import random
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -88,8 +90,11 @@ class Transport:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         on_retry: Callable[[str, float, int], None] | None = None,
+        origin: str = "",
     ) -> None:
+        """``origin``: the input the URLs come from, as the user spelled it (MENDIX_BASE_URL)."""
         self.session = session
+        self.origin = origin
         self.deadline = deadline
         self.policy = policy or RetryPolicy()
         self.rng = rng or random.Random()
@@ -168,7 +173,7 @@ class Transport:
                 allow_redirects=False,
             )
         except requests.exceptions.ConnectionError as exc:
-            raise Transient(_describe(exc), sent=not never_sent(exc)) from None
+            raise Transient(_describe(exc, self.origin), sent=not never_sent(exc)) from None
         except requests.exceptions.Timeout as exc:
             raise Transient(_describe(exc), sent=not never_sent(exc)) from None
         except requests.exceptions.ChunkedEncodingError as exc:
@@ -191,13 +196,60 @@ def _carries(response: requests.Response, codes: frozenset[str]) -> bool:
     return isinstance(body, dict) and body.get("errorCode") in codes
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, origin: str = "") -> str:
+    """What went wrong, naming the host and the input its URL came from (``origin``).
+
+    A host name the resolver says does not exist ends the call at once (HostNotFound): a
+    typo never resolves, and waiting only hides it. A temporary resolver failure (a CI
+    runner's DNS hiccup) is retried like any other connection failure.
+    """
+    host = _host(exc)
+    if origin:
+        host += f" (from {origin})"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connection timed out"
+        return f"connection timed out: {host}"
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "no answer within the read timeout"
+    failure = _resolver_failure(exc)
+    if failure is not None and failure.errno in _NO_SUCH_NAME:
+        raise HostNotFound(
+            f"The host {host} does not exist: its name does not resolve ({failure.strerror}).",
+            fix=f"correct the host name in {origin or 'the URL input'}",
+        )
+    if failure is not None:
+        return f"the name {host} could not be resolved ({failure.strerror})"
     if never_sent(exc):
-        return "connection refused or host not found"
+        return f"connection refused or host unreachable: {host}"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "the answer was cut off"
     return "connection lost"
+
+
+class HostNotFound(ApiUnavailable):
+    """The API's host name does not exist (the resolver said so): retrying cannot help."""
+
+
+_NO_SUCH_NAME = frozenset(
+    getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, name)
+)
+
+
+def _host(exc: BaseException) -> str:
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None)
+    return (urlsplit(url).hostname or "the host") if isinstance(url, str) else "the host"
+
+
+def _resolver_failure(exc: BaseException) -> socket.gaierror | None:
+    """The name-resolution error behind a connection error, if one is (depth-bounded)."""
+    todo: list[BaseException] = [exc]
+    for _ in range(16):
+        if not todo:
+            return None
+        current = todo.pop()
+        if isinstance(current, socket.gaierror):
+            return current
+        for inner in (getattr(current, "reason", None), current.__cause__, *current.args):
+            if isinstance(inner, BaseException) and inner is not current:
+                todo.append(inner)
+    return None

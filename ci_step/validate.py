@@ -24,6 +24,7 @@ _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 MAX_TIMEOUT = 7 * 24 * 3600.0
+MAX_OUTPUT_PATH = 1024  # bytes of the artifact-path output
 LOG_FORMATS = ("auto", "console", "json")
 ON_EXISTING = ("reuse", "fail", "rebuild")
 AUTO_VERSIONS = ("auto", "auto-minor", "auto-major")
@@ -139,8 +140,8 @@ def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUI
     poll_interval = c.check("poll-interval", _poll_interval, 30.0)
     base_url = c.check("base-url", _base_url, "")
     log_format = c.check("log-format", _choice(LOG_FORMATS), "auto")
-    workspace = ci.workspace
-    artifact_path = c.check("artifact-path", _path_in(workspace), None)
+    workspace = ci.workspace.resolve()
+    artifact_path = c.check("artifact-path", _path_in(workspace, shown_as_output=True), None)
     result_file = c.check("result-file", _path_in(workspace), None)
     on_existing = c.check("on-existing", _choice(ON_EXISTING), "reuse")
     dry_run = c.check("dry-run", _boolean, False)
@@ -393,18 +394,45 @@ def _base_url(value: str) -> str:
     return value.rstrip("/")
 
 
-def _path_in(workspace: Path) -> Callable[[str], Path]:
+def _path_in(workspace: Path, *, shown_as_output: bool = False) -> Callable[[str], Path]:
+    """A file inside the workspace, symlinks and '..' resolved.
+
+    The step writes only there: in a container only the workspace is shared with the
+    job. ``shown_as_output``: an output names the file (relative to the workspace), so
+    that text must survive every CI's output format unchanged.
+    """
+    root = workspace.resolve()
+
     def parse(value: str) -> Path:
         if _CONTROL.search(value) or len(value) > 4096:
             raise ValueError("holds control characters or is too long")
-        path = Path(value)
-        resolved = path if path.is_absolute() else workspace / path
         try:
+            resolved = (root / value).resolve()  # an absolute value replaces the root
             is_dir = resolved.is_dir()
+        except RuntimeError:  # a symlink loop
+            raise ValueError(f"is {shown(value)}; not a usable path (symlink loop)") from None
         except OSError as exc:
             raise ValueError(f"is {shown(value)}; not a usable path ({exc.strerror})") from None
+        if not resolved.is_relative_to(root):
+            raise ValueError(
+                f"is {shown(value)}, outside the workspace {root}: the step writes only in "
+                "the workspace (in a container nothing else is shared with the job); "
+                "name a path relative to it"
+            )
         if value.endswith(("/", "\\")) or is_dir:
             raise ValueError(f"is {shown(value)}, a directory; name a file")
+        relative = str(resolved.relative_to(root))
+        if shown_as_output and relative != relative.strip():
+            raise ValueError(
+                f"is {shown(value)}, which starts or ends with spaces: GitLab's dotenv report "
+                "strips them, so the artifact-path output would name another file; "
+                "remove them"
+            )
+        if shown_as_output and len(relative.encode("utf-8")) > MAX_OUTPUT_PATH:
+            raise ValueError(
+                f"is longer than {MAX_OUTPUT_PATH} bytes within the workspace: too long for "
+                "the artifact-path output (GitLab's dotenv report stays under 5 KiB)"
+            )
         return resolved
 
     return parse

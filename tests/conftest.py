@@ -155,11 +155,19 @@ def jenkins_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def run_entrypoint(env: Mapping[str, str], workspace: Path, *args: str, timeout: float = 90) -> Run:
+def run_entrypoint(
+    env: Mapping[str, str],
+    workspace: Path,
+    *args: str,
+    timeout: float = 90,
+    umask: int | None = None,
+) -> Run:
+    """``umask``: the step's own (set in the child before it starts)."""
     done = subprocess.run(
         [sys.executable, str(ENTRYPOINT), *args],
         env=dict(env),
         cwd=workspace,
+        umask=-1 if umask is None else umask,
         capture_output=True,
         text=True,
         timeout=timeout,

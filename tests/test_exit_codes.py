@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,34 @@ def test_api_unreachable_exits_5(sim: Simulator, workspace: Path) -> None:
     assert run.code == 5, run.stderr
     assert "connection refused" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "label"),
+    [
+        ("base-url", (), "MENDIX_BASE_URL"),
+        ("base-url", ("--base-url", "https://mendix-api.invalid"), "--base-url"),
+        ("repository-url", ("--repository-url", "https://repo-api.invalid"), "--repository-url"),
+    ],
+)
+def test_unknown_host_exits_5_at_once_naming_host_and_input(
+    name: str, args: tuple[str, ...], label: str, sim: Simulator, workspace: Path
+) -> None:
+    # RFC 6761: names under .invalid never resolve; the local resolver says so at once.
+    host = "repo-api.invalid" if name == "repository-url" else "mendix-api.invalid"
+    overrides = {"base_url": f"https://{host}"} if not args else {}
+    if name == "repository-url":
+        overrides = {"revision": "latest", "pat": "pat-1234", "project_id": "p-1"}
+    started = time.monotonic()
+    run = run_local(sim, workspace, *args, timeout="5m", **overrides)
+    assert time.monotonic() - started < 15  # no retries (it took 40 s and more before)
+    assert run.code == 5, run.stderr
+    assert f"The host {host} (from {label}) does not exist" in run.stderr
+    assert f"Fix: correct the host name in {label}" in run.stderr
+    assert "retrying" not in run.stderr
+    error = run.result()["error"]
+    assert isinstance(error, dict)
+    assert host in error["message"]
 
 
 def test_api_answering_503_until_deadline_exits_5(sim: Simulator, workspace: Path) -> None:

@@ -220,7 +220,7 @@ def fetch(
                 raise DownloadError(
                     f"The download is not a deployment package (a ZIP archive): {not_zip}.",
                     fix="re-run the job; if it happens again, the storage host is sending "
-                    "something else than the package (an error page?)",
+                    "something other than the package (an error page?)",
                 )
         # No fsync: the rename keeps partial files from the final name; surviving a power
         # cut is not worth flushing a whole package to disk in a CI job.

@@ -249,7 +249,12 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     help="Simulated seconds per real second (60: a 20-minute build in 20 s).",
 )
 @click.option("--url-ttl", default=900, show_default=True, help="TTL of download URLs, seconds.")
-@click.option("--package-size", default=512 * 1024, show_default=True, help="Package bytes.")
+@click.option(
+    "--package-size",
+    default=512 * 1024,
+    show_default=True,
+    help="Package bytes (a ZIP archive: at least 120).",
+)
 @click.option("--fail-revision", multiple=True, help="A revision whose build ends Failed.")
 @click.option("--stuck", is_flag=True, help="Builds stay Queued forever.")
 @click.option(
@@ -289,9 +294,9 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     multiple=True,
     metavar="KIND[:key=value,...]",
     help="Inject a fault; repeatable. Kinds: status, reset, delay, truncate, expire, "
-    "ignore-range, redirect, rewrite. Keys: listener, method, path (regex), times (-1: "
-    "always), status, retry_after, delay, after_bytes, location, process, body, field_name, "
-    "field_value. "
+    "ignore-range, redirect, rewrite, trickle, slow-headers, location, not-zip. Keys: "
+    "listener, method, path (regex), times (-1: always), status, retry_after, delay, "
+    "after_bytes, location, process, body, field_name, field_value. "
     "Example: status:status=503,times=3,retry_after=2",
 )
 def simulate_command(
@@ -317,10 +322,16 @@ def simulate_command(
     faults: tuple[str, ...],
 ) -> None:
     """Serve a simulated Build and Deploy API on loopback until interrupted."""
+    from ci_step.simulator.content import MIN_SIZE
     from ci_step.simulator.environments import misbehave
     from ci_step.simulator.run import build_service, serve
     from ci_step.simulator.server import parse_fault
 
+    if package_size < MIN_SIZE:
+        raise click.BadParameter(
+            f"{package_size}: a package is a ZIP archive of at least {MIN_SIZE} bytes",
+            param_hint="--package-size",
+        )
     try:
         parsed = [parse_fault(spec) for spec in faults]
     except ValueError as exc:

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -226,12 +225,11 @@ def fetch_artifact(
 
     def location() -> str:
         fresh = api.get_package(config.app_id, package.package_id, with_url=True)
-        url = fresh.url
-        if not url or urlsplit(url).scheme not in ("https", "http"):
+        if not fresh.url:
             raise ApiError(
-                f"The Mendix API gave no usable download location for package {package.package_id}."
+                f"The Mendix API gave no download location for package {package.package_id}."
             )
-        return url
+        return download.check_location(fresh.url, download.PACKAGE_LOCATION)
 
     url = location()
     size = package.size if package.size and package.size > 0 else None

@@ -4,6 +4,7 @@ Idempotent calls retry on connection errors, timeouts, 429 and 5xx with
 exponential backoff and full jitter, honouring Retry-After, always within the
 deadline. Other calls retry only when the request certainly never left.
 Redirects are never followed: the Mendix headers must not leave the API origin.
+Each whole answer, headers and body, ends by the deadline (see ci_step.watchdog).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from ci_step import watchdog
 from ci_step.clock import Deadline
 from ci_step.errors import ApiUnavailable, DeadlineExceeded
 
@@ -93,7 +95,7 @@ class Transport:
         origin: str = "",
     ) -> None:
         """``origin``: the input the URLs come from, as the user spelled it (MENDIX_BASE_URL)."""
-        self.session = session
+        self.session = watchdog.guard(session)
         self.origin = origin
         self.deadline = deadline
         self.policy = policy or RetryPolicy()
@@ -164,14 +166,15 @@ class Transport:
         final_codes: frozenset[str] = frozenset(),
     ) -> requests.Response:
         try:
-            response = self.session.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                timeout=self.timeout(doing),
-                allow_redirects=False,
-            )
+            with watchdog.within(self.deadline, doing):
+                response = self.session.request(
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    timeout=self.timeout(doing),
+                    allow_redirects=False,
+                )
         except requests.exceptions.ConnectionError as exc:
             raise Transient(_describe(exc, self.origin), sent=not never_sent(exc)) from None
         except requests.exceptions.Timeout as exc:

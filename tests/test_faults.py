@@ -128,6 +128,27 @@ def test_stuck_build_ends_at_the_deadline(
     assert [p.name for p in workspace.iterdir()] == ["result.json"]
 
 
+# -- one deadline for every byte ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["trickle", "slow-headers"])
+@pytest.mark.parametrize("listener", ["api", "storage"])
+def test_answer_trickling_in_ends_at_the_deadline(
+    listener: str, kind: str, sim: Simulator, workspace: Path
+) -> None:
+    """Each byte comes well within the read timeout; the whole answer would take minutes."""
+    path = r"/packages/[^/]+$" if listener == "api" else None
+    sim.add_fault(Fault(kind, listener=listener, method="GET", path=path, delay=0.2, times=-1))
+    started = time.monotonic()
+    result = run_local(sim, workspace, timeout="3s")
+    elapsed = time.monotonic() - started
+    assert result.code == 4, result.stderr
+    assert elapsed < 3 + 5
+    assert result.result()["result"] == "timeout"
+    assert "The timeout of 3" in result.stderr
+    assert [p.name for p in workspace.iterdir()] == ["result.json"]
+
+
 # -- the download ------------------------------------------------------------------------
 
 
@@ -207,6 +228,74 @@ def test_download_failure_exits_6_and_leaves_nothing(
     assert result.code == 6
     assert json.loads(result.file("result.json"))["exit-code"] == 6
     assert [p.name for p in workspace.iterdir()] == ["result.json"]
+
+
+def test_storage_redirects_are_checked_and_followed_hop_by_hop(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    # Without a location the simulator redirects to the request's own path (relative).
+    sim.add_fault(Fault("redirect", listener="storage", status=307, times=10))
+    assert_exact_success(run_local(sim, workspace), service)
+    assert [r.fault for r in sim.requests("storage")] == ["redirect"] * 10 + [""]
+
+
+@pytest.mark.parametrize(
+    ("location", "said"),
+    [
+        ("file:///etc/passwd", "Redirect 1 of the download goes to file://;"),
+        ("ftp://127.0.0.1/x.mda", "Redirect 1 of the download goes to ftp://127.0.0.1;"),
+        ("http://mendix-storage.invalid/x.mda", "goes to http://mendix-storage.invalid;"),
+        ("http://[::1/x", "Redirect 1 of the download is not a URL"),
+        ("", "redirected the download more than 10 times"),  # to itself, without end
+    ],
+)
+def test_refused_storage_redirect_exits_6_and_leaves_nothing(
+    location: str, said: str, sim: Simulator, workspace: Path
+) -> None:
+    sim.add_fault(Fault("redirect", listener="storage", location=location, times=-1))
+    result = run_local(sim, workspace)
+    assert result.code == 6, result.stderr
+    assert said in result.stderr
+    assert "not followed" in result.stderr
+    assert result.result()["result"] == "error"
+    assert [p.name for p in workspace.iterdir()] == ["result.json"]
+    assert len(sim.requests("storage")) == (11 if not location else 1)
+
+
+@pytest.mark.parametrize(
+    "location", ["file:///etc/passwd", "http://mendix-storage.invalid/x.mda", "//x", "https://"]
+)
+def test_refused_package_location_exits_6_without_a_storage_request(
+    location: str, sim: Simulator, workspace: Path
+) -> None:
+    sim.add_fault(Fault("location", path=r"/packages/[^/]+$", location=location, times=-1))
+    result = run_local(sim, workspace)
+    assert result.code == 6, result.stderr
+    assert "The package location from the Mendix API" in result.stderr
+    assert "not followed" in result.stderr
+    assert sim.requests("storage") == []
+    assert [p.name for p in workspace.iterdir()] == ["result.json"]
+
+
+@pytest.mark.parametrize("size_reported", [True, False])
+def test_error_page_instead_of_the_package_exits_6_and_leaves_nothing(
+    size_reported: bool, sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    """An S3-style XML error page padded to the package's Size, answered 200."""
+    service.apps["calc"].reports_size = size_reported
+    sim.add_fault(Fault("not-zip", listener="storage"))
+    result = run_local(sim, workspace)
+    assert result.code == 6, result.stderr
+    assert "not a deployment package" in result.stderr
+    assert [p.name for p in workspace.iterdir()] == ["result.json"]
+    assert len(sim.requests("storage")) == 1
+
+
+def test_package_without_size_is_verified_as_a_zip(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    service.apps["calc"].reports_size = False
+    assert_exact_success(run_local(sim, workspace), service)
 
 
 # -- the download, on the fake clock ------------------------------------------------------

@@ -56,6 +56,7 @@ class SimPackage:
     stuck: bool = False
     in_use: bool = False
     fixed_status: str | None = None
+    reports_size: bool = True  # False: answers leave out Size, as the reference allows
 
     def status(self, now: float) -> str:
         if self.fixed_status is not None:
@@ -96,6 +97,7 @@ class SimApp:
     failing_revisions: set[str] = field(default_factory=set)
     package_size: int = DEFAULT_SIZE
     stuck_builds: bool = False
+    reports_size: bool = True
     denied: bool = False
     packages: list[SimPackage] = field(default_factory=list)
     project_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -209,6 +211,7 @@ class BuildService:
             durations=self.durations,
             fails=not app.revision_ok(revision) or branch not in app.branches,
             stuck=app.stuck_builds,
+            reports_size=app.reports_size,
         )
         app.packages.append(package)
         return package
@@ -302,7 +305,7 @@ class BuildService:
             return Reply(
                 200,
                 headers={"Content-Type": "application/octet-stream"},
-                chunks=content.stream(package.seed, 0, package.size),
+                chunks=content.stream(package.seed, package.size),
                 length=package.size,
             )
         return error(404, "NOT_FOUND", "No such endpoint.")
@@ -402,7 +405,7 @@ class BuildService:
     @staticmethod
     def _describe(package: SimPackage, now: float) -> dict[str, Any]:
         status = package.status(now)
-        return {
+        described: dict[str, Any] = {
             "PackageId": package.package_id,
             "Name": package.name,
             "Description": package.description,
@@ -412,6 +415,9 @@ class BuildService:
             "Status": status,
             "Size": package.size if status == "Succeeded" else 0,
         }
+        if not package.reports_size:
+            del described["Size"]
+        return described
 
     def _location(self, package: SimPackage) -> str:
         token = secrets.token_urlsafe(24)

@@ -138,11 +138,19 @@ def start_build(plan: Plan, services: Services) -> str:
     """POST the build; after an ambiguous failure, look for it before posting again.
 
     The build a lost answer started is the package with the version that the list
-    taken before the first POST did not hold: no clock of either side is trusted.
-    Tries go on, with backoff between them, until the next wait would pass the deadline.
+    taken before the first POST did not hold: no clock of either side is trusted. When
+    none is listed, the step waits (backoff), looks once more (a server may list a build
+    late) and only then posts again; until the next wait would pass the deadline.
     """
     api, deadline = services.api, services.deadline
     known = {p.package_id for p in api.list_packages(plan.app_id) if p.version == plan.version}
+
+    def started() -> str | None:
+        package_id = find_started(api, plan, known)
+        if package_id is not None:
+            services.log.info("Found the build started by that request", package_id=package_id)
+        return package_id
+
     attempt = 0
     while True:
         attempt += 1
@@ -156,18 +164,21 @@ def start_build(plan: Plan, services: Services) -> str:
                 "looking for the build it may have started",
                 reason=exc.message,
             )
-            found = find_started(api, plan, known)
-            if found is not None:
-                services.log.info("Found the build started by that request", package_id=found)
-                return found
+            if (package_id := started()) is not None:
+                return package_id
             wait = api.transport.backoff(attempt, None)
             if wait >= deadline.remaining():
                 raise ApiUnavailable(
                     f"{exc.message} No build with version {plan.version} appeared, and "
                     "waiting for another try would pass the timeout."
                 ) from None
-            services.log.info("No build was started; starting it again", wait=f"{wait:.1f}s")
+            services.log.info(
+                "No new build with this version is listed; looking again before a new start",
+                wait=f"{wait:.1f}s",
+            )
             deadline.sleep(wait, "starting the build")
+            if (package_id := started()) is not None:
+                return package_id
 
 
 def find_started(api: BuildApi, plan: Plan, known: set[str]) -> str | None:

@@ -23,7 +23,7 @@ import requests
 from ci_step import download
 from ci_step.clock import Deadline
 from ci_step.errors import ApiUnavailable, DeadlineExceeded, DownloadError
-from ci_step.simulator import BuildService, Fault, Simulator, content
+from ci_step.simulator import BuildService, Fault, SimPackage, Simulator, content
 from ci_step.step import start_build
 from tests.conftest import (
     ENTRYPOINT,
@@ -188,6 +188,26 @@ def test_older_package_of_the_same_version_is_not_taken_for_the_new_build(rig: R
     assert package_id != old.package_id
     assert [p.package_id for p in rig.service.apps["calc"].packages] == [old.package_id, package_id]
     assert len(rig.sim.requests("api", "POST")) == 2
+
+
+def test_build_listed_late_is_found_before_posting_again(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server may list the build a lost request started only a while later."""
+    rig.sim.add_fault(Fault("status", method="POST", status=502))
+    late: list[SimPackage] = []
+    sleep = rig.clock.sleep
+
+    def sleep_while_the_server_catches_up(seconds: float) -> None:
+        sleep(seconds)
+        if not late:
+            late.append(rig.service.seed_package("calc", "1.0.0", "Queued", age_seconds=0))
+
+    monkeypatch.setattr(rig.clock, "sleep", sleep_while_the_server_catches_up)
+    config = rig.config()
+    assert start_build(plan_of(config), rig.services(config)) == late[0].package_id
+    assert len(rig.sim.requests("api", "POST")) == 1
+    assert len(rig.service.apps["calc"].packages) == 1
 
 
 def test_start_tries_are_bounded_by_the_deadline(rig: Rig) -> None:

@@ -289,6 +289,13 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     "--start-seconds", default=2.0, show_default=True, help="Seconds an environment takes to start."
 )
 @click.option(
+    "--clock-offset",
+    default=0.0,
+    show_default=True,
+    help="Seconds the server's clock is ahead of this machine's (negative: behind); "
+    "shifts CreationDate.",
+)
+@click.option(
     "--fault",
     "faults",
     multiple=True,
@@ -319,6 +326,7 @@ def simulate_command(
     deploy_error: str,
     processing: int,
     start_seconds: float,
+    clock_offset: float,
     faults: tuple[str, ...],
 ) -> None:
     """Serve a simulated Build and Deploy API on loopback until interrupted."""
@@ -347,6 +355,7 @@ def simulate_command(
         package_size=package_size,
         fail_revisions=fail_revision,
         stuck=stuck,
+        clock_offset=clock_offset,
     )
     service.pat = pat
     for seed in seeds:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +22,6 @@ from ci_step.result import StepResult
 from ci_step.schedule import next_wait
 from ci_step.transport import Uncertain
 from ci_step.validate import Config, release_of, shown
-
-START_ATTEMPTS = 3
-CLOCK_SKEW_MS = 5 * 60 * 1000
 
 
 @dataclass
@@ -139,11 +135,27 @@ def print_dry_run(plan: Plan, config: Config, out: Writer) -> None:
 
 
 def start_build(plan: Plan, services: Services) -> str:
-    """POST the build once; after an ambiguous failure, look before posting again."""
-    since_ms = int(time.time() * 1000) - CLOCK_SKEW_MS
-    for attempt in range(1, START_ATTEMPTS + 1):
+    """POST the build; after an ambiguous failure, look for it before posting again.
+
+    The build a lost answer started is the package with the version that the list
+    taken before the first POST did not hold: no clock of either side is trusted. When
+    none is listed, the step waits (backoff), looks once more (a server may list a build
+    late) and only then posts again; until the next wait would pass the deadline.
+    """
+    api, deadline = services.api, services.deadline
+    known = {p.package_id for p in api.list_packages(plan.app_id) if p.version == plan.version}
+
+    def started() -> str | None:
+        package_id = find_started(api, plan, known)
+        if package_id is not None:
+            services.log.info("Found the build started by that request", package_id=package_id)
+        return package_id
+
+    attempt = 0
+    while True:
+        attempt += 1
         try:
-            return services.api.start_build(
+            return api.start_build(
                 plan.app_id, plan.branch, plan.revision, plan.version, plan.description
             )
         except Uncertain as exc:
@@ -152,19 +164,27 @@ def start_build(plan: Plan, services: Services) -> str:
                 "looking for the build it may have started",
                 reason=exc.message,
             )
-            found = find_started(services.api, plan, since_ms)
-            if found is not None:
-                services.log.info("Found the build started by that request", package_id=found)
-                return found
-            if attempt == START_ATTEMPTS:
-                raise ApiUnavailable(exc.message) from None
-            services.deadline.sleep(2.0 * attempt, "starting the build")
-    raise AssertionError("unreachable")
+            if (package_id := started()) is not None:
+                return package_id
+            wait = api.transport.backoff(attempt, None)
+            if wait >= deadline.remaining():
+                raise ApiUnavailable(
+                    f"{exc.message} No build with version {plan.version} appeared, and "
+                    "waiting for another try would pass the timeout."
+                ) from None
+            services.log.info(
+                "No new build with this version is listed; looking again before a new start",
+                wait=f"{wait:.1f}s",
+            )
+            deadline.sleep(wait, "starting the build")
+            if (package_id := started()) is not None:
+                return package_id
 
 
-def find_started(api: BuildApi, plan: Plan, since_ms: int) -> str | None:
+def find_started(api: BuildApi, plan: Plan, known: set[str]) -> str | None:
+    """The package with the plan's version that is not one of ``known``, if any."""
     for package in api.list_packages(plan.app_id):
-        if package.version == plan.version and (package.creation_date or 0) >= since_ms:
+        if package.version == plan.version and package.package_id not in known:
             return package.package_id
     return None
 

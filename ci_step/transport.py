@@ -2,7 +2,8 @@
 
 Idempotent calls retry on connection errors, timeouts, 429 and 5xx with
 exponential backoff and full jitter, honouring Retry-After, always within the
-deadline. Other calls retry only when the request certainly never left.
+deadline. Other calls retry only when the request certainly was not processed:
+it never left, or the server turned it away unread (429, or 503 with Retry-After).
 Redirects are never followed: the Mendix headers must not leave the API origin.
 Each whole answer, headers and body, ends by the deadline (see ci_step.watchdog).
 """
@@ -52,7 +53,10 @@ class Transient(Exception):
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds named by a Retry-After header (delta-seconds or HTTP-date)."""
+    """Seconds named by a Retry-After header (delta-seconds or HTTP-date).
+
+    ``now``: the wall-clock time (Unix seconds) an HTTP-date is measured from.
+    """
     if not value:
         return None
     value = value.strip()
@@ -93,6 +97,7 @@ class Transport:
         rng: random.Random | None = None,
         on_retry: Callable[[str, float, int], None] | None = None,
         origin: str = "",
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """``origin``: the input the URLs come from, as the user spelled it (MENDIX_BASE_URL)."""
         self.session = watchdog.guard(session)
@@ -101,6 +106,7 @@ class Transport:
         self.policy = policy or RetryPolicy()
         self.rng = rng or random.Random()
         self.on_retry = on_retry
+        self.wall_clock = wall_clock  # what an HTTP-date Retry-After is measured against
 
     def timeout(self, doing: str) -> tuple[float, float]:
         left = self.deadline.check(doing)
@@ -117,11 +123,15 @@ class Transport:
         params: Mapping[str, str] | None = None,
         final_codes: frozenset[str] = frozenset(),
     ) -> requests.Response:
-        """``final_codes``: Mendix error codes that end the call even on a 5xx answer."""
-        attempt = 0
+        """``final_codes``: Mendix error codes that end the call even on a 5xx answer.
+
+        A wait the server named (Retry-After) uses up no attempt: only the deadline
+        bounds how often a rate-limited call is tried again.
+        """
+        attempt = tries = 0
         retrying = ""
         while True:
-            attempt += 1
+            tries += 1
             try:
                 return self._once(
                     method, url, doing=doing, json=json, params=params, final_codes=final_codes
@@ -133,10 +143,12 @@ class Transport:
             except Transient as failure:
                 text = (
                     f"The Mendix API did not answer usefully while {doing} "
-                    f"({failure.reason}, {attempt} attempt{'s' if attempt > 1 else ''})."
+                    f"({failure.reason}, {tries} attempt{'s' if tries > 1 else ''})."
                 )
                 if failure.sent and not idempotent:
                     raise Uncertain(text) from None
+                if failure.wait is None:
+                    attempt += 1
                 wait = self.backoff(attempt, failure.wait)
                 if attempt >= self.policy.attempts:
                     raise ApiUnavailable(text) from None
@@ -146,12 +158,14 @@ class Transport:
                     ) from None
                 retrying = text
                 if self.on_retry is not None:
-                    self.on_retry(failure.reason, wait, attempt)
+                    self.on_retry(failure.reason, wait, tries)
                 self.deadline.clock.sleep(wait)
 
     def backoff(self, attempt: int, server_wait: float | None) -> float:
+        """Seconds before try ``attempt + 1``: the server's wait (at least ``base``, so a
+        ``Retry-After: 0`` never makes a tight loop), else full jitter from ``rng``."""
         if server_wait is not None:
-            return server_wait
+            return max(server_wait, self.policy.base)
         ceiling = min(self.policy.cap, self.policy.base * (2 ** (attempt - 1)))
         return self.rng.uniform(0, ceiling)
 
@@ -182,9 +196,12 @@ class Transport:
         except requests.exceptions.ChunkedEncodingError as exc:
             raise Transient(_describe(exc)) from None
         if response.status_code in RETRY_STATUSES and not _carries(response, final_codes):
-            wait = retry_after(response.headers.get("Retry-After"))
+            wait = retry_after(response.headers.get("Retry-After"), self.wall_clock())
             response.close()
-            raise Transient(f"HTTP {response.status_code}", wait=wait)
+            turned_away = response.status_code == 429 or (
+                response.status_code == 503 and wait is not None
+            )
+            raise Transient(f"HTTP {response.status_code}", wait=wait, sent=not turned_away)
         return response
 
 

@@ -22,10 +22,19 @@ import requests
 
 from ci_step import download
 from ci_step.clock import Deadline
-from ci_step.errors import DeadlineExceeded, DownloadError
-from ci_step.simulator import BuildService, Fault, Simulator, content
+from ci_step.errors import ApiUnavailable, DeadlineExceeded, DownloadError
+from ci_step.simulator import BuildService, Fault, SimPackage, Simulator, content
 from ci_step.step import start_build
-from tests.conftest import ENTRYPOINT, Run, base_env, inputs, mendix_env, run_local
+from tests.conftest import (
+    ENTRYPOINT,
+    Run,
+    base_env,
+    inputs,
+    mendix_env,
+    run_entrypoint,
+    run_local,
+    simulate_process,
+)
 from tests.rig import Rig, plan_of
 
 SIZE = 200_000
@@ -106,6 +115,119 @@ def test_failed_start_never_creates_two_builds(
     assert_exact_success(result, service)
     assert len(sim.requests("api", "POST")) == posts
     assert "looking for the build" in result.stderr
+
+
+# -- the start request --------------------------------------------------------------------
+
+
+def test_rate_limited_start_posts_again_after_the_asked_wait(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("status", method="POST", status=429, retry_after="1", times=2))
+    result = run_local(sim, workspace)
+    assert_exact_success(result, service)
+    assert [r.fault for r in sim.requests("api", "POST")] == ["status", "status", ""]
+    assert min(gaps(sim, method="POST")) >= 0.95
+    assert "HTTP 429" in result.stderr
+    assert "looking for the build" not in result.stderr
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_rate_limited_start_spends_no_uncertain_try(rig: Rig, status: int) -> None:
+    """429, or 503 with Retry-After: the request was not processed; no search, no guess."""
+    rig.sim.add_fault(Fault("status", method="POST", status=status, retry_after="1", times=2))
+    config = rig.config()
+    package_id = start_build(plan_of(config), rig.services(config))
+    assert [p.package_id for p in rig.service.apps["calc"].packages] == [package_id]
+    assert len(rig.sim.requests("api", "POST")) == 3
+    assert rig.clock.sleeps == [1.0, 1.0]
+    assert len(rig.sim.requests("api", "GET")) == 1  # the list taken before the POST
+
+
+@pytest.mark.parametrize("offset", [-600.0, 0.0, 600.0])
+def test_lost_start_answer_is_found_whatever_the_server_clock(rig: Rig, offset: float) -> None:
+    rig.service.clock_offset = offset
+    rig.sim.add_fault(Fault("status", method="POST", status=503, process=True))
+    config = rig.config()
+    package_id = start_build(plan_of(config), rig.services(config))
+    assert [p.package_id for p in rig.service.apps["calc"].packages] == [package_id]
+    assert len(rig.sim.requests("api", "POST")) == 1
+
+
+def test_server_clock_ten_minutes_behind_still_one_build(workspace: Path) -> None:
+    options = ("--queued", "0", "--building", "0.2", "--uploading", "0", "--clock-offset", "-600")
+    fault = ("--fault", "status:method=POST,status=503,process=true")
+    with simulate_process(*options, *fault) as (_, base):
+        values = {
+            "app-id": "calc",
+            "username": "demo@example.com",
+            "api-key": "demo-api-key",
+            "base-url": base,
+            "revision": "latest",
+            "version": "1.0.0",
+            "download": "false",
+            "poll-interval": "0.1",
+        }
+        run = run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace)
+        listed = requests.get(
+            f"{base}/api/1/apps/calc/packages",
+            headers={"Mendix-Username": "demo@example.com", "Mendix-ApiKey": "demo-api-key"},
+            timeout=10,
+        ).json()
+    assert run.code == 0, run.stderr
+    assert "Found the build started by that request" in run.stderr
+    (package,) = listed
+    assert package["CreationDate"] / 1000 < time.time() - 590
+
+
+def test_older_package_of_the_same_version_is_not_taken_for_the_new_build(rig: Rig) -> None:
+    old = rig.service.seed_package("calc", "1.0.0", status="Failed", age_seconds=0)
+    rig.sim.add_fault(Fault("status", method="POST", status=503))  # nothing was created
+    config = rig.config()
+    package_id = start_build(plan_of(config), rig.services(config))
+    assert package_id != old.package_id
+    assert [p.package_id for p in rig.service.apps["calc"].packages] == [old.package_id, package_id]
+    assert len(rig.sim.requests("api", "POST")) == 2
+
+
+def test_build_listed_late_is_found_before_posting_again(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server may list the build a lost request started only a while later."""
+    rig.sim.add_fault(Fault("status", method="POST", status=502))
+    late: list[SimPackage] = []
+    sleep = rig.clock.sleep
+
+    def sleep_while_the_server_catches_up(seconds: float) -> None:
+        sleep(seconds)
+        if not late:
+            late.append(rig.service.seed_package("calc", "1.0.0", "Queued", age_seconds=0))
+
+    monkeypatch.setattr(rig.clock, "sleep", sleep_while_the_server_catches_up)
+    config = rig.config()
+    assert start_build(plan_of(config), rig.services(config)) == late[0].package_id
+    assert len(rig.sim.requests("api", "POST")) == 1
+    assert len(rig.service.apps["calc"].packages) == 1
+
+
+def test_start_tries_are_bounded_by_the_deadline(rig: Rig) -> None:
+    rig.sim.add_fault(Fault("reset", method="POST", times=5))
+    config = rig.config(timeout="2m")
+    package_id = start_build(plan_of(config), rig.services(config))
+    assert [p.package_id for p in rig.service.apps["calc"].packages] == [package_id]
+    assert len(rig.sim.requests("api", "POST")) == 6
+    assert len(rig.clock.sleeps) == 5
+
+
+def test_start_that_never_gets_through_stops_before_the_deadline(rig: Rig) -> None:
+    rig.sim.add_fault(Fault("reset", method="POST", times=-1))
+    config = rig.config(timeout="2m")
+    services = rig.services(config)
+    with pytest.raises(ApiUnavailable, match="would pass the timeout"):
+        start_build(plan_of(config), services)
+    assert rig.clock.now() - services.deadline.started <= 120
+    assert rig.service.apps["calc"].packages == []
+    assert len(rig.sim.requests("api", "POST")) > 3
 
 
 def test_slow_answer_beyond_read_timeout_is_retried(rig: Rig) -> None:
@@ -361,7 +483,8 @@ def test_existing_file_is_replaced_only_when_complete(rig: Rig, tmp_path: Path) 
 
 def test_start_is_not_retried_blindly_when_listing_fails(rig: Rig) -> None:
     rig.sim.add_fault(Fault("status", method="POST", status=503, process=True))
-    rig.sim.add_fault(Fault("status", method="GET", status=400))
+    rig.sim.add_fault(Fault("delay", method="GET", delay=0))  # the list before the POST passes
+    rig.sim.add_fault(Fault("status", method="GET", status=400))  # the search after it fails
     config = rig.config()
     with pytest.raises(Exception, match="HTTP 400"):
         start_build(plan_of(config), rig.services(config))

@@ -13,7 +13,9 @@ import requests
 
 from ci_step.simulator import BuildService, Durations, Fault, Simulator, content
 from ci_step.simulator.server import parse_fault
+from ci_step.simulator.state import DEFAULT_SIZE
 from tests.conftest import API_KEY, ENTRYPOINT, GIT_HEAD, USER, simulate_process
+from tests.rig import Rig
 
 AUTH = {"Mendix-Username": USER, "Mendix-ApiKey": API_KEY}
 
@@ -48,17 +50,16 @@ def wait_status(sim: Simulator, package_id: str, wanted: str, app: str = "calc")
     raise AssertionError(f"{package_id} never reached {wanted}")
 
 
-def test_lifecycle_and_fields(sim: Simulator) -> None:
+def test_lifecycle_and_fields(rig: Rig) -> None:
+    # Simulated time moves only when the test says so: no status can slip by unseen.
+    sim = rig.sim
     package_id = start(sim, Description="Add scientific mode")
     seen: list[str] = []
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    for _ in range(20):
         status = call(sim, "GET", f"/apps/calc/packages/{package_id}").json()["Status"]
         if not seen or seen[-1] != status:
             seen.append(status)
-        if status == "Succeeded":
-            break
-        time.sleep(0.01)
+        rig.clock.sleep(0.5)
     assert seen == ["Queued", "Building", "Uploading", "Succeeded"]
     body = call(sim, "GET", f"/apps/calc/packages/{package_id}").json()
     assert set(body) == {
@@ -72,7 +73,7 @@ def test_lifecycle_and_fields(sim: Simulator) -> None:
         "Size",
     }
     assert body["Name"] == f"Main line-1.0.0.{GIT_HEAD[:8]}"
-    assert body["Size"] == 200_000
+    assert body["Size"] == DEFAULT_SIZE
     assert body["Creator"] == USER
     assert abs(body["CreationDate"] / 1000 - time.time()) < 60
     listed = call(sim, "GET", "/apps/calc/packages").json()

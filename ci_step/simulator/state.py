@@ -134,7 +134,10 @@ class BuildService:
         url_ttl: int = 900,
         clock: Callable[[], float] = time.monotonic,
         pat: str = "",
+        clock_offset: float = 0.0,
     ) -> None:
+        """``clock_offset``: seconds the server's wall clock (CreationDate) is ahead (or,
+        negative, behind) the machine's."""
         self.username = username
         self.api_key = api_key
         self.pat = pat
@@ -142,6 +145,7 @@ class BuildService:
         self.time_scale = time_scale
         self.url_ttl = url_ttl
         self.clock = clock
+        self.clock_offset = clock_offset
         self.apps: dict[str, SimApp] = {}
         self.storage: dict[str, Storage] = {}
         self.storage_base = ""
@@ -205,7 +209,7 @@ class BuildService:
             version=version,
             description=description,
             creator=creator,
-            creation_ms=int(time.time() * 1000),
+            creation_ms=int((time.time() + self.clock_offset) * 1000),
             created_at=self.sim_now(),
             size=app.package_size,
             durations=self.durations,

@@ -184,11 +184,12 @@ def download_once(base: str, package: str, workdir: Path) -> tuple[float, int]:
         "MENDIX_API_KEY": KEY,
         "MENDIX_BASE_URL": base,
         "MENDIX_LOG_FORMAT": "json",
-        "MENDIX_ARTIFACT_PATH": str(workdir / "ours.mda"),
+        "MENDIX_ARTIFACT_PATH": "ours.mda",  # in the workspace: the working directory
     }
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "entrypoint.py"), "download", package],
         env=env,
+        cwd=workdir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

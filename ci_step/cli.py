@@ -289,7 +289,12 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     help="Simulated seconds per real second (60: a 20-minute build in 20 s).",
 )
 @click.option("--url-ttl", default=900, show_default=True, help="TTL of download URLs, seconds.")
-@click.option("--package-size", default=512 * 1024, show_default=True, help="Package bytes.")
+@click.option(
+    "--package-size",
+    default=512 * 1024,
+    show_default=True,
+    help="Package bytes (a ZIP archive: at least 120).",
+)
 @click.option("--fail-revision", multiple=True, help="A revision whose build ends Failed.")
 @click.option("--stuck", is_flag=True, help="Builds stay Queued forever.")
 @click.option(
@@ -324,13 +329,21 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     "--start-seconds", default=2.0, show_default=True, help="Seconds an environment takes to start."
 )
 @click.option(
+    "--clock-offset",
+    default=0.0,
+    show_default=True,
+    help="Seconds the server's clock is ahead of this machine's (negative: behind); "
+    "shifts CreationDate.",
+)
+@click.option(
     "--fault",
     "faults",
     multiple=True,
     metavar="KIND[:key=value,...]",
     help="Inject a fault; repeatable. Kinds: status, reset, delay, truncate, expire, "
-    "ignore-range, redirect. Keys: listener, method, path (regex), times (-1: always), "
-    "status, retry_after, delay, after_bytes, location, process, body. "
+    "ignore-range, redirect, rewrite, trickle, slow-headers, location, not-zip. Keys: "
+    "listener, method, path (regex), times (-1: always), status, retry_after, delay, "
+    "after_bytes, location, process, body, field_name, field_value. "
     "Example: status:status=503,times=3,retry_after=2",
 )
 def simulate_command(
@@ -353,13 +366,20 @@ def simulate_command(
     deploy_error: str,
     processing: int,
     start_seconds: float,
+    clock_offset: float,
     faults: tuple[str, ...],
 ) -> None:
     """Serve a simulated Build and Deploy API on loopback until interrupted."""
+    from ci_step.simulator.content import MIN_SIZE
     from ci_step.simulator.environments import misbehave
     from ci_step.simulator.run import build_service, serve
     from ci_step.simulator.server import parse_fault
 
+    if package_size < MIN_SIZE:
+        raise click.BadParameter(
+            f"{package_size}: a package is a ZIP archive of at least {MIN_SIZE} bytes",
+            param_hint="--package-size",
+        )
     try:
         parsed = [parse_fault(spec) for spec in faults]
     except ValueError as exc:
@@ -375,6 +395,7 @@ def simulate_command(
         package_size=package_size,
         fail_revisions=fail_revision,
         stuck=stuck,
+        clock_offset=clock_offset,
     )
     service.pat = pat
     for seed in seeds:

@@ -41,8 +41,12 @@ class Deadline:
         """Remaining seconds; DeadlineExceeded when none are left."""
         left = self.remaining()
         if left <= 0:
-            raise DeadlineExceeded(f"The timeout of {self.seconds:g}s passed while {doing}.")
+            raise self.passed(doing)
         return left
+
+    def passed(self, doing: str) -> DeadlineExceeded:
+        """The error that says the deadline passed while ``doing``."""
+        return DeadlineExceeded(f"The timeout of {self.seconds:g}s passed while {doing}.")
 
     def sleep(self, seconds: float, doing: str) -> None:
         """Sleep, but never past the deadline (and say so when it is reached)."""

@@ -7,6 +7,7 @@ GitLab's dotenv report, Jenkins' properties and JSON, and the .mda itself.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import tempfile
@@ -36,7 +37,7 @@ def run_demo(keep: str | None) -> int:
     )
     revision = service.apps["calc"].branches["main"]
     service.apps["calc"].environments["Acceptance"].start_seconds = 1.0
-    workspace = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="mendix-build-demo-"))
+    workspace = Path(keep or tempfile.mkdtemp(prefix="mendix-build-demo-")).resolve()
     workspace.mkdir(parents=True, exist_ok=True)
     with Simulator(service) as simulator:
         click.echo(
@@ -53,8 +54,8 @@ def run_demo(keep: str | None) -> int:
             "base-url": simulator.base_url,
             "poll-interval": "0.5",
             "timeout": "2m",
-            "artifact-path": str(workspace / "calc-1.0.0.mda"),
-            "result-file": str(workspace / "result.json"),
+            "artifact-path": "calc-1.0.0.mda",  # in the workspace: the working directory
+            "result-file": "result.json",
             "environment": "Acceptance",
         }
         raw = {
@@ -75,7 +76,8 @@ def run_demo(keep: str | None) -> int:
             + publish.gitlab_writes(workspace)
             + publish.jenkins_writes(workspace)
         )
-        code = execute(raw, [], ci=CiEnv(Platform.LOCAL, {}), extra_writes=writes)
+        with contextlib.chdir(workspace):
+            code = execute(raw, [], ci=CiEnv(Platform.LOCAL, {}), extra_writes=writes)
     for title, path in files.items():
         click.echo(f"\n--- {title} ({path.name}) ---")
         click.echo(path.read_text(encoding="utf-8").rstrip() if path.exists() else "(not written)")

@@ -5,8 +5,8 @@ Code raises these; only the command-line edge turns them into exit codes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Self
 
 BUILD_API_DOCS = "https://docs.mendix.com/apis/build-api/"
 DEPLOY_API_DOCS = "https://docs.mendix.com/apidocs-mxsdk/apidocs/deploy-api/"
@@ -29,6 +29,19 @@ class StepError(Exception):
         self.fix = fix or self.default_fix
         self.docs = docs or self.default_docs
         self.error_code = error_code  # the Mendix errorCode behind it, when there was one
+
+    def redacted(self, clean: Callable[[str], str]) -> Self:
+        """A copy whose texts passed ``clean`` (before any format escapes them)."""
+        copy = type(self).__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy.args = tuple(clean(a) if isinstance(a, str) else a for a in self.args)
+        copy.message, copy.fix, copy.docs, copy.error_code = (
+            clean(self.message),
+            clean(self.fix),
+            clean(self.docs),
+            clean(self.error_code),
+        )
+        return copy
 
     def lines(self) -> list[str]:
         """Cause, fix and where to read more, one sentence each."""
@@ -54,6 +67,11 @@ class ConfigError(StepError):
         else:
             text = f"Invalid configuration ({len(problems)} problems): " + "; ".join(problems)
         super().__init__(text)
+
+    def redacted(self, clean: Callable[[str], str]) -> Self:
+        copy = super().redacted(clean)
+        copy.problems = [clean(problem) for problem in self.problems]
+        return copy
 
     def lines(self) -> list[str]:
         if len(self.problems) < 2:

@@ -1,4 +1,4 @@
-"""Logging: human console lines or JSON lines, always redacted, always on stderr.
+"""Logging: human console lines or JSON lines, always redacted and inert, always on stderr.
 
 structlog is imported when the first line is logged, not at start-up: on the main path
 the first request goes out before anything is logged, and structlog's import costs
@@ -12,6 +12,7 @@ import time
 from collections.abc import MutableMapping
 from typing import Any, Protocol, TextIO
 
+from ci_step.inert import inert
 from ci_step.secrets import redact
 
 _START = time.monotonic()
@@ -53,7 +54,9 @@ def _build(log_format: str, stream: TextIO) -> Any:
         renderer = _console
 
     def render_redacted(logger: Any, level: str, event: MutableMapping[str, Any]) -> str:
-        return redact(str(renderer(logger, level, event)))
+        # Values were redacted before rendering (escapes would hide a secret from the
+        # registry); the whole line once more after, then no line of it may be a command.
+        return inert(redact(str(renderer(logger, level, event))))
 
     return structlog.wrap_logger(
         structlog.PrintLogger(stream),

@@ -21,9 +21,10 @@ from ci_step.config.validate import (
     result_file_of,
     validate,
 )
-from ci_step.errors import Cancelled, ConfigError, OutputError, StepError
+from ci_step.errors import Cancelled, ConfigError, StepError
 from ci_step.flow.build import run_build
 from ci_step.flow.services import Services
+from ci_step.inert import InertWriter, Writer
 from ci_step.mendix.build_api import USER_AGENT, BuildApi
 from ci_step.mendix.repository import RepositoryApi
 from ci_step.mendix.transport import Transport
@@ -59,6 +60,7 @@ def execute(
     started = clock.now()
     result = StepResult()
     config: Config | None = None
+    out = InertWriter(stdout)  # what actions print, inert; the step's own commands bypass it
     previous = signals.install()
     try:
         try:
@@ -68,7 +70,7 @@ def execute(
         if file_problems:
             raise ConfigError(file_problems)
         _warn_about_revision(config, ci, log)
-        action(config, _services(config, clock, log, stdout), result)
+        action(config, _services(config, raw, clock, log, out), result)
     except signals.Interrupted as stop:
         result.fail(Cancelled(stop.signum, stop.name))
     except StepError as exc:
@@ -82,6 +84,7 @@ def execute(
         result.fail(StepError(f"Internal error: {type(exc).__name__}: {redact(str(exc))}"))
     finally:
         signals.quiet()
+        out.end()
     result.duration_seconds = clock.now() - started
     try:
         return finish(result, ci, log, stdout, config, raw, extra_writes or [])
@@ -103,8 +106,6 @@ def finish(
     problems = publish.publish(result, writes)
     for problem in problems:
         log.error("Output not written", problem=problem)
-    if problems and result.exit_code == 0:
-        result.fail(OutputError("Some outputs could not be written: " + "; ".join(problems)))
     if result.error is None:
         log.info(
             "Build and deploy succeeded" if result.deployed else "Build step succeeded",
@@ -120,8 +121,12 @@ def finish(
     return result.exit_code
 
 
-def _services(config: Config, clock: Clock, log: Any, out: TextIO) -> Services:
-    """One session per host kind: Mendix headers, the token and the storage never mix."""
+def _services(
+    config: Config, raw: Mapping[str, RawInput], clock: Clock, log: Any, out: Writer
+) -> Services:
+    """One session per host kind: Mendix headers, the token and the storage never mix.
+
+    Each transport knows the input its URL came from, as spelled, to name it in errors."""
     deadline = Deadline(clock, config.timeout)
 
     def on_retry(reason: str, wait: float, attempt: int) -> None:
@@ -129,15 +134,24 @@ def _services(config: Config, clock: Clock, log: Any, out: TextIO) -> Services:
             "Mendix API call failed; retrying", reason=reason, wait=f"{wait:.1f}s", attempt=attempt
         )
 
-    transport = Transport(requests.Session(), deadline, on_retry=on_retry)
+    transport = Transport(
+        requests.Session(), deadline, on_retry=on_retry, origin=_label(raw, "base-url")
+    )
     api = BuildApi(config.base_url, config.username, config.api_key, transport)
     repository = None
     if config.pat:
-        repo_transport = Transport(requests.Session(), deadline, on_retry=on_retry)
+        repo_transport = Transport(
+            requests.Session(), deadline, on_retry=on_retry, origin=_label(raw, "repository-url")
+        )
         repository = RepositoryApi(config.repository_url, config.pat, repo_transport)
     storage = requests.Session()
     storage.headers["User-Agent"] = USER_AGENT
     return Services(api, storage, deadline, clock, log, out, repository)
+
+
+def _label(raw: Mapping[str, RawInput], name: str) -> str:
+    item = raw.get(name)
+    return item.label if item is not None else name
 
 
 def _warn_about_revision(config: Config, ci: CiEnv, log: Any) -> None:

@@ -1,8 +1,16 @@
-"""One registry of secret values; everything printed or written passes through it."""
+"""One registry of secret values; everything printed or written passes through it.
+
+Each secret is known in the forms a server or a format may turn it into (JSON and
+Python escapes, URL and workflow-command escapes, base64), so an echo in any of
+them is masked too.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 _MIN_LENGTH = 4
@@ -20,7 +28,7 @@ class SecretRegistry:
         with self._lock:
             if value in self._values:
                 return False
-            self._values.add(value)
+            self._values.update(form for form in _forms(value) if len(form) >= _MIN_LENGTH)
             return True
 
     def redact(self, text: str) -> str:
@@ -34,6 +42,25 @@ class SecretRegistry:
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+
+
+def _forms(value: str) -> set[str]:
+    raw = value.encode("utf-8")
+    workflow = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    forms = {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        value.encode("unicode_escape").decode("ascii"),
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value, safe=""),
+        workflow,
+        workflow.replace(":", "%3A").replace(",", "%2C"),
+    }
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        forms.add(encode(raw).decode("ascii").rstrip("="))
+    return forms
 
 
 REGISTRY = SecretRegistry()

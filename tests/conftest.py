@@ -7,13 +7,15 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
 
 from ci_step.config.inputs import INPUTS
 from ci_step.simulator import BuildService, Durations, Simulator
@@ -27,6 +29,12 @@ USER = "ci-bot@example.com"
 API_KEY = "k3y-6d0f1c2e-55aa-4b7e-9f00-SECRET-7c1d"
 GIT_HEAD = "3f2a9c1b7e4d5a6f8b9c0d1e2f3a4b5c6d7e8f90"
 FAILING = "deadbeef00"
+
+# In CI (the CI variable set) property tests draw the same examples on every run: a red
+# build then means a changed program, never an unlucky draw. Locally they explore.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @dataclass
@@ -155,11 +163,19 @@ def jenkins_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def run_entrypoint(env: Mapping[str, str], workspace: Path, *args: str, timeout: float = 90) -> Run:
+def run_entrypoint(
+    env: Mapping[str, str],
+    workspace: Path,
+    *args: str,
+    timeout: float = 90,
+    umask: int | None = None,
+) -> Run:
+    """``umask``: the step's own (set in the child before it starts)."""
     done = subprocess.run(
         [sys.executable, str(ENTRYPOINT), *args],
         env=dict(env),
         cwd=workspace,
+        umask=-1 if umask is None else umask,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -174,30 +190,94 @@ def run_local(sim: Simulator, workspace: Path, *args: str, **overrides: str) -> 
     return run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace, *args)
 
 
+class StepProcess:
+    """The entrypoint running in the background, its stderr read line by line as it comes,
+    so a test acts on what the step has done (the lines it logged), never on timing."""
+
+    def __init__(self, env: Mapping[str, str], workspace: Path, *args: str) -> None:
+        self.workspace = workspace
+        self.process = subprocess.Popen(
+            [sys.executable, str(ENTRYPOINT), *args],
+            env=dict(env),
+            cwd=workspace,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._seen = threading.Condition()
+        self._stderr: list[str] = []
+        self._stdout: list[str] = []
+        self._open = 2
+        self._readers = [
+            threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+            for stream, lines in (
+                (self.process.stderr, self._stderr),
+                (self.process.stdout, self._stdout),
+            )
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: IO[str] | None, lines: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            with self._seen:
+                lines.append(line)
+                self._seen.notify_all()
+        with self._seen:
+            self._open -= 1
+            self._seen.notify_all()
+
+    @property
+    def stderr(self) -> str:
+        with self._seen:
+            return "".join(self._stderr)
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        """Return once a line the step wrote to stderr contains ``text``."""
+
+        def logged() -> bool:
+            return any(text in line for line in self._stderr)
+
+        with self._seen:
+            self._seen.wait_for(lambda: logged() or self._open == 0, timeout)
+            if logged():
+                return
+        raise AssertionError(f"the step did not log {text!r}; its stderr:\n{self.stderr}")
+
+    def finish(self, timeout: float = 90) -> Run:
+        """Wait for the exit: the step's Run."""
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            self.process.kill()
+        for reader in self._readers:
+            reader.join(timeout=10)
+        with self._seen:
+            return Run(
+                self.process.returncode,
+                "".join(self._stdout),
+                "".join(self._stderr),
+                self.workspace,
+            )
+
+
 def signal_entrypoint(
-    env: Mapping[str, str], workspace: Path, ready: Callable[[], bool], signum: int
+    env: Mapping[str, str], workspace: Path, ready: str, signum: int
 ) -> tuple[int, str, float]:
-    """Start the step; once ``ready()`` holds send ``signum``.
+    """Start the step; once it has logged a line containing ``ready`` send ``signum``.
 
     (exit code, stderr, seconds from the signal to the exit)."""
-    process = subprocess.Popen(
-        [sys.executable, str(ENTRYPOINT)],
-        env=dict(env),
-        cwd=workspace,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    step = StepProcess(env, workspace)
     try:
-        deadline = time.monotonic() + 30
-        while not ready() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        step.wait_for(ready)
         sent = time.monotonic()
-        process.send_signal(signum)
-        _, stderr = process.communicate(timeout=5)
-        return process.returncode, stderr, time.monotonic() - sent
+        step.process.send_signal(signum)
+        step.process.wait(timeout=5)
+        seconds = time.monotonic() - sent
     finally:
-        process.kill()
+        run = step.finish(timeout=5)
+    return run.code, run.stderr, seconds
 
 
 @contextlib.contextmanager

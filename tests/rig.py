@@ -6,6 +6,7 @@ The step talks real HTTP to the simulator; only time is faked (sleeps advance it
 from __future__ import annotations
 
 import io
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -33,6 +34,9 @@ def plan_of(config: Config) -> Plan:
     return Plan(config.app_id, config.branch, config.revision, config.version, config.description)
 
 
+WALL_EPOCH = 1_790_000_000.0  # the wall-clock time (Unix seconds) the fake clock starts at
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.t = 1000.0
@@ -40,6 +44,10 @@ class FakeClock:
 
     def now(self) -> float:
         return self.t
+
+    def wall(self) -> float:
+        """Wall-clock time, moving with ``now``."""
+        return WALL_EPOCH + self.t - 1000.0
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -64,10 +72,17 @@ class Rig:
         raw = {s.name: RawInput(base.get(s.name, s.default), s.name) for s in INPUTS}
         return validate(raw, CiEnv(Platform.LOCAL, {}))
 
-    def services(self, config: Config, read_timeout: float = 60.0) -> Services:
+    def services(self, config: Config, read_timeout: float = 60.0, seed: int = 7) -> Services:
+        """The step's services on the fake clock, with jitter drawn from ``Random(seed)``."""
         deadline = Deadline(self.clock, config.timeout)
         policy = RetryPolicy(read_timeout=read_timeout)
-        transport = Transport(requests.Session(), deadline, policy)
+        transport = Transport(
+            requests.Session(),
+            deadline,
+            policy,
+            rng=random.Random(seed),
+            wall_clock=self.clock.wall,
+        )
         api = BuildApi(config.base_url, config.username, config.api_key, transport)
         return Services(
             api, requests.Session(), deadline, self.clock, Logger("console", io.StringIO())

@@ -6,8 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from tests.conftest import (
     FAILING,
     USER,
     Run,
+    StepProcess,
     base_env,
     github_env,
     gitlab_env,
@@ -388,7 +387,8 @@ def test_simulated_environment_follows_the_reference(sim: Simulator, service: Bu
     auth = {"Mendix-Username": USER, "Mendix-ApiKey": API_KEY}
     base = f"{sim.base_url}/api/1/apps/calc/environments"
     package = service.seed_package("calc", "4.0.0")
-    service.apps["calc"].environments["Test"].start_seconds = 0.2
+    test_env = service.apps["calc"].environments["Test"]
+    test_env.start_seconds = 3600  # Starting until the test ends the job below
 
     def call(method: str, path: str, body: object = None) -> requests.Response:
         return requests.request(method, base + path, headers=auth, json=body, timeout=10)
@@ -421,7 +421,8 @@ def test_simulated_environment_follows_the_reference(sim: Simulator, service: Bu
         "APP_ALREADY_HAS_A_STARTING_JOB",
     )
     assert call("GET", f"/Test/start/{job}").json() == {"Status": "Starting"}
-    time.sleep(0.3)
+    with service.lock:
+        test_env.jobs[job].ends_at = 0.0
     assert call("GET", f"/Test/start/{job}").json() == {"Status": "Started"}
     assert call("GET", "/Test").json()["ModelVersion"].startswith("4.0.0.")
     assert call("GET", "/Test/start/nope").json()["errorCode"] == "NO_SUCH_STARTJOB"
@@ -468,9 +469,7 @@ def test_sigterm_while_starting_says_cancelled(
 ) -> None:
     acceptance.start_seconds = 60
     env = gitlab_env(workspace, inputs(sim, environment="Acceptance", download="false"))
-    code, stderr, _ = signal_entrypoint(
-        env, workspace, lambda: bool(sim.requests("api", "GET", r"/start/")), signal.SIGTERM
-    )
+    code, stderr, _ = signal_entrypoint(env, workspace, "Start job created", signal.SIGTERM)
     assert code == 143, stderr
     report = ci_formats.gitlab_dotenv((workspace / "mendix-build.env").read_bytes())
     assert report["MENDIX_RESULT"] == "cancelled"
@@ -624,20 +623,19 @@ def test_run_dry_run_with_environment_names_the_deploy_and_changes_nothing(
 
 
 def test_unreadable_environment_after_the_start_still_counts_as_deployed(
-    sim: Simulator, acceptance: SimEnvironment, workspace: Path
+    sim: Simulator, service: BuildService, acceptance: SimEnvironment, workspace: Path
 ) -> None:
-    acceptance.start_seconds = 1.0
-
-    def break_reads_once_started() -> None:
-        deadline = time.monotonic() + 30
-        while not sim.requests("api", "POST", r"/start$") and time.monotonic() < deadline:
-            time.sleep(0.01)
-        sim.add_fault(Fault("status", method="GET", path=r"/Acceptance$", status=400, times=-1))
-
-    watcher = threading.Thread(target=break_reads_once_started, daemon=True)
-    watcher.start()
-    run = run_local(sim, workspace, environment="Acceptance", download="false")
-    watcher.join(timeout=30)
+    # The start job stays Starting until the test ends it, after the reads are broken: the
+    # step cannot read the environment between its start and the fault, however slow.
+    acceptance.start_seconds = 3600
+    values = inputs(sim, environment="Acceptance", download="false", result_file="result.json")
+    step = StepProcess(base_env(workspace.parent) | mendix_env(values), workspace)
+    step.wait_for("Start job created")
+    sim.add_fault(Fault("status", method="GET", path=r"/Acceptance$", status=400, times=-1))
+    with service.lock:
+        for job in acceptance.jobs.values():
+            job.ends_at = 0.0
+    run = step.finish()
     assert run.code == 0, run.stderr
     result = run.result()
     assert (result["deployed"], result["deploy-result"]) == (True, "success")

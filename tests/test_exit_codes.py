@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,34 @@ def test_api_unreachable_exits_5(sim: Simulator, workspace: Path) -> None:
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "args", "label"),
+    [
+        ("base-url", (), "MENDIX_BASE_URL"),
+        ("base-url", ("--base-url", "https://mendix-api.invalid"), "--base-url"),
+        ("repository-url", ("--repository-url", "https://repo-api.invalid"), "--repository-url"),
+    ],
+)
+def test_unknown_host_exits_5_at_once_naming_host_and_input(
+    name: str, args: tuple[str, ...], label: str, sim: Simulator, workspace: Path
+) -> None:
+    # RFC 6761: names under .invalid never resolve; the local resolver says so at once.
+    host = "repo-api.invalid" if name == "repository-url" else "mendix-api.invalid"
+    overrides = {"base_url": f"https://{host}"} if not args else {}
+    if name == "repository-url":
+        overrides = {"revision": "latest", "pat": "pat-1234", "project_id": "p-1"}
+    started = time.monotonic()
+    run = run_local(sim, workspace, *args, timeout="5m", **overrides)
+    assert time.monotonic() - started < 15  # no retries (it took 40 s and more before)
+    assert run.code == 5, run.stderr
+    assert f"The host {host} (from {label}) does not exist" in run.stderr
+    assert f"Fix: correct the host name in {label}" in run.stderr
+    assert "retrying" not in run.stderr
+    error = run.result()["error"]
+    assert isinstance(error, dict)
+    assert host in error["message"]
+
+
 def test_api_answering_503_until_deadline_exits_5(sim: Simulator, workspace: Path) -> None:
     sim.add_fault(Fault("status", method="GET", status=503, times=-1))
     run = run_local(sim, workspace, timeout="3")
@@ -88,10 +117,12 @@ def test_signal_stops_within_5_seconds_with_outputs(
     signum: int, code: int, sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     service.apps["calc"].stuck_builds = True
+    # A slow first status answer, as on a loaded machine: the simulator has the request a
+    # second before the step has the status. The signal lands once the step has logged the
+    # status it read, not once the simulator received the request: the outputs say Queued.
+    sim.add_fault(Fault("delay", method="GET", path=r"/packages/[^/]+$", delay=1.0))
     env = gitlab_env(workspace, inputs(sim, timeout="5m"))
-    exit_code, stderr, seconds = signal_entrypoint(
-        env, workspace, lambda: len(sim.requests("api", "GET")) >= 2, signum
-    )
+    exit_code, stderr, seconds = signal_entrypoint(env, workspace, "Build status: Queued", signum)
     assert seconds < 5
     assert exit_code == code, stderr
     assert "Traceback" not in stderr

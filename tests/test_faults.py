@@ -21,11 +21,20 @@ import pytest
 import requests
 
 from ci_step.clock import Deadline
-from ci_step.errors import DeadlineExceeded, DownloadError
+from ci_step.errors import ApiUnavailable, DeadlineExceeded, DownloadError
 from ci_step.flow.build import start_build
 from ci_step.mendix import download
-from ci_step.simulator import BuildService, Fault, Simulator, content
-from tests.conftest import ENTRYPOINT, Run, base_env, inputs, mendix_env, run_local
+from ci_step.simulator import BuildService, Fault, SimPackage, Simulator, content
+from tests.conftest import (
+    ENTRYPOINT,
+    Run,
+    base_env,
+    inputs,
+    mendix_env,
+    run_entrypoint,
+    run_local,
+    simulate_process,
+)
 from tests.rig import Rig, plan_of
 
 SIZE = 200_000
@@ -108,6 +117,119 @@ def test_failed_start_never_creates_two_builds(
     assert "looking for the build" in result.stderr
 
 
+# -- the start request --------------------------------------------------------------------
+
+
+def test_rate_limited_start_posts_again_after_the_asked_wait(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("status", method="POST", status=429, retry_after="1", times=2))
+    result = run_local(sim, workspace)
+    assert_exact_success(result, service)
+    assert [r.fault for r in sim.requests("api", "POST")] == ["status", "status", ""]
+    assert min(gaps(sim, method="POST")) >= 0.95
+    assert "HTTP 429" in result.stderr
+    assert "looking for the build" not in result.stderr
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_rate_limited_start_spends_no_uncertain_try(rig: Rig, status: int) -> None:
+    """429, or 503 with Retry-After: the request was not processed; no search, no guess."""
+    rig.sim.add_fault(Fault("status", method="POST", status=status, retry_after="1", times=2))
+    config = rig.config()
+    package_id = start_build(plan_of(config), rig.services(config))
+    assert [p.package_id for p in rig.service.apps["calc"].packages] == [package_id]
+    assert len(rig.sim.requests("api", "POST")) == 3
+    assert rig.clock.sleeps == [1.0, 1.0]
+    assert len(rig.sim.requests("api", "GET")) == 1  # the list taken before the POST
+
+
+@pytest.mark.parametrize("offset", [-600.0, 0.0, 600.0])
+def test_lost_start_answer_is_found_whatever_the_server_clock(rig: Rig, offset: float) -> None:
+    rig.service.clock_offset = offset
+    rig.sim.add_fault(Fault("status", method="POST", status=503, process=True))
+    config = rig.config()
+    package_id = start_build(plan_of(config), rig.services(config))
+    assert [p.package_id for p in rig.service.apps["calc"].packages] == [package_id]
+    assert len(rig.sim.requests("api", "POST")) == 1
+
+
+def test_server_clock_ten_minutes_behind_still_one_build(workspace: Path) -> None:
+    options = ("--queued", "0", "--building", "0.2", "--uploading", "0", "--clock-offset", "-600")
+    fault = ("--fault", "status:method=POST,status=503,process=true")
+    with simulate_process(*options, *fault) as (_, base):
+        values = {
+            "app-id": "calc",
+            "username": "demo@example.com",
+            "api-key": "demo-api-key",
+            "base-url": base,
+            "revision": "latest",
+            "version": "1.0.0",
+            "download": "false",
+            "poll-interval": "0.1",
+        }
+        run = run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace)
+        listed = requests.get(
+            f"{base}/api/1/apps/calc/packages",
+            headers={"Mendix-Username": "demo@example.com", "Mendix-ApiKey": "demo-api-key"},
+            timeout=10,
+        ).json()
+    assert run.code == 0, run.stderr
+    assert "Found the build started by that request" in run.stderr
+    (package,) = listed
+    assert package["CreationDate"] / 1000 < time.time() - 590
+
+
+def test_older_package_of_the_same_version_is_not_taken_for_the_new_build(rig: Rig) -> None:
+    old = rig.service.seed_package("calc", "1.0.0", status="Failed", age_seconds=0)
+    rig.sim.add_fault(Fault("status", method="POST", status=503))  # nothing was created
+    config = rig.config()
+    package_id = start_build(plan_of(config), rig.services(config))
+    assert package_id != old.package_id
+    assert [p.package_id for p in rig.service.apps["calc"].packages] == [old.package_id, package_id]
+    assert len(rig.sim.requests("api", "POST")) == 2
+
+
+def test_build_listed_late_is_found_before_posting_again(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server may list the build a lost request started only a while later."""
+    rig.sim.add_fault(Fault("status", method="POST", status=502))
+    late: list[SimPackage] = []
+    sleep = rig.clock.sleep
+
+    def sleep_while_the_server_catches_up(seconds: float) -> None:
+        sleep(seconds)
+        if not late:
+            late.append(rig.service.seed_package("calc", "1.0.0", "Queued", age_seconds=0))
+
+    monkeypatch.setattr(rig.clock, "sleep", sleep_while_the_server_catches_up)
+    config = rig.config()
+    assert start_build(plan_of(config), rig.services(config)) == late[0].package_id
+    assert len(rig.sim.requests("api", "POST")) == 1
+    assert len(rig.service.apps["calc"].packages) == 1
+
+
+def test_start_tries_are_bounded_by_the_deadline(rig: Rig) -> None:
+    rig.sim.add_fault(Fault("reset", method="POST", times=5))
+    config = rig.config(timeout="2m")
+    package_id = start_build(plan_of(config), rig.services(config))
+    assert [p.package_id for p in rig.service.apps["calc"].packages] == [package_id]
+    assert len(rig.sim.requests("api", "POST")) == 6
+    assert len(rig.clock.sleeps) == 5
+
+
+def test_start_that_never_gets_through_stops_before_the_deadline(rig: Rig) -> None:
+    rig.sim.add_fault(Fault("reset", method="POST", times=-1))
+    config = rig.config(timeout="2m")
+    services = rig.services(config)
+    with pytest.raises(ApiUnavailable, match="would pass the timeout"):
+        start_build(plan_of(config), services)
+    assert rig.clock.now() - services.deadline.started <= 120
+    assert rig.service.apps["calc"].packages == []
+    assert len(rig.sim.requests("api", "POST")) > 3
+
+
 def test_slow_answer_beyond_read_timeout_is_retried(rig: Rig) -> None:
     rig.sim.add_fault(Fault("delay", method="GET", delay=1.0))
     services = rig.services(rig.config(), read_timeout=0.3)
@@ -125,6 +247,27 @@ def test_stuck_build_ends_at_the_deadline(
     assert (document["result"], document["status"]) == ("timeout", "Queued")
     assert len(service.apps["calc"].packages) == 1
     assert sim.requests("storage") == []
+    assert [p.name for p in workspace.iterdir()] == ["result.json"]
+
+
+# -- one deadline for every byte ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["trickle", "slow-headers"])
+@pytest.mark.parametrize("listener", ["api", "storage"])
+def test_answer_trickling_in_ends_at_the_deadline(
+    listener: str, kind: str, sim: Simulator, workspace: Path
+) -> None:
+    """Each byte comes well within the read timeout; the whole answer would take minutes."""
+    path = r"/packages/[^/]+$" if listener == "api" else None
+    sim.add_fault(Fault(kind, listener=listener, method="GET", path=path, delay=0.2, times=-1))
+    started = time.monotonic()
+    result = run_local(sim, workspace, timeout="3s")
+    elapsed = time.monotonic() - started
+    assert result.code == 4, result.stderr
+    assert elapsed < 3 + 5
+    assert result.result()["result"] == "timeout"
+    assert "The timeout of 3" in result.stderr
     assert [p.name for p in workspace.iterdir()] == ["result.json"]
 
 
@@ -209,6 +352,74 @@ def test_download_failure_exits_6_and_leaves_nothing(
     assert [p.name for p in workspace.iterdir()] == ["result.json"]
 
 
+def test_storage_redirects_are_checked_and_followed_hop_by_hop(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    # Without a location the simulator redirects to the request's own path (relative).
+    sim.add_fault(Fault("redirect", listener="storage", status=307, times=10))
+    assert_exact_success(run_local(sim, workspace), service)
+    assert [r.fault for r in sim.requests("storage")] == ["redirect"] * 10 + [""]
+
+
+@pytest.mark.parametrize(
+    ("location", "said"),
+    [
+        ("file:///etc/passwd", "Redirect 1 of the download goes to file://;"),
+        ("ftp://127.0.0.1/x.mda", "Redirect 1 of the download goes to ftp://127.0.0.1;"),
+        ("http://mendix-storage.invalid/x.mda", "goes to http://mendix-storage.invalid;"),
+        ("http://[::1/x", "Redirect 1 of the download is not a URL"),
+        ("", "redirected the download more than 10 times"),  # to itself, without end
+    ],
+)
+def test_refused_storage_redirect_exits_6_and_leaves_nothing(
+    location: str, said: str, sim: Simulator, workspace: Path
+) -> None:
+    sim.add_fault(Fault("redirect", listener="storage", location=location, times=-1))
+    result = run_local(sim, workspace)
+    assert result.code == 6, result.stderr
+    assert said in result.stderr
+    assert "not followed" in result.stderr
+    assert result.result()["result"] == "error"
+    assert [p.name for p in workspace.iterdir()] == ["result.json"]
+    assert len(sim.requests("storage")) == (11 if not location else 1)
+
+
+@pytest.mark.parametrize(
+    "location", ["file:///etc/passwd", "http://mendix-storage.invalid/x.mda", "//x", "https://"]
+)
+def test_refused_package_location_exits_6_without_a_storage_request(
+    location: str, sim: Simulator, workspace: Path
+) -> None:
+    sim.add_fault(Fault("location", path=r"/packages/[^/]+$", location=location, times=-1))
+    result = run_local(sim, workspace)
+    assert result.code == 6, result.stderr
+    assert "The package location from the Mendix API" in result.stderr
+    assert "not followed" in result.stderr
+    assert sim.requests("storage") == []
+    assert [p.name for p in workspace.iterdir()] == ["result.json"]
+
+
+@pytest.mark.parametrize("size_reported", [True, False])
+def test_error_page_instead_of_the_package_exits_6_and_leaves_nothing(
+    size_reported: bool, sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    """An S3-style XML error page padded to the package's Size, answered 200."""
+    service.apps["calc"].reports_size = size_reported
+    sim.add_fault(Fault("not-zip", listener="storage"))
+    result = run_local(sim, workspace)
+    assert result.code == 6, result.stderr
+    assert "not a deployment package" in result.stderr
+    assert [p.name for p in workspace.iterdir()] == ["result.json"]
+    assert len(sim.requests("storage")) == 1
+
+
+def test_package_without_size_is_verified_as_a_zip(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    service.apps["calc"].reports_size = False
+    assert_exact_success(run_local(sim, workspace), service)
+
+
 # -- the download, on the fake clock ------------------------------------------------------
 
 
@@ -272,7 +483,8 @@ def test_existing_file_is_replaced_only_when_complete(rig: Rig, tmp_path: Path) 
 
 def test_start_is_not_retried_blindly_when_listing_fails(rig: Rig) -> None:
     rig.sim.add_fault(Fault("status", method="POST", status=503, process=True))
-    rig.sim.add_fault(Fault("status", method="GET", status=400))
+    rig.sim.add_fault(Fault("delay", method="GET", delay=0))  # the list before the POST passes
+    rig.sim.add_fault(Fault("status", method="GET", status=400))  # the search after it fails
     config = rig.config()
     with pytest.raises(Exception, match="HTTP 400"):
         start_build(plan_of(config), rig.services(config))

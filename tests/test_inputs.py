@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from ci_step.config.inputs import INPUTS
+from ci_step.config.inputs import BY_NAME, INPUTS
+from ci_step.config.parsers import shown
 from ci_step.config.validate import RawInput, validate
 from ci_step.domain.durations import parse_duration
 from ci_step.errors import ConfigError
 from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.simulator import Simulator
-from tests.conftest import API_KEY, base_env, inputs, mendix_env, run_entrypoint
+from tests import ci_formats
+from tests.conftest import API_KEY, base_env, gitlab_env, inputs, mendix_env, run_entrypoint
 
 
 def posted(sim: Simulator) -> dict[str, str]:
@@ -291,3 +293,109 @@ def test_artifact_path_default_and_directory_refused(tmp_path: Path) -> None:
     assert validate(raw_inputs(), ci).artifact_for("1.0.0") == tmp_path / "calc-1.0.0.mda"
     with pytest.raises(ConfigError, match="a directory"):
         validate(raw_inputs(artifact_path="."), ci)
+
+
+# -- inputs that reach outputs, and paths, are checked before any request --------------
+
+
+def via(source: str, name: str, value: str) -> tuple[dict[str, str], tuple[str, ...], str]:
+    """(environment, arguments, the label a message must use) for one input."""
+    spec = BY_NAME[name]
+    if source == "flag":
+        return {}, (spec.flag, value), spec.flag
+    return {spec.output_key: value}, (), spec.output_key
+
+
+@pytest.mark.parametrize("source", ["flag", "env"])
+@pytest.mark.parametrize("value", [" calc.mda", "calc.mda ", "out/app.mda\u00a0"])
+def test_artifact_path_with_spaces_around_is_refused_first(
+    source: str, value: str, sim: Simulator, workspace: Path
+) -> None:
+    extra, args, label = via(source, "artifact-path", value)
+    env = gitlab_env(workspace, inputs(sim)) | extra
+    run = run_entrypoint(env, workspace, *args)
+    assert run.code == 2, run.stderr
+    assert sim.requests() == []
+    assert f"{label} is {shown(value)}, which starts or ends with spaces" in run.stderr
+    assert "GitLab's dotenv report strips them" in run.stderr
+    assert "line break" not in run.stderr
+    dotenv = ci_formats.gitlab_dotenv((workspace / "mendix-build.env").read_bytes())
+    assert dotenv["MENDIX_RESULT"] == "error"
+    assert list(workspace.rglob("*.mda")) == []
+
+
+def test_artifact_path_too_long_for_the_outputs_is_refused_first(
+    sim: Simulator, workspace: Path
+) -> None:
+    value = "/".join(["d" * 200] * 6) + "/app.mda"
+    env = gitlab_env(workspace, inputs(sim, artifact_path=value))
+    run = run_entrypoint(env, workspace)
+    assert run.code == 2, run.stderr
+    assert sim.requests() == []
+    assert "MENDIX_ARTIFACT_PATH is longer than 1024 bytes" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("version", " 1.0.0"),
+        ("version", "1.0.0 "),
+        ("revision", "abcdef1 "),
+        ("environment", " Acceptance"),
+        ("environment", "Acceptance "),
+        ("package-id", "abc "),
+        ("branch", " main"),
+    ],
+)
+def test_other_inputs_that_reach_outputs_are_checked_first(
+    name: str, value: str, sim: Simulator, workspace: Path
+) -> None:
+    env = gitlab_env(workspace, inputs(sim, **{name: value}))
+    run = run_entrypoint(env, workspace)
+    assert run.code == 2, run.stderr
+    assert sim.requests() == []
+    assert f"{BY_NAME[name].output_key} is {shown(value)}" in run.stderr
+
+
+def outside_values(workspace: Path) -> dict[str, str]:
+    elsewhere = workspace.parent / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    (workspace / "link").symlink_to(elsewhere, target_is_directory=True)
+    return {
+        "relative": "../x.out",
+        "absolute": str(elsewhere / "x.out"),
+        "dotdot-inside-first": "sub/../../x.out",
+        "symlink": "link/x.out",
+    }
+
+
+@pytest.mark.parametrize("form", ["relative", "absolute", "dotdot-inside-first", "symlink"])
+@pytest.mark.parametrize("source", ["flag", "env"])
+@pytest.mark.parametrize("name", ["artifact-path", "result-file"])
+def test_path_inputs_outside_the_workspace_are_refused_first(
+    name: str, source: str, form: str, sim: Simulator, workspace: Path
+) -> None:
+    value = outside_values(workspace)[form]
+    extra, args, label = via(source, name, value)
+    env = base_env(workspace.parent) | mendix_env(inputs(sim)) | extra
+    run = run_entrypoint(env, workspace, *args)
+    assert run.code == 2, run.stderr
+    assert sim.requests() == []
+    assert f"{label} is {shown(value)}, outside the workspace {workspace.resolve()}" in run.stderr
+    assert "in a container nothing else is shared with the job" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert [p.name for p in workspace.parent.rglob("x.out")] == []
+
+
+def test_paths_resolved_inside_the_workspace_are_accepted(workspace: Path) -> None:
+    ci = CiEnv(Platform.GITLAB, {"CI_PROJECT_DIR": str(workspace)})
+    (workspace / "dist").mkdir()
+    (workspace / "latest").symlink_to(workspace / "dist", target_is_directory=True)
+    config = validate(
+        raw_inputs(artifact_path="out/../app.mda", result_file="latest/result.json"), ci
+    )
+    assert config.artifact_path == workspace / "app.mda"
+    assert config.shown_path(config.artifact_for("1.0.0")) == "app.mda"
+    assert config.result_file == workspace / "dist" / "result.json"
+    absolute = validate(raw_inputs(artifact_path=str(workspace / "a" / "b.mda")), ci)
+    assert absolute.shown_path(absolute.artifact_for("1.0.0")) == "a/b.mda"

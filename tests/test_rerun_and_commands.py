@@ -94,7 +94,10 @@ def test_on_existing_rebuild_always_builds(
     result = run_local(sim, workspace, on_existing="rebuild")
     assert result.code == 0, result.stderr
     assert posted_versions(sim) == ["1.2.3"]
-    assert sim.requests("api", "GET", path=r"/packages$") == []  # no listing needed
+    # One listing, taken just before the POST: it only tells the new build apart from the
+    # old one should the start's answer be lost; it never leads to a reuse.
+    calls = [r.method for r in sim.requests("api", path=r"/packages$")]
+    assert calls == ["GET", "POST"]
 
 
 # -- resolved inputs ----------------------------------------------------------------------

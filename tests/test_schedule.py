@@ -7,8 +7,8 @@ build takes milliseconds and the request count is exact.
 from __future__ import annotations
 
 import email.utils
+import random
 import statistics
-import time
 
 import pytest
 
@@ -76,21 +76,51 @@ def test_retry_after_seconds_is_honoured(rig: Rig) -> None:
 
 
 def test_retry_after_http_date_is_honoured(rig: Rig) -> None:
-    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    # The date is read against the transport's wall clock (the fake one here): exact.
+    when = email.utils.formatdate(rig.clock.wall() + 30, usegmt=True)
     rig.sim.add_fault(Fault("status", method="GET", status=503, retry_after=when))
     services = rig.services(rig.config())
     services.api.list_packages("calc")
-    (slept,) = rig.clock.sleeps
-    assert 27 <= slept <= 31
+    assert rig.clock.sleeps == [30.0]
+
+
+def test_retry_after_zero_still_waits_a_second(rig: Rig) -> None:
+    rig.sim.add_fault(Fault("status", method="GET", status=429, retry_after="0", times=3))
+    services = rig.services(rig.config())
+    services.api.list_packages("calc")
+    assert rig.clock.sleeps == [1.0, 1.0, 1.0]
+
+
+def test_rate_limit_waits_are_bounded_by_the_deadline_not_the_attempts(rig: Rig) -> None:
+    # Twelve asked waits: more than the eight attempts that other failures get.
+    rig.sim.add_fault(Fault("status", method="GET", status=429, retry_after="5", times=12))
+    services = rig.services(rig.config(timeout="2m"))
+    assert services.api.list_packages("calc") == []
+    assert rig.clock.sleeps == [5.0] * 12
+    rig.sim.add_fault(Fault("status", method="GET", status=429, retry_after="5", times=-1))
+    with pytest.raises(ApiUnavailable, match="would pass the timeout"):
+        services.api.list_packages("calc")
+    assert rig.clock.now() - services.deadline.started <= 120
+
+
+def backoff_of(rig: Rig, seed: int) -> list[float]:
+    rig.clock.sleeps.clear()
+    rig.sim.add_fault(Fault("status", method="GET", status=502, times=5))
+    services = rig.services(rig.config(), seed=seed)
+    services.api.list_packages("calc")
+    return list(rig.clock.sleeps)
 
 
 def test_backoff_is_exponential_with_full_jitter(rig: Rig) -> None:
-    rig.sim.add_fault(Fault("status", method="GET", status=502, times=5))
-    services = rig.services(rig.config())
-    services.api.list_packages("calc")
-    assert len(rig.clock.sleeps) == 5
-    for attempt, slept in enumerate(rig.clock.sleeps, start=1):
+    sleeps = backoff_of(rig, seed=7)
+    assert len(sleeps) == 5
+    for attempt, slept in enumerate(sleeps, start=1):
         assert 0 <= slept <= min(30, 2 ** (attempt - 1))
+    # The jitter comes from the injected generator: the same seed, the same waits.
+    expected = random.Random(7)
+    assert sleeps == [expected.uniform(0, min(30, 2 ** (a - 1))) for a in range(1, 6)]
+    assert backoff_of(rig, seed=7) == sleeps
+    assert backoff_of(rig, seed=8) != sleeps
 
 
 def test_retry_after_beyond_the_deadline_gives_up_at_once(rig: Rig) -> None:

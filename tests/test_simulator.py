@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -11,7 +13,9 @@ import requests
 
 from ci_step.simulator import BuildService, Durations, Fault, Simulator, content
 from ci_step.simulator.server import parse_fault
-from tests.conftest import API_KEY, GIT_HEAD, USER, simulate_process
+from ci_step.simulator.state import DEFAULT_SIZE
+from tests.conftest import API_KEY, ENTRYPOINT, GIT_HEAD, USER, simulate_process
+from tests.rig import Rig
 
 AUTH = {"Mendix-Username": USER, "Mendix-ApiKey": API_KEY}
 
@@ -46,17 +50,16 @@ def wait_status(sim: Simulator, package_id: str, wanted: str, app: str = "calc")
     raise AssertionError(f"{package_id} never reached {wanted}")
 
 
-def test_lifecycle_and_fields(sim: Simulator) -> None:
+def test_lifecycle_and_fields(rig: Rig) -> None:
+    # Simulated time moves only when the test says so: no status can slip by unseen.
+    sim = rig.sim
     package_id = start(sim, Description="Add scientific mode")
     seen: list[str] = []
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    for _ in range(20):
         status = call(sim, "GET", f"/apps/calc/packages/{package_id}").json()["Status"]
         if not seen or seen[-1] != status:
             seen.append(status)
-        if status == "Succeeded":
-            break
-        time.sleep(0.01)
+        rig.clock.sleep(0.5)
     assert seen == ["Queued", "Building", "Uploading", "Succeeded"]
     body = call(sim, "GET", f"/apps/calc/packages/{package_id}").json()
     assert set(body) == {
@@ -70,7 +73,7 @@ def test_lifecycle_and_fields(sim: Simulator) -> None:
         "Size",
     }
     assert body["Name"] == f"Main line-1.0.0.{GIT_HEAD[:8]}"
-    assert body["Size"] == 200_000
+    assert body["Size"] == DEFAULT_SIZE
     assert body["Creator"] == USER
     assert abs(body["CreationDate"] / 1000 - time.time()) < 60
     listed = call(sim, "GET", "/apps/calc/packages").json()
@@ -247,3 +250,74 @@ def test_fault_spec_fields() -> None:
         -1,
     )
     assert parse_fault("reset:method=POST,process=true").process is True
+
+
+@pytest.mark.parametrize("kind", ["trickle", "slow-headers"])
+def test_paced_answers_are_whole_http_answers(kind: str, sim: Simulator) -> None:
+    sim.add_fault(Fault(kind, path=r"/branches/main$", delay=0.001))
+    paced = call(sim, "GET", "/apps/calc/branches/main")
+    assert paced.status_code == 200
+    assert paced.json() == call(sim, "GET", "/apps/calc/branches/main").json()
+    assert [r.fault for r in sim.requests("api")] == [kind, ""]
+
+
+def test_new_fault_kinds_parse() -> None:
+    assert parse_fault("trickle:listener=storage").listener == "storage"
+    assert parse_fault("slow-headers").kind == "slow-headers"
+    assert parse_fault("not-zip").listener == "storage"
+    assert parse_fault("location:location=file:///x").location == "file:///x"
+
+
+def test_redirect_without_location_points_to_the_request_itself(sim: Simulator) -> None:
+    sim.add_fault(Fault("redirect", status=308))
+    response = call(sim, "GET", "/apps/calc/packages", params={"a": "b"}, allow_redirects=False)
+    assert response.status_code == 308
+    assert response.headers["Location"] == "/api/1/apps/calc/packages?a=b"
+
+
+def test_not_zip_serves_an_error_page_of_the_package_size(
+    sim: Simulator, service: BuildService
+) -> None:
+    package = service.seed_package("calc", "1.0.0")
+    described = call(
+        sim, "GET", f"/apps/calc/packages/{package.package_id}", params={"url": "true"}
+    )
+    sim.add_fault(Fault("not-zip", listener="storage", times=2))
+    whole = requests.get(described.json()["Url"]["Location"], timeout=10)
+    assert whole.status_code == 200
+    assert len(whole.content) == 200_000
+    assert whole.content.startswith(b'<?xml version="1.0"')
+    part = requests.get(
+        described.json()["Url"]["Location"], headers={"Range": "bytes=10-99"}, timeout=10
+    )
+    assert part.content == whole.content[10:100]
+
+
+def test_location_fault_replaces_the_package_location(
+    sim: Simulator, service: BuildService
+) -> None:
+    package = service.seed_package("calc", "1.0.0")
+    sim.add_fault(Fault("location", location="file:///etc/passwd", times=-1))
+    path = f"/apps/calc/packages/{package.package_id}"
+    assert call(sim, "GET", path, params={"url": "true"}).json()["Url"]["Location"] == (
+        "file:///etc/passwd"
+    )
+    assert "Url" not in call(sim, "GET", path).json()
+
+
+def test_size_can_be_left_out(sim: Simulator, service: BuildService) -> None:
+    service.apps["calc"].reports_size = False
+    package = service.seed_package("calc", "1.0.0")
+    assert "Size" not in call(sim, "GET", f"/apps/calc/packages/{package.package_id}").json()
+
+
+def test_simulate_refuses_a_package_too_small_for_a_zip() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ENTRYPOINT), "simulate", "--package-size", "100"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "ZIP archive of at least 120 bytes" in done.stderr

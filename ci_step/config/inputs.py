@@ -107,8 +107,9 @@ INPUTS: tuple[InputSpec, ...] = (
     ),
     InputSpec(
         "artifact-path",
-        "Where the .mda goes, relative to the workspace. Default: <app-id>-<version>.mda.",
-        parse=parsers.workspace_path,
+        "Where the .mda goes: a file inside the workspace, relative to it. "
+        "Default: <app-id>-<version>.mda.",
+        parse=parsers.artifact_path,
         unset=None,
     ),
     InputSpec(
@@ -129,7 +130,7 @@ INPUTS: tuple[InputSpec, ...] = (
     ),
     InputSpec(
         "result-file",
-        "Also write the JSON result to this path.",
+        "Also write the JSON result to this file inside the workspace.",
         parse=parsers.workspace_path,
         unset=None,
     ),

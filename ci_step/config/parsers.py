@@ -3,7 +3,6 @@ or raises ValueError with what is wrong (the caller adds the input's name)."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -11,16 +10,17 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ci_step.domain.durations import parse_duration
+from ci_step.domain.hosts import is_loopback
 from ci_step.domain.versions import AUTO_VERSIONS, LATEST, VERSION, is_revision
 
 _APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?")
 _PACKAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 MAX_TIMEOUT = 7 * 24 * 3600.0
+MAX_OUTPUT_PATH = 1024  # bytes of the artifact-path output
 LOG_FORMATS = ("auto", "console", "json")
 ON_EXISTING = ("reuse", "fail", "rebuild")
 T = TypeVar("T")
@@ -172,15 +172,6 @@ def choice(options: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
-def is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def base_url(value: str) -> str:
     try:
         parts = urlsplit(value)
@@ -205,15 +196,43 @@ def base_url(value: str) -> str:
 
 
 def workspace_path(value: str, workspace: Path) -> Path:
-    """A file path, relative to the workspace unless absolute; never a directory."""
+    """A file inside the workspace, symlinks and '..' resolved.
+
+    The step writes only there: in a container only the workspace is shared with the job.
+    """
     if _CONTROL.search(value) or len(value) > 4096:
         raise ValueError("holds control characters or is too long")
-    path = Path(value)
-    resolved = path if path.is_absolute() else workspace / path
+    root = workspace.resolve()
     try:
+        resolved = (root / value).resolve()  # an absolute value replaces the root
         is_dir = resolved.is_dir()
+    except RuntimeError:  # a symlink loop
+        raise ValueError(f"is {shown(value)}; not a usable path (symlink loop)") from None
     except OSError as exc:
         raise ValueError(f"is {shown(value)}; not a usable path ({exc.strerror})") from None
+    if not resolved.is_relative_to(root):
+        raise ValueError(
+            f"is {shown(value)}, outside the workspace {root}: the step writes only in "
+            "the workspace (in a container nothing else is shared with the job); "
+            "name a path relative to it"
+        )
     if value.endswith(("/", "\\")) or is_dir:
         raise ValueError(f"is {shown(value)}, a directory; name a file")
+    return resolved
+
+
+def artifact_path(value: str, workspace: Path) -> Path:
+    """A workspace file whose name an output carries: it must survive every CI's format."""
+    resolved = workspace_path(value, workspace)
+    relative = str(resolved.relative_to(workspace.resolve()))
+    if relative != relative.strip():
+        raise ValueError(
+            f"is {shown(value)}, which starts or ends with spaces: GitLab's dotenv report "
+            "strips them, so the artifact-path output would name another file; remove them"
+        )
+    if len(relative.encode("utf-8")) > MAX_OUTPUT_PATH:
+        raise ValueError(
+            f"is longer than {MAX_OUTPUT_PATH} bytes within the workspace: too long for "
+            "the artifact-path output (GitLab's dotenv report stays under 5 KiB)"
+        )
     return resolved

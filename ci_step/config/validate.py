@@ -110,7 +110,8 @@ class _Checker:
 
 def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUILD_NEEDS) -> Config:
     """Check every input; ``needs`` names the inputs the command cannot do without."""
-    c = _Checker(raw, ci.workspace)
+    workspace = ci.workspace.resolve()
+    c = _Checker(raw, workspace)
     values = {spec.param: c.parse(spec, spec.parse) for spec in INPUTS if spec.parse is not None}
     if values["package_id"]:  # nothing is built: no revision or version to know
         needs = needs - {"revision", "version"}
@@ -121,7 +122,7 @@ def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUI
     values["description"] = values["description"] or ci.run_description()
     if values["download"] is None:
         values["download"] = not values["package_id"]
-    return Config(workspace=ci.workspace, **values)
+    return Config(workspace=workspace, **values)
 
 
 def _cross_check(c: _Checker, values: dict[str, Any], needs: frozenset[str]) -> None:

@@ -7,6 +7,7 @@ import re
 GIT_HASH = re.compile(r"[0-9a-fA-F]{7,40}")
 SVN_REVISION = re.compile(r"[1-9][0-9]{0,9}")
 VERSION = re.compile(r"(\d{1,9})\.(\d{1,9})\.(\d{1,9})")
+PACKAGE_VERSION = re.compile(r"([0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9})(?:\.[0-9]{1,9})?")
 AUTO_VERSIONS = ("auto", "auto-minor", "auto-major")
 LATEST = "latest"
 
@@ -22,3 +23,9 @@ def parse_version(value: str) -> tuple[int, int, int] | None:
     if match is None:
         return None
     return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+def release_of(version: str) -> str | None:
+    """major.minor.patch of a package's Version (a fourth number dropped); None: not one."""
+    match = PACKAGE_VERSION.fullmatch(version)
+    return match.group(1) if match else None

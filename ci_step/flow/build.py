@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
-from typing import TextIO
-from urllib.parse import urlsplit
 
 from ci_step.clock import Clock
+from ci_step.config.parsers import shown
 from ci_step.config.validate import Config
 from ci_step.domain.durations import format_duration
 from ci_step.domain.packages import Package
+from ci_step.domain.versions import release_of
 from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded
 from ci_step.flow import deploy
 from ci_step.flow.plan import Plan, make_plan
 from ci_step.flow.schedule import next_wait
 from ci_step.flow.services import Services
+from ci_step.inert import Writer
 from ci_step.log import Log
 from ci_step.mendix import download
 from ci_step.mendix.build_api import BuildApi
 from ci_step.mendix.transport import Uncertain
 from ci_step.report.result import StepResult
-
-START_ATTEMPTS = 3
-CLOCK_SKEW_MS = 5 * 60 * 1000
 
 
 def run_build(config: Config, services: Services, result: StepResult) -> None:
@@ -72,7 +69,7 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
             f"{plan.branch}) ended Failed; package {package_id}."
         )
     if config.download:
-        fetch_artifact(config, services, package, result)
+        fetch_artifact(config, services, package, result, plan.version)
     else:
         log.info("Download skipped (download: false)")
     if config.environment:
@@ -98,12 +95,12 @@ def run_deploy(config: Config, services: Services, result: StepResult, package_i
     if package.status == "Failed":
         raise BuildFailed(f"Package {package_id} ended Failed; there is nothing to deploy.")
     if config.download:
-        fetch_artifact(config, services, package, result)
+        fetch_artifact(config, services, package, result, file_version(package))
     deploy.deploy_package(config, services, package_id, result)
     result.succeed()
 
 
-def print_dry_run(plan: Plan, config: Config, out: TextIO) -> None:
+def print_dry_run(plan: Plan, config: Config, out: Writer) -> None:
     lines = ["Dry run: nothing was started."]
     if plan.existing is not None:
         lines.append(
@@ -127,11 +124,27 @@ def print_dry_run(plan: Plan, config: Config, out: TextIO) -> None:
 
 
 def start_build(plan: Plan, services: Services) -> str:
-    """POST the build once; after an ambiguous failure, look before posting again."""
-    since_ms = int(time.time() * 1000) - CLOCK_SKEW_MS
-    for attempt in range(1, START_ATTEMPTS + 1):
+    """POST the build; after an ambiguous failure, look for it before posting again.
+
+    The build a lost answer started is the package with the version that the list
+    taken before the first POST did not hold: no clock of either side is trusted. When
+    none is listed, the step waits (backoff), looks once more (a server may list a build
+    late) and only then posts again; until the next wait would pass the deadline.
+    """
+    api, deadline = services.api, services.deadline
+    known = {p.package_id for p in api.list_packages(plan.app_id) if p.version == plan.version}
+
+    def started() -> str | None:
+        package_id = find_started(api, plan, known)
+        if package_id is not None:
+            services.log.info("Found the build started by that request", package_id=package_id)
+        return package_id
+
+    attempt = 0
+    while True:
+        attempt += 1
         try:
-            return services.api.start_build(
+            return api.start_build(
                 plan.app_id, plan.branch, plan.revision, plan.version, plan.description
             )
         except Uncertain as exc:
@@ -140,19 +153,27 @@ def start_build(plan: Plan, services: Services) -> str:
                 "looking for the build it may have started",
                 reason=exc.message,
             )
-            found = find_started(services.api, plan, since_ms)
-            if found is not None:
-                services.log.info("Found the build started by that request", package_id=found)
-                return found
-            if attempt == START_ATTEMPTS:
-                raise ApiUnavailable(exc.message) from None
-            services.deadline.sleep(2.0 * attempt, "starting the build")
-    raise AssertionError("unreachable")
+            if (package_id := started()) is not None:
+                return package_id
+            wait = api.transport.backoff(attempt, None)
+            if wait >= deadline.remaining():
+                raise ApiUnavailable(
+                    f"{exc.message} No build with version {plan.version} appeared, and "
+                    "waiting for another try would pass the timeout."
+                ) from None
+            services.log.info(
+                "No new build with this version is listed; looking again before a new start",
+                wait=f"{wait:.1f}s",
+            )
+            deadline.sleep(wait, "starting the build")
+            if (package_id := started()) is not None:
+                return package_id
 
 
-def find_started(api: BuildApi, plan: Plan, since_ms: int) -> str | None:
+def find_started(api: BuildApi, plan: Plan, known: set[str]) -> str | None:
+    """The package with the plan's version that is not one of ``known``, if any."""
     for package in api.list_packages(plan.app_id):
-        if package.version == plan.version and (package.creation_date or 0) >= since_ms:
+        if package.version == plan.version and package.package_id not in known:
             return package.package_id
     return None
 
@@ -191,23 +212,37 @@ def _timed_out(config: Config, package_id: str, status: str) -> DeadlineExceeded
     )
 
 
+def file_version(package: Package) -> str:
+    """The version a package's file is named after when the step asked for none: its
+    Version when that is major.minor.patch (a fourth number dropped), never anything else."""
+    version = release_of(package.version)
+    if version is None:
+        raise ApiError(
+            f"The Mendix API gave package {package.package_id} the version "
+            f"{shown(package.version)}, not major.minor.patch; the file is not named after it.",
+            fix="check base-url: the Mendix API gives every package a major.minor.patch Version",
+        )
+    return version
+
+
 def fetch_artifact(
-    config: Config, services: Services, package: Package, result: StepResult
+    config: Config, services: Services, package: Package, result: StepResult, version: str
 ) -> None:
+    """Download ``package`` as ``<app-id>-<version>.mda`` (unless artifact-path names the
+    file): ``version`` is the checked one the step asked for, never the answer's text."""
     api, log = services.api, services.log
 
     def location() -> str:
         fresh = api.get_package(config.app_id, package.package_id, with_url=True)
-        url = fresh.url
-        if not url or urlsplit(url).scheme not in ("https", "http"):
+        if not fresh.url:
             raise ApiError(
-                f"The Mendix API gave no usable download location for package {package.package_id}."
+                f"The Mendix API gave no download location for package {package.package_id}."
             )
-        return url
+        return download.check_location(fresh.url, download.PACKAGE_LOCATION)
 
     url = location()
     size = package.size if package.size and package.size > 0 else None
-    target = config.artifact_for(package.version or result.version)
+    target = config.artifact_for(version)
     log.info("Downloading package", path=config.shown_path(target), bytes=size)
     artifact = download.fetch(
         services.storage,

@@ -12,7 +12,13 @@ from typing import Any
 from ci_step.config.validate import Config
 from ci_step.domain.packages import IN_PROGRESS, Package
 from ci_step.errors import ApiError, BuildFailed
-from ci_step.flow.build import fetch_artifact, run_deploy, start_build, wait_for_build
+from ci_step.flow.build import (
+    fetch_artifact,
+    file_version,
+    run_deploy,
+    start_build,
+    wait_for_build,
+)
 from ci_step.flow.plan import make_plan
 from ci_step.flow.services import Services
 from ci_step.report.result import StepResult
@@ -87,7 +93,7 @@ def download(package_id: str) -> Action:
                 error_code="BUILD_NOT_SUCCEEDED",
                 fix=f"wait for it first: mendix-build wait {package_id}",
             )
-        fetch_artifact(config, services, package, result)
+        fetch_artifact(config, services, package, result, file_version(package))
         result.succeed()
 
     return action

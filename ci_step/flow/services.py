@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TextIO
 
 import requests
 
 from ci_step.clock import Clock, Deadline
+from ci_step.inert import Writer
 from ci_step.log import Log
 from ci_step.mendix.build_api import BuildApi
 from ci_step.mendix.repository import RepositoryApi
@@ -21,5 +21,5 @@ class Services:
     deadline: Deadline
     clock: Clock
     log: Log
-    out: TextIO = sys.stdout  # what a command prints for people and scripts
+    out: Writer = sys.stdout  # what a command prints for people and scripts
     repository: RepositoryApi | None = None

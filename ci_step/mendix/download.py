@@ -2,8 +2,14 @@
 
 The storage URL carries its own authorisation; the session used here never
 holds Mendix credentials. The bytes go to a temporary file beside the target
-and are renamed only once size (and so sha256) are verified. On any failure
-the temporary file is removed: nothing partial is left behind.
+and are renamed only once verified: the byte count equals the package's Size
+(when the API gives one) and the file is a well-formed ZIP archive (see
+ci_step.mendix.zipcheck); the sha256 reported is of exactly those bytes. On any
+failure the temporary file is removed: nothing partial is left behind.
+
+Redirects are followed here, hop by hop, each checked before it is requested:
+https to any host, plain http only to loopback, at most MAX_REDIRECTS. Each
+exchange, redirects included, ends by the deadline (see ci_step.mendix.watchdog).
 """
 
 from __future__ import annotations
@@ -17,19 +23,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 
+from ci_step import files
 from ci_step.clock import Deadline
+from ci_step.domain.hosts import is_loopback
 from ci_step.errors import DownloadError
+from ci_step.mendix import watchdog, zipcheck
 
 CHUNK = 1 << 20
 QUEUE_CHUNKS = 8  # at most this many chunks (of up to CHUNK bytes) wait to be written
 MAX_STALLS = 5  # consecutive tries that brought no bytes
 MAX_REFRESHES = 3
+MAX_REDIRECTS = 10
 EXPIRED_STATUSES = frozenset({401, 403, 410})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DOING = "downloading the package"
+PACKAGE_LOCATION = "The package location from the Mendix API"
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,37 @@ class _Sink:
             worker.join(timeout=30)
 
 
+def check_location(url: str, what: str) -> str:
+    """``url`` when a package may be fetched from it; DownloadError naming ``what`` if not.
+
+    The rule for the API's package location and every redirect hop alike: https to any
+    host, plain http only to a loopback address (the rule of the base-url input).
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port
+    except ValueError:
+        raise DownloadError(f"{what} is not a URL; it was not followed.") from None
+    if parts.scheme == "https" and host:
+        return url
+    if parts.scheme == "http" and host and is_loopback(host):
+        return url
+    reason = "plain http only to a loopback address" if parts.scheme == "http" and host else ""
+    raise DownloadError(
+        f"{what} goes to {_origin(parts.scheme, host)}; it was not followed: a package is "
+        f"fetched over https{', or ' + reason if reason else ''} only.",
+        fix="check the storage host; a package location must be an https URL",
+    )
+
+
+def _origin(scheme: str, host: str) -> str:
+    """scheme://host of a foreign URL, restricted to characters that are safe to print."""
+    text = f"{scheme}://{host}"
+    safe = "".join(c for c in text if c.isascii() and (c.isalnum() or c in ".-:/[]"))
+    return safe[:100] or "an unnamed place"
+
+
 def fetch(
     session: requests.Session,
     url: str,
@@ -149,6 +193,7 @@ def fetch(
             fix="choose an artifact-path in a writable directory",
         ) from None
     tmp = Path(tmp_name)
+    watchdog.guard(session)
     try:
         with os.fdopen(fd, "w+b") as out:
             sink = _Sink(out)
@@ -167,24 +212,25 @@ def fetch(
                 digest = sink.finish()
             finally:
                 sink.close()
+            if expected_size is not None and sink.size != expected_size:
+                raise DownloadError(
+                    f"The download holds {sink.size} bytes but the package Size is {expected_size}."
+                )
+            not_zip = zipcheck.problem(out, sink.size)
+            if not_zip is not None:
+                raise DownloadError(
+                    f"The download is not a deployment package (a ZIP archive): {not_zip}.",
+                    fix="re-run the job; if it happens again, the storage host is sending "
+                    "something other than the package (an error page?)",
+                )
         # No fsync: the rename keeps partial files from the final name; surviving a power
         # cut is not worth flushing a whole package to disk in a CI job.
-        if expected_size is not None and sink.size != expected_size:
-            raise DownloadError(
-                f"The download holds {sink.size} bytes but the package Size is {expected_size}."
-            )
-        tmp.chmod(0o666 & ~_umask())  # mkstemp made it 0600; a plain file honours the umask
+        tmp.chmod(files.plain_mode())  # mkstemp made it 0600; a plain file honours the umask
         os.replace(tmp, target)
         return Artifact(path=target, sha256=digest, size=sink.size)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _transfer(
@@ -204,10 +250,11 @@ def _transfer(
         headers = {"Accept-Encoding": "identity"}
         if sink.size:
             headers["Range"] = f"bytes={sink.size}-"
-        left = deadline.check("downloading the package")
-        timeout = (min(10.0, left), min(read_timeout, left))
         try:
-            with session.get(url, headers=headers, stream=True, timeout=timeout) as response:
+            with (
+                watchdog.within(deadline, DOING),
+                _open(session, url, headers, deadline, read_timeout) as response,
+            ):
                 status = response.status_code
                 if status in EXPIRED_STATUSES:
                     refreshes += 1
@@ -238,7 +285,47 @@ def _transfer(
             )
         notice(f"{reason}; resuming at byte {sink.size}")
         if stalls:
-            deadline.sleep(min(0.5 * 2 ** (stalls - 1), 4.0), "downloading the package")
+            deadline.sleep(min(0.5 * 2 ** (stalls - 1), 4.0), DOING)
+
+
+def _open(
+    session: requests.Session,
+    url: str,
+    headers: dict[str, str],
+    deadline: Deadline,
+    read_timeout: float,
+) -> requests.Response:
+    """The answer for ``url``, following redirects that check_location allows."""
+    what = PACKAGE_LOCATION
+    for hop in range(MAX_REDIRECTS + 1):
+        left = deadline.check(DOING)
+        timeout = (min(10.0, left), min(read_timeout, left))
+        try:
+            response = session.get(
+                url, headers=headers, stream=True, timeout=timeout, allow_redirects=False
+            )
+        except requests.exceptions.InvalidURL:
+            raise DownloadError(f"{what} is not a usable URL; it was not followed.") from None
+        except ValueError:  # requests parses a redirect's Location even when not following it
+            raise DownloadError(
+                f"Redirect {hop + 1} of the download is not a URL; it was not followed."
+            ) from None
+        if not response.is_redirect:
+            return response
+        location = response.headers["Location"]
+        response.close()
+        if hop == MAX_REDIRECTS:
+            raise DownloadError(
+                f"The storage host redirected the download more than {MAX_REDIRECTS} times "
+                "(a redirect loop?); the last hop was not followed."
+            )
+        try:
+            target = urljoin(url, location)
+        except ValueError:
+            target = location
+        what = f"Redirect {hop + 1} of the download"
+        url = check_location(target, what)
+    raise AssertionError("unreachable")
 
 
 class _Cut(Exception):
@@ -274,7 +361,7 @@ def _copy(
             raise DownloadError(
                 f"The storage host sent more than the package Size of {expected} bytes."
             )
-        deadline.check("downloading the package")
+        deadline.check(DOING)
 
 
 def _position(response: requests.Response, sink: _Sink, notice: Notice) -> None:

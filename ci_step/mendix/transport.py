@@ -2,24 +2,29 @@
 
 Idempotent calls retry on connection errors, timeouts, 429 and 5xx with
 exponential backoff and full jitter, honouring Retry-After, always within the
-deadline. Other calls retry only when the request certainly never left.
+deadline. Other calls retry only when the request certainly was not processed:
+it never left, or the server turned it away unread (429, or 503 with Retry-After).
 Redirects are never followed: the Mendix headers must not leave the API origin.
+Each whole answer, headers and body, ends by the deadline (see ci_step.mendix.watchdog).
 """
 
 from __future__ import annotations
 
 import email.utils
 import random
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
 from ci_step.clock import Deadline
 from ci_step.errors import ApiUnavailable, DeadlineExceeded
+from ci_step.mendix import watchdog
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -48,7 +53,10 @@ class Transient(Exception):
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds named by a Retry-After header (delta-seconds or HTTP-date)."""
+    """Seconds named by a Retry-After header (delta-seconds or HTTP-date).
+
+    ``now``: the wall-clock time (Unix seconds) an HTTP-date is measured from.
+    """
     if not value:
         return None
     value = value.strip()
@@ -88,12 +96,17 @@ class Transport:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         on_retry: Callable[[str, float, int], None] | None = None,
+        origin: str = "",
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self.session = session
+        """``origin``: the input the URLs come from, as the user spelled it (MENDIX_BASE_URL)."""
+        self.session = watchdog.guard(session)
+        self.origin = origin
         self.deadline = deadline
         self.policy = policy or RetryPolicy()
         self.rng = rng or random.Random()
         self.on_retry = on_retry
+        self.wall_clock = wall_clock  # what an HTTP-date Retry-After is measured against
 
     def timeout(self, doing: str) -> tuple[float, float]:
         left = self.deadline.check(doing)
@@ -110,11 +123,15 @@ class Transport:
         params: Mapping[str, str] | None = None,
         final_codes: frozenset[str] = frozenset(),
     ) -> requests.Response:
-        """``final_codes``: Mendix error codes that end the call even on a 5xx answer."""
-        attempt = 0
+        """``final_codes``: Mendix error codes that end the call even on a 5xx answer.
+
+        A wait the server named (Retry-After) uses up no attempt: only the deadline
+        bounds how often a rate-limited call is tried again.
+        """
+        attempt = tries = 0
         retrying = ""
         while True:
-            attempt += 1
+            tries += 1
             try:
                 return self._once(
                     method, url, doing=doing, json=json, params=params, final_codes=final_codes
@@ -126,10 +143,12 @@ class Transport:
             except Transient as failure:
                 text = (
                     f"The Mendix API did not answer usefully while {doing} "
-                    f"({failure.reason}, {attempt} attempt{'s' if attempt > 1 else ''})."
+                    f"({failure.reason}, {tries} attempt{'s' if tries > 1 else ''})."
                 )
                 if failure.sent and not idempotent:
                     raise Uncertain(text) from None
+                if failure.wait is None:
+                    attempt += 1
                 wait = self.backoff(attempt, failure.wait)
                 if attempt >= self.policy.attempts:
                     raise ApiUnavailable(text) from None
@@ -139,12 +158,14 @@ class Transport:
                     ) from None
                 retrying = text
                 if self.on_retry is not None:
-                    self.on_retry(failure.reason, wait, attempt)
+                    self.on_retry(failure.reason, wait, tries)
                 self.deadline.clock.sleep(wait)
 
     def backoff(self, attempt: int, server_wait: float | None) -> float:
+        """Seconds before try ``attempt + 1``: the server's wait (at least ``base``, so a
+        ``Retry-After: 0`` never makes a tight loop), else full jitter from ``rng``."""
         if server_wait is not None:
-            return server_wait
+            return max(server_wait, self.policy.base)
         ceiling = min(self.policy.cap, self.policy.base * (2 ** (attempt - 1)))
         return self.rng.uniform(0, ceiling)
 
@@ -159,24 +180,28 @@ class Transport:
         final_codes: frozenset[str] = frozenset(),
     ) -> requests.Response:
         try:
-            response = self.session.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                timeout=self.timeout(doing),
-                allow_redirects=False,
-            )
+            with watchdog.within(self.deadline, doing):
+                response = self.session.request(
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    timeout=self.timeout(doing),
+                    allow_redirects=False,
+                )
         except requests.exceptions.ConnectionError as exc:
-            raise Transient(_describe(exc), sent=not never_sent(exc)) from None
+            raise Transient(_describe(exc, self.origin), sent=not never_sent(exc)) from None
         except requests.exceptions.Timeout as exc:
             raise Transient(_describe(exc), sent=not never_sent(exc)) from None
         except requests.exceptions.ChunkedEncodingError as exc:
             raise Transient(_describe(exc)) from None
         if response.status_code in RETRY_STATUSES and not _carries(response, final_codes):
-            wait = retry_after(response.headers.get("Retry-After"))
+            wait = retry_after(response.headers.get("Retry-After"), self.wall_clock())
             response.close()
-            raise Transient(f"HTTP {response.status_code}", wait=wait)
+            turned_away = response.status_code == 429 or (
+                response.status_code == 503 and wait is not None
+            )
+            raise Transient(f"HTTP {response.status_code}", wait=wait, sent=not turned_away)
         return response
 
 
@@ -191,13 +216,60 @@ def _carries(response: requests.Response, codes: frozenset[str]) -> bool:
     return isinstance(body, dict) and body.get("errorCode") in codes
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, origin: str = "") -> str:
+    """What went wrong, naming the host and the input its URL came from (``origin``).
+
+    A host name the resolver says does not exist ends the call at once (HostNotFound): a
+    typo never resolves, and waiting only hides it. A temporary resolver failure (a CI
+    runner's DNS hiccup) is retried like any other connection failure.
+    """
+    host = _host(exc)
+    if origin:
+        host += f" (from {origin})"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connection timed out"
+        return f"connection timed out: {host}"
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "no answer within the read timeout"
+    failure = _resolver_failure(exc)
+    if failure is not None and failure.errno in _NO_SUCH_NAME:
+        raise HostNotFound(
+            f"The host {host} does not exist: its name does not resolve ({failure.strerror}).",
+            fix=f"correct the host name in {origin or 'the URL input'}",
+        )
+    if failure is not None:
+        return f"the name {host} could not be resolved ({failure.strerror})"
     if never_sent(exc):
-        return "connection refused or host not found"
+        return f"connection refused or host unreachable: {host}"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "the answer was cut off"
     return "connection lost"
+
+
+class HostNotFound(ApiUnavailable):
+    """The API's host name does not exist (the resolver said so): retrying cannot help."""
+
+
+_NO_SUCH_NAME = frozenset(
+    getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, name)
+)
+
+
+def _host(exc: BaseException) -> str:
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None)
+    return (urlsplit(url).hostname or "the host") if isinstance(url, str) else "the host"
+
+
+def _resolver_failure(exc: BaseException) -> socket.gaierror | None:
+    """The name-resolution error behind a connection error, if one is (depth-bounded)."""
+    todo: list[BaseException] = [exc]
+    for _ in range(16):
+        if not todo:
+            return None
+        current = todo.pop()
+        if isinstance(current, socket.gaierror):
+            return current
+        for inner in (getattr(current, "reason", None), current.__cause__, *current.args):
+            if isinstance(inner, BaseException) and inner is not current:
+                todo.append(inner)
+    return None

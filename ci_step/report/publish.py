@@ -1,8 +1,8 @@
 """Write the rendered outputs where each CI looks for them.
 
 A target whose variable is unset is skipped quietly. Every text passes the
-secret registry before it reaches a file. A target whose text cannot be
-rendered is not written at all (never half).
+secret registry before a format escapes it, and once more as the file's text.
+A target whose text cannot be rendered is not written at all (never half).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from ci_step import files
 from ci_step.errors import OutputError
 from ci_step.report import render
 from ci_step.report.ci_env import CiEnv, Platform
@@ -81,20 +82,56 @@ def _properties(result: StepResult) -> str:
 
 
 def publish(result: StepResult, writes: list[Write]) -> list[str]:
-    """Write every target; return the problems (one line each) for those that failed."""
-    problems = []
-    for write in writes:
-        try:
-            text = redact(write.render(result))
-            if write.append:
-                _append(write.path, text)
-            else:
-                _replace(write.path, text)
-        except OutputError as exc:
-            problems.append(f"{write.path}: {exc.message}")
-        except OSError as exc:
-            problems.append(f"{write.path}: cannot write ({exc.strerror or exc})")
+    """Write every target; return the problems (one line each) for those that failed.
+
+    Whatever is written agrees with the exit code. Files replaced whole come first, the
+    appended ones (GitHub's output file, then its step summary) last. A failed write turns
+    a successful result into an output error, and the targets already written are written
+    again with it (GitHub keeps the last value of an output set twice).
+    """
+    problems: list[str] = []
+    fixes: list[str] = []
+    written: list[Write] = []
+    ours: OutputError | None = None
+    for write in sorted(writes, key=lambda w: w.append):
+        failure = _write(result, write)
+        if failure is None:
+            written.append(write)
+            continue
+        problems.append(f"{write.path}: {failure.message}")
+        fixes.append(failure.fix)
+        if result.exit_code == 0 or (ours is not None and result.error is ours):
+            ours = OutputError(
+                ("Output not written: " if len(problems) == 1 else "Outputs not written: ")
+                + "; ".join(problems),
+                fix="; ".join(dict.fromkeys(fixes)),
+            )
+            result.fail(ours)
+            for earlier in written:
+                _write(result, earlier)
     return problems
+
+
+def _write(result: StepResult, write: Write) -> OutputError | None:
+    """Render and write one target; the reason it failed, if it did.
+
+    Secrets are redacted in the result's texts before a format escapes them, and once
+    more in the text the format made."""
+    try:
+        text = redact(write.render(result.redacted(redact)))
+        if write.append:
+            _append(write.path, text)
+        else:
+            _replace(write.path, text)
+    except OutputError as exc:
+        return exc
+    except OSError as exc:
+        return OutputError(
+            f"cannot write ({exc.strerror or exc})",
+            fix="make sure the directory of each file named above exists and the step may "
+            "write there",
+        )
+    return None
 
 
 def _append(path: Path, text: str) -> None:
@@ -107,6 +144,7 @@ def _replace(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), files.plain_mode())  # mkstemp made it 0600
             out.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -116,9 +154,10 @@ def _replace(path: Path, text: str) -> None:
 
 def announce_failure(result: StepResult, ci: CiEnv, stream: TextIO) -> None:
     """The one-line annotation a CI shows for a failed step (GitHub's ::error::)."""
-    if ci.platform is Platform.GITHUB and result.error is not None:
+    error = None if result.error is None else result.error.redacted(redact)
+    if ci.platform is Platform.GITHUB and error is not None:
         line = render.github_command(
-            "error", " ".join(result.error.lines()), title=f"mendix-build: {result.result}"
+            "error", " ".join(error.lines()), title=f"mendix-build: {result.result}"
         )
         stream.write(redact(line) + "\n")
         stream.flush()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 
 from ci_step.errors import StepError, exit_code_of
 
@@ -61,6 +62,19 @@ class StepResult:
         self.result = error.result
         self.error = error
         self.exit_code = exit_code_of(error)
+
+    def redacted(self, clean: Callable[[str], str]) -> StepResult:
+        """A copy whose texts passed ``clean``: what any format may escape next."""
+        copy = replace(
+            self,
+            error=None if self.error is None else self.error.redacted(clean),
+            notes=[clean(note) for note in self.notes],
+        )
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, str):
+                setattr(copy, item.name, clean(value))
+        return copy
 
     def outputs(self) -> dict[str, str]:
         size = "" if self.artifact_size is None else str(self.artifact_size)

@@ -22,9 +22,15 @@ def build_service(
     package_size: int = 512 * 1024,
     fail_revisions: tuple[str, ...] = (),
     stuck: bool = False,
+    clock_offset: float = 0.0,
 ) -> BuildService:
     service = BuildService(
-        username, api_key, durations=Durations(*durations), time_scale=time_scale, url_ttl=url_ttl
+        username,
+        api_key,
+        durations=Durations(*durations),
+        time_scale=time_scale,
+        url_ttl=url_ttl,
+        clock_offset=clock_offset,
     )
     for spec in apps:
         name, _, repo = spec.partition(":")

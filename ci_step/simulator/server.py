@@ -43,7 +43,14 @@ class Fault:
     ``truncate`` (storage: promise the full length, send ``after_bytes``, close),
     ``expire`` (storage: 403 as for an expired URL, optionally after ``after_bytes``),
     ``ignore-range`` (storage: answer 200 with the whole file), ``redirect``
-    (answer 302 to ``location``).
+    (answer ``status`` if it is a 3xx, else 302, to ``location``; without one, to the
+    request's own path and query: with ``times=-1`` a loop), ``trickle`` (send the body
+    one byte every ``delay`` seconds, 0.2 unless given), ``slow-headers`` (send the status
+    line and headers that way), ``location`` (API: the package's ``Url.Location`` is
+    ``location``), ``not-zip`` (storage: an S3-style XML error page padded to the
+    package's size, answered 200), ``rewrite`` (API: answer as usual, with ``field_value``
+    as the text of the field ``field_name``, or of each of ``A|B``, in the package or each
+    package of the answer).
     ``process``: for status/reset, carry out the request first (the change
     happens, the answer is lost). ``times``: how many requests it hits (-1: all).
     """
@@ -60,6 +67,8 @@ class Fault:
     location: str = ""
     process: bool = False
     body: str | None = None  # status: answer this JSON text instead of the default body
+    field_name: str = ""
+    field_value: str = ""
 
     def matches(self, listener: str, method: str, path: str) -> bool:
         return (
@@ -70,7 +79,21 @@ class Fault:
         )
 
 
-FAULT_KINDS = ("status", "reset", "delay", "truncate", "expire", "ignore-range", "redirect")
+FAULT_KINDS = (
+    "status",
+    "reset",
+    "delay",
+    "truncate",
+    "expire",
+    "ignore-range",
+    "redirect",
+    "rewrite",
+    "trickle",
+    "slow-headers",
+    "location",
+    "not-zip",
+)
+PACE = 0.2  # seconds per byte of trickle and slow-headers, unless the fault gives a delay
 _FAULT_FIELDS = {
     "listener": str,
     "method": str,
@@ -83,6 +106,8 @@ _FAULT_FIELDS = {
     "location": str,
     "process": bool,
     "body": str,
+    "field_name": str,
+    "field_value": str,
 }
 
 
@@ -105,7 +130,7 @@ def parse_fault(spec: str) -> Fault:
                 values[key] = convert(text.strip())
             except ValueError:
                 raise ValueError(f"bad value in fault setting {item!r}") from None
-    if kind in ("truncate", "expire", "ignore-range"):
+    if kind in ("truncate", "expire", "ignore-range", "not-zip"):
         values.setdefault("listener", "storage")
     return Fault(kind, **values)
 
@@ -270,16 +295,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._reset()
             return
         if fault is not None and fault.kind == "redirect":
-            self._send(Reply(302, b"", headers={"Location": fault.location}))
+            status = fault.status if 300 <= fault.status < 400 else 302
+            self._send(Reply(status, b"", headers={"Location": fault.location or self.path}))
             return
-        self._send(self._reply(split.path, entry, fault))
+        reply = self._reply(split.path, entry, fault)
+        if fault is not None and fault.kind == "rewrite":
+            _rewrite(reply.body, fault.field_name, fault.field_value)
+        self._send(reply, fault)
 
     def _reply(self, path: str, entry: SimRequest, fault: Fault | None) -> Reply:
         parts = [unquote(p) for p in path.strip("/").split("/")]
         if self.role == "api":
-            return self.simulator.service.handle(
+            reply = self.simulator.service.handle(
                 entry.method, parts, entry.query, entry.headers, entry.body
             )
+            located = isinstance(reply.body, dict) and isinstance(reply.body.get("Url"), dict)
+            if fault is not None and fault.kind == "location" and located:
+                reply.body["Url"]["Location"] = fault.location
+            return reply
         return self._storage(parts, entry.headers, fault)
 
     def _storage(self, parts: list[str], headers: dict[str, str], fault: Fault | None) -> Reply:
@@ -303,16 +336,20 @@ class _Handler(BaseHTTPRequestHandler):
         reply = Reply(
             status,
             headers={"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"},
-            chunks=content.stream(package.seed, start, end),
+            chunks=content.stream(package.seed, size, start, end),
             length=end - start,
         )
+        if fault is not None and fault.kind == "not-zip":
+            reply.chunks = content.error_page(size, start, end)
         if status == 206:
             reply.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
         cut = fault is not None and (
             fault.kind == "truncate" or (fault.kind == "expire" and fault.after_bytes > 0)
         )
         if fault is not None and cut:
-            reply.chunks = content.stream(package.seed, start, min(end, start + fault.after_bytes))
+            reply.chunks = content.stream(
+                package.seed, size, start, min(end, start + fault.after_bytes)
+            )
             self.close_connection = True
             if fault.kind == "expire":
                 self.simulator.service.expire_all()
@@ -343,7 +380,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
 
-    def _send(self, reply: Reply) -> None:
+    def _send(self, reply: Reply, fault: Fault | None = None) -> None:
+        """Send ``reply``; a trickle or slow-headers fault paces the body or the head."""
+        pace = (fault.delay or PACE) if fault is not None else 0.0
+        slow_head = fault is not None and fault.kind == "slow-headers"
+        slow_body = fault is not None and fault.kind == "trickle"
         if reply.chunks is not None:
             payload = b""
             length = reply.length
@@ -358,19 +399,45 @@ class _Handler(BaseHTTPRequestHandler):
             reply.headers.setdefault("Content-Type", "application/json")
             length = len(payload)
         try:
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(length))
-            self.end_headers()
-            if reply.chunks is not None:
-                for chunk in reply.chunks:
+            if slow_head:
+                self._paced(self._head(reply, length), pace)
+            else:
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(length))
+                self.end_headers()
+            chunks = reply.chunks if reply.chunks is not None else iter([payload])
+            for chunk in chunks:
+                if slow_body:
+                    self._paced(bytes(chunk), pace)
+                elif chunk:
                     self.wfile.write(chunk)
-            elif payload:
-                self.wfile.write(payload)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _head(self, reply: Reply, length: int) -> bytes:
+        """The status line and headers that send_response and send_header would write."""
+        reason = self.responses.get(reply.status, ("",))[0]
+        lines = [f"{self.protocol_version} {reply.status} {reason}"]
+        lines += [f"Server: {self.version_string()}", f"Date: {self.date_time_string()}"]
+        lines += [f"{name}: {value}" for name, value in reply.headers.items()]
+        lines.append(f"Content-Length: {length}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _paced(self, data: bytes, pace: float) -> None:
+        for index in range(len(data)):
+            self.wfile.write(data[index : index + 1])
+            time.sleep(pace)
+
+
+def _rewrite(body: Any, names: str, value: str) -> None:
+    """Set each of ``names`` (``A|B``) in each package of an API answer that has it."""
+    for item in body if isinstance(body, list) else [body]:
+        for name in names.split("|"):
+            if isinstance(item, dict) and name in item:
+                item[name] = value
 
 
 def _expired() -> Reply:

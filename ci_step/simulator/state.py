@@ -56,6 +56,7 @@ class SimPackage:
     stuck: bool = False
     in_use: bool = False
     fixed_status: str | None = None
+    reports_size: bool = True  # False: answers leave out Size, as the reference allows
 
     def status(self, now: float) -> str:
         if self.fixed_status is not None:
@@ -96,6 +97,7 @@ class SimApp:
     failing_revisions: set[str] = field(default_factory=set)
     package_size: int = DEFAULT_SIZE
     stuck_builds: bool = False
+    reports_size: bool = True
     denied: bool = False
     packages: list[SimPackage] = field(default_factory=list)
     project_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -132,7 +134,10 @@ class BuildService:
         url_ttl: int = 900,
         clock: Callable[[], float] = time.monotonic,
         pat: str = "",
+        clock_offset: float = 0.0,
     ) -> None:
+        """``clock_offset``: seconds the server's wall clock (CreationDate) is ahead (or,
+        negative, behind) the machine's."""
         self.username = username
         self.api_key = api_key
         self.pat = pat
@@ -140,6 +145,7 @@ class BuildService:
         self.time_scale = time_scale
         self.url_ttl = url_ttl
         self.clock = clock
+        self.clock_offset = clock_offset
         self.apps: dict[str, SimApp] = {}
         self.storage: dict[str, Storage] = {}
         self.storage_base = ""
@@ -203,12 +209,13 @@ class BuildService:
             version=version,
             description=description,
             creator=creator,
-            creation_ms=int(time.time() * 1000),
+            creation_ms=int((time.time() + self.clock_offset) * 1000),
             created_at=self.sim_now(),
             size=app.package_size,
             durations=self.durations,
             fails=not app.revision_ok(revision) or branch not in app.branches,
             stuck=app.stuck_builds,
+            reports_size=app.reports_size,
         )
         app.packages.append(package)
         return package
@@ -302,7 +309,7 @@ class BuildService:
             return Reply(
                 200,
                 headers={"Content-Type": "application/octet-stream"},
-                chunks=content.stream(package.seed, 0, package.size),
+                chunks=content.stream(package.seed, package.size),
                 length=package.size,
             )
         return error(404, "NOT_FOUND", "No such endpoint.")
@@ -402,7 +409,7 @@ class BuildService:
     @staticmethod
     def _describe(package: SimPackage, now: float) -> dict[str, Any]:
         status = package.status(now)
-        return {
+        described: dict[str, Any] = {
             "PackageId": package.package_id,
             "Name": package.name,
             "Description": package.description,
@@ -412,6 +419,9 @@ class BuildService:
             "Status": status,
             "Size": package.size if status == "Succeeded" else 0,
         }
+        if not package.reports_size:
+            del described["Size"]
+        return described
 
     def _location(self, package: SimPackage) -> str:
         token = secrets.token_urlsafe(24)

@@ -1,0 +1,74 @@
+"""Printed text made inert for CI runners: no line the step prints carries a workflow command.
+
+GitHub's runner reads every line of a container action's stdout and stderr (split at
+``\\n``, ``\\r`` and ``\\r\\n``) and takes it as a command when, after leading white space,
+it starts with ``::`` (``::name props::data``), or when it holds ``##[`` anywhere (the
+older ``##[name props]data`` form). Which names it obeys changes while it runs
+(``stop-commands`` makes any token one), so the shape is broken whatever the name:
+``::`` at the start of a line becomes ``: :`` and ``##[`` becomes ``## [``. Every line
+of text from elsewhere passes here; the step's own commands (``::add-mask::``, its one
+``::error::``) are written around it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, TextIO
+
+_OLD_FORM, _OLD_FORM_INERT = "##[", "## ["
+_COMMAND, _COMMAND_INERT = "::", ": :"
+# Every break str.splitlines knows: more than the runner splits at, never fewer.
+_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+class Writer(Protocol):
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+def inert(text: str) -> str:
+    """``text`` (starting a line) with no line a runner would take as a command."""
+    text = text.replace(_OLD_FORM, _OLD_FORM_INERT)
+    if _COMMAND not in text:
+        return text
+    return "".join(_line(line) for line in text.splitlines(keepends=True))
+
+
+def _line(line: str) -> str:
+    start = 0
+    while start < len(line) and _blank(line[start]):
+        start += 1
+    if line.startswith(_COMMAND, start):
+        return line[:start] + _COMMAND_INERT + line[start + len(_COMMAND) :]
+    return line
+
+
+def _blank(char: str) -> bool:
+    # The runner trims .NET white space; anything blank or invisible here counts too.
+    return char.isspace() or not char.isprintable()
+
+
+class InertWriter:
+    """A text stream that passes on whole lines, each made inert (a last partial line
+    leaves with ``end()``)."""
+
+    def __init__(self, raw: TextIO) -> None:
+        self.raw = raw
+        self._partial = ""
+
+    def write(self, text: str, /) -> int:
+        pending = self._partial + text
+        cut = max(pending.rfind(char) for char in _BREAKS) + 1
+        if cut:
+            self.raw.write(inert(pending[:cut]))
+        self._partial = pending[cut:]
+        return len(text)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def end(self) -> None:
+        if self._partial:
+            self.raw.write(inert(self._partial) + "\n")
+            self._partial = ""
+        self.raw.flush()

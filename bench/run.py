@@ -66,6 +66,9 @@ class ScaledClock:
     def now(self) -> float:
         return time.monotonic() * self.scale
 
+    def wall(self) -> float:
+        return time.time()
+
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds / self.scale)
@@ -103,7 +106,7 @@ def one_build(seconds: float, schedule: str) -> tuple[int, float]:
         package = service.apps["calc"].packages[0]
         before = len(sim.requests("api", "GET"))
         if schedule == "ours":
-            wait_for_build(config, services, package_id, StepResult())
+            wait_for_build(services, config.app_id, package_id, config.poll_interval, StepResult())
         else:
             while not api.get_package("calc", package_id).terminal:
                 clock.sleep(10.0)

@@ -346,78 +346,22 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     "after_bytes, location, process, body, field_name, field_value. "
     "Example: status:status=503,times=3,retry_after=2",
 )
-def simulate_command(
-    host: str,
-    port: int,
-    storage_port: int,
-    username: str,
-    api_key: str,
-    apps: tuple[str, ...],
-    queued: float,
-    building: float,
-    uploading: float,
-    time_scale: float,
-    url_ttl: int,
-    package_size: int,
-    fail_revision: tuple[str, ...],
-    stuck: bool,
-    pat: str,
-    seeds: tuple[str, ...],
-    deploy_error: str,
-    processing: int,
-    start_seconds: float,
-    clock_offset: float,
-    faults: tuple[str, ...],
-) -> None:
+def simulate_command(**options: Any) -> None:
     """Serve a simulated Build and Deploy API on loopback until interrupted."""
-    from ci_step.simulator.content import MIN_SIZE
-    from ci_step.simulator.environments import misbehave
-    from ci_step.simulator.run import build_service, serve
-    from ci_step.simulator.server import parse_fault
+    from ci_step.simulator.run import OptionError, SimulateOptions, prepare, serve
 
-    if package_size < MIN_SIZE:
-        raise click.BadParameter(
-            f"{package_size}: a package is a ZIP archive of at least {MIN_SIZE} bytes",
-            param_hint="--package-size",
-        )
+    settings = SimulateOptions(**options)
     try:
-        parsed = [parse_fault(spec) for spec in faults]
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--fault") from None
-
-    service = build_service(
-        username=username,
-        api_key=api_key,
-        apps=apps,
-        durations=(queued, building, uploading),
-        time_scale=time_scale,
-        url_ttl=url_ttl,
-        package_size=package_size,
-        fail_revisions=fail_revision,
-        stuck=stuck,
-        clock_offset=clock_offset,
+        service, faults = prepare(settings)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint=exc.option) from None
+    serve(
+        service,
+        host=settings.host,
+        port=settings.port,
+        storage_port=settings.storage_port,
+        faults=faults,
     )
-    service.pat = pat
-    for seed in seeds:
-        app, _, rest = seed.partition(":")
-        version, _, status = rest.partition(":")
-        if app not in service.apps or not version:
-            raise click.BadParameter(
-                f"{seed!r}: expected APP:VERSION[:STATUS] of a known app", param_hint="--seed"
-            )
-        service.seed_package(app, version, status or "Succeeded")
-    for sim_app in service.apps.values():
-        for environment in sim_app.environments.values():
-            try:
-                misbehave(
-                    environment,
-                    error_code=deploy_error,
-                    processing=processing,
-                    start_seconds=start_seconds,
-                )
-            except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint="--deploy-error") from None
-    serve(service, host=host, port=port, storage_port=storage_port, faults=parsed)
 
 
 @cli.command("demo")

@@ -9,7 +9,13 @@ from ci_step.errors import DeadlineExceeded
 
 
 class Clock(Protocol):
-    def now(self) -> float: ...
+    def now(self) -> float:
+        """Monotonic seconds: what every wait and the deadline are measured in."""
+        ...
+
+    def wall(self) -> float:
+        """Unix time: only for dates a server sends (an HTTP-date Retry-After)."""
+        ...
 
     def sleep(self, seconds: float) -> None: ...
 
@@ -17,6 +23,9 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> float:
         return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:

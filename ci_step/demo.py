@@ -19,7 +19,7 @@ from ci_step.config.inputs import INPUTS
 from ci_step.config.validate import RawInput
 from ci_step.report import publish
 from ci_step.report.ci_env import CiEnv, Platform
-from ci_step.runner import execute
+from ci_step.runner import Surroundings, execute
 from ci_step.simulator.run import build_service
 from ci_step.simulator.server import Simulator
 
@@ -77,7 +77,8 @@ def run_demo(keep: str | None) -> int:
             + publish.jenkins_writes(workspace)
         )
         with contextlib.chdir(workspace):
-            code = execute(raw, [], ci=CiEnv(Platform.LOCAL, {}), extra_writes=writes)
+            where = Surroundings(CiEnv(Platform.LOCAL, {}), extra_writes=tuple(writes))
+            code = execute(raw, [], where=where)
     for title, path in files.items():
         click.echo(f"\n--- {title} ({path.name}) ---")
         click.echo(path.read_text(encoding="utf-8").rstrip() if path.exists() else "(not written)")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from dataclasses import dataclass, field
+from typing import TextIO
 
 import requests
 
@@ -25,6 +26,7 @@ from ci_step.errors import Cancelled, ConfigError, StepError
 from ci_step.flow.build import run_build
 from ci_step.flow.services import Services
 from ci_step.inert import InertWriter, Writer
+from ci_step.log import Log
 from ci_step.mendix.build_api import USER_AGENT, BuildApi
 from ci_step.mendix.repository import RepositoryApi
 from ci_step.mendix.transport import Transport
@@ -36,20 +38,27 @@ from ci_step.secrets import REGISTRY, redact
 Action = Callable[[Config, Services, StepResult], None]
 
 
+@dataclass(frozen=True)
+class Surroundings:
+    """Where the step runs: the CI, time, where commands print, and files to write besides
+    the CI's own outputs (the demo writes every CI's at once)."""
+
+    ci: CiEnv
+    clock: Clock = field(default_factory=SystemClock)
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    extra_writes: tuple[publish.Write, ...] = ()
+
+
 def execute(
     raw: Mapping[str, RawInput],
     file_problems: list[str],
     *,
     action: Action = run_build,
     needs: frozenset[str] = BUILD_NEEDS,
-    ci: CiEnv | None = None,
-    clock: Clock | None = None,
-    stdout: TextIO | None = None,
-    extra_writes: list[publish.Write] | None = None,
+    where: Surroundings | None = None,
 ) -> int:
-    ci = ci or CiEnv.detect()
-    clock = clock or SystemClock()
-    stdout = stdout or sys.stdout
+    where = where or Surroundings(CiEnv.detect())
+    ci, clock, stdout = where.ci, where.clock, where.stdout
     for spec in INPUTS:
         value = raw[spec.name].value if spec.name in raw else None
         if spec.secret and value and REGISTRY.add(value):
@@ -87,22 +96,21 @@ def execute(
         out.end()
     result.duration_seconds = clock.now() - started
     try:
-        return finish(result, ci, log, stdout, config, raw, extra_writes or [])
+        return finish(result, where, log, config, raw)
     finally:
         signals.restore(previous)
 
 
 def finish(
     result: StepResult,
-    ci: CiEnv,
-    log: Any,
-    stdout: TextIO,
+    where: Surroundings,
+    log: Log,
     config: Config | None,
     raw: Mapping[str, RawInput],
-    extra_writes: list[publish.Write],
 ) -> int:
+    ci = where.ci
     result_file = config.result_file if config else result_file_of(raw, ci)
-    writes = publish.targets_for(ci, result_file) + extra_writes
+    writes = publish.targets_for(ci, result_file) + list(where.extra_writes)
     problems = publish.publish(result, writes)
     for problem in problems:
         log.error("Output not written", problem=problem)
@@ -117,12 +125,12 @@ def finish(
         for index, line in enumerate(result.error.lines()):
             (log.error if index == 0 else log.info)(line)
         log.info("Step ended", result=result.result, exit_code=result.exit_code)
-    publish.announce_failure(result, ci, stdout)
+    publish.announce_failure(result, ci, where.stdout)
     return result.exit_code
 
 
 def _services(
-    config: Config, raw: Mapping[str, RawInput], clock: Clock, log: Any, out: Writer
+    config: Config, raw: Mapping[str, RawInput], clock: Clock, log: Log, out: Writer
 ) -> Services:
     """One session per host kind: Mendix headers, the token and the storage never mix.
 
@@ -154,7 +162,7 @@ def _label(raw: Mapping[str, RawInput], name: str) -> str:
     return item.label if item is not None else name
 
 
-def _warn_about_revision(config: Config, ci: CiEnv, log: Any) -> None:
+def _warn_about_revision(config: Config, ci: CiEnv, log: Log) -> None:
     sha = ci.get("GITHUB_SHA") or ci.get("CI_COMMIT_SHA") or ci.get("GIT_COMMIT")
     revision = config.revision.lower()
     if sha and revision != "latest" and len(revision) >= 7 and sha.lower().startswith(revision):

@@ -81,7 +81,6 @@ class Rig:
             deadline,
             policy,
             rng=random.Random(seed),
-            wall_clock=self.clock.wall,
         )
         api = BuildApi(config.base_url, config.username, config.api_key, transport)
         return Services(
@@ -96,7 +95,7 @@ class Rig:
         package_id = start_build(plan_of(config), services)
         package = self.service.apps["calc"].packages[-1]
         before = len(self.sim.requests("api", "GET"))
-        wait_for_build(config, services, package_id, StepResult())
+        wait_for_build(services, config.app_id, package_id, config.poll_interval, StepResult())
         done_at = self.service._epoch + package.created_at + seconds
         requests_made = len(self.sim.requests("api", "GET")) - before
         return requests_made, self.clock.now() - done_at

@@ -433,16 +433,14 @@ def succeeded_location(rig: Rig) -> tuple[str, int]:
 
 def fetch(rig: Rig, url: str, target: Path, seconds: float = 600) -> download.Artifact:
     notices: list[str] = []
-    return download.fetch(
+    storage = download.Storage(
         requests.Session(),
-        url,
-        target,
-        expected_size=SIZE,
-        deadline=Deadline(rig.clock, seconds),
+        Deadline(rig.clock, seconds),
         refresh=lambda: url,
         progress=lambda done, total: None,
         notice=notices.append,
     )
+    return download.fetch(storage, url, target, SIZE)
 
 
 def test_download_without_progress_gives_up_after_five_stalls(rig: Rig, tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def test_deadline_stops_polling_a_stuck_build(rig: Rig) -> None:
     started = rig.clock.now()
     result = StepResult()
     with pytest.raises(DeadlineExceeded, match=r"2m00s passed while package .* was Queued"):
-        wait_for_build(config, services, package_id, result)
+        wait_for_build(services, config.app_id, package_id, config.poll_interval, result)
     assert rig.clock.now() - started <= 120
     assert result.status == "Queued"
 

@@ -22,6 +22,10 @@ from ci_step.mendix import download
 from ci_step.mendix.build_api import BuildApi
 from ci_step.mendix.transport import Uncertain
 from ci_step.report.result import StepResult
+from ci_step.retry import Backoff, Tries
+
+# After an ambiguous failure: look, wait, look again, post again, as the deadline allows.
+START_BACKOFF = Backoff(first=1.0, cap=30.0, jitter=True)
 
 
 def run_build(config: Config, services: Services, result: StepResult) -> None:
@@ -62,7 +66,7 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
         package_id = start_build(plan, services)
         log.info("Build started", package_id=package_id)
     result.package_id = package_id
-    package = wait_for_build(config, services, package_id, result)
+    package = wait_for_build(services, config.app_id, package_id, config.poll_interval, result)
     if package.status == "Failed":
         raise BuildFailed(
             f"The Mendix build of version {plan.version} (revision {plan.revision} on "
@@ -91,7 +95,7 @@ def run_deploy(config: Config, services: Services, result: StepResult, package_i
         result.succeed()
         return
     if not package.terminal:
-        package = wait_for_build(config, services, package_id, result)
+        package = wait_for_build(services, config.app_id, package_id, config.poll_interval, result)
     if package.status == "Failed":
         raise BuildFailed(f"Package {package_id} ended Failed; there is nothing to deploy.")
     if config.download:
@@ -140,9 +144,8 @@ def start_build(plan: Plan, services: Services) -> str:
             services.log.info("Found the build started by that request", package_id=package_id)
         return package_id
 
-    attempt = 0
+    tries = Tries(START_BACKOFF, deadline, api.transport.rng)
     while True:
-        attempt += 1
         try:
             return api.start_build(
                 plan.app_id, plan.branch, plan.revision, plan.version, plan.description
@@ -155,8 +158,8 @@ def start_build(plan: Plan, services: Services) -> str:
             )
             if (package_id := started()) is not None:
                 return package_id
-            wait = api.transport.backoff(attempt, None)
-            if wait >= deadline.remaining():
+            wait = tries.failed()
+            if wait is None or not tries.fits(wait):
                 raise ApiUnavailable(
                     f"{exc.message} No build with version {plan.version} appeared, and "
                     "waiting for another try would pass the timeout."
@@ -165,7 +168,7 @@ def start_build(plan: Plan, services: Services) -> str:
                 "No new build with this version is listed; looking again before a new start",
                 wait=f"{wait:.1f}s",
             )
-            deadline.sleep(wait, "starting the build")
+            tries.sleep(wait, "starting the build")
             if (package_id := started()) is not None:
                 return package_id
 
@@ -179,16 +182,17 @@ def find_started(api: BuildApi, plan: Plan, known: set[str]) -> str | None:
 
 
 def wait_for_build(
-    config: Config, services: Services, package_id: str, result: StepResult
+    services: Services, app_id: str, package_id: str, poll_interval: float, result: StepResult
 ) -> Package:
+    """Poll the package on the polling schedule until its build ends (or the deadline)."""
     clock, deadline, log = services.clock, services.deadline, services.log
     started = clock.now()
     last = ""
     while True:
         try:
-            package = services.api.get_package(config.app_id, package_id)
+            package = services.api.get_package(app_id, package_id)
         except DeadlineExceeded:
-            raise _timed_out(config, package_id, last) from None
+            raise _timed_out(deadline, package_id, last) from None
         if package.status != last:
             last = package.status
             result.status = last
@@ -200,14 +204,14 @@ def wait_for_build(
         if package.terminal:
             return package
         try:
-            deadline.sleep(next_wait(clock.now() - started, config.poll_interval), "waiting")
+            deadline.sleep(next_wait(clock.now() - started, poll_interval), "waiting")
         except DeadlineExceeded:
-            raise _timed_out(config, package_id, last) from None
+            raise _timed_out(deadline, package_id, last) from None
 
 
-def _timed_out(config: Config, package_id: str, status: str) -> DeadlineExceeded:
+def _timed_out(deadline: Deadline, package_id: str, status: str) -> DeadlineExceeded:
     return DeadlineExceeded(
-        f"The timeout of {format_duration(config.timeout)} passed while package {package_id} "
+        f"The timeout of {format_duration(deadline.seconds)} passed while package {package_id} "
         f"was {status or 'not yet reported'}; the build goes on at Mendix."
     )
 
@@ -244,16 +248,14 @@ def fetch_artifact(
     size = package.size if package.size and package.size > 0 else None
     target = config.artifact_for(version)
     log.info("Downloading package", path=config.shown_path(target), bytes=size)
-    artifact = download.fetch(
+    storage = download.Storage(
         services.storage,
-        url,
-        target,
-        expected_size=size,
-        deadline=services.deadline,
+        services.deadline,
         refresh=location,
         progress=_progress_logger(log, services.clock),
         notice=log.warning,
     )
+    artifact = download.fetch(storage, url, target, size)
     result.artifact_path = config.shown_path(artifact.path)
     result.artifact_sha256 = artifact.sha256
     result.artifact_size = artifact.size

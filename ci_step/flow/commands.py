@@ -72,7 +72,7 @@ def start(config: Config, services: Services, result: StepResult) -> None:
 def wait(package_id: str) -> Action:
     def action(config: Config, services: Services, result: StepResult) -> None:
         result.package_id = package_id
-        package = wait_for_build(config, services, package_id, result)
+        package = wait_for_build(services, config.app_id, package_id, config.poll_interval, result)
         _note(result, package)
         if package.status == "Failed":
             raise BuildFailed(f"Package {package_id} (version {package.version}) ended Failed.")

@@ -9,7 +9,7 @@ and signals keep their own exit codes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ci_step.clock import Deadline
 from ci_step.config.validate import Config
@@ -20,6 +20,12 @@ from ci_step.flow.services import Services
 from ci_step.mendix.deploy_api import STILL_PROCESSING, DeployApi, Environment
 from ci_step.mendix.transport import Uncertain
 from ci_step.report.result import StepResult
+from ci_step.retry import Backoff, Tries
+
+# A package the platform still processes: 1 s, 2 s, 4 s, ... up to poll-interval.
+PROCESSING_BACKOFF = Backoff(first=1.0, jitter=False)
+# A lost answer to the start request: ask once more (the API says if a start is under way).
+START_JOB_BACKOFF = Backoff(first=1.0, cap=1.0, jitter=False, tries=2)
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,7 @@ def _status(target: Deployment, api: DeployApi) -> str:
 
 def _transport(target: Deployment, services: Services, api: DeployApi, package_id: str) -> None:
     """Transport, waiting while the platform still processes a fresh package (503)."""
-    started = services.clock.now()
+    tries = Tries(replace(PROCESSING_BACKOFF, cap=target.poll_interval), services.deadline)
     while True:
         try:
             api.transport(target.app_id, target.environment, package_id)
@@ -172,8 +178,7 @@ def _transport(target: Deployment, services: Services, api: DeployApi, package_i
             if exc.error_code != STILL_PROCESSING:
                 raise
             services.log.info("The package is still being processed; transporting again soon")
-        wait = next_wait(services.clock.now() - started, target.poll_interval)
-        services.deadline.sleep(wait, "transporting")
+        tries.sleep(tries.failed() or 0.0, "transporting")
 
 
 def _start(target: Deployment, services: Services, api: DeployApi) -> None:
@@ -192,19 +197,21 @@ def _start_job(target: Deployment, services: Services, api: DeployApi, phase: Ph
     After an answer that was lost (the start may have happened), asking again is safe:
     the API then says a start job exists, and the environment is watched instead.
     """
-    for attempt in (1, 2):
+    tries = Tries(START_JOB_BACKOFF, services.deadline)
+    while True:
         try:
             return api.start(target.app_id, target.environment, target.auto_sync_db)
         except Uncertain as exc:
-            if attempt == 2:
+            wait = tries.failed()
+            if wait is None:
                 raise
             services.log.warning(
                 "The start request may have reached Mendix; asking again", reason=exc.message
             )
+            tries.sleep(wait, "starting")
         except ApiError as exc:
             if exc.error_code != "APP_ALREADY_HAS_A_STARTING_JOB":
                 raise
             services.log.info("A start of the environment is already under way; waiting for it")
             phase.until(lambda: _status(target, api) == "Running")
             return None
-    raise AssertionError("unreachable")

@@ -141,7 +141,6 @@ class BuildApi:
         doing: str,
         idempotent: bool = True,
         json: dict[str, Any] | None = None,
-        params: dict[str, str] | None = None,
         final_codes: frozenset[str] = frozenset(),
     ) -> Any:
         """One call under the v1 rules: the JSON answer, or the error its status picks."""
@@ -151,7 +150,6 @@ class BuildApi:
             doing=doing,
             idempotent=idempotent,
             json=json,
-            params=params,
             final_codes=final_codes,
         )
         with response:
@@ -189,12 +187,11 @@ class BuildApi:
         return package_id
 
     def get_package(self, app_id: str, package_id: str, *, with_url: bool = False) -> Package:
-        params = {"url": "true"} if with_url else None
+        query = "?url=true" if with_url else ""
         data = self.call(
             "GET",
-            f"{self.app_url(app_id)}/packages/{quote(package_id, safe='')}",
+            f"{self.app_url(app_id)}/packages/{quote(package_id, safe='')}{query}",
             doing=f"reading package {package_id}",
-            params=params,
         )
         return parse_package(data)
 

@@ -33,10 +33,13 @@ from ci_step.clock import Deadline
 from ci_step.domain.hosts import is_loopback
 from ci_step.errors import DownloadError
 from ci_step.mendix import watchdog, zipcheck
+from ci_step.retry import Backoff, Tries
 
 CHUNK = 1 << 20
 QUEUE_CHUNKS = 8  # at most this many chunks (of up to CHUNK bytes) wait to be written
 MAX_STALLS = 5  # consecutive tries that brought no bytes
+# after a try that brought no bytes: 0.5 s, 1 s, 2 s, 4 s, 4 s; the sixth such try ends it
+STALL_BACKOFF = Backoff(first=0.5, cap=4.0, jitter=False, tries=MAX_STALLS + 1)
 MAX_REFRESHES = 3
 MAX_REDIRECTS = 10
 EXPIRED_STATUSES = frozenset({401, 403, 410})
@@ -170,18 +173,20 @@ def _origin(scheme: str, host: str) -> str:
     return safe[:100] or "an unnamed place"
 
 
-def fetch(
-    session: requests.Session,
-    url: str,
-    target: Path,
-    *,
-    expected_size: int | None,
-    deadline: Deadline,
-    refresh: Refresh,
-    progress: Progress,
-    notice: Notice,
-    read_timeout: float = 60.0,
-) -> Artifact:
+@dataclass(frozen=True)
+class Storage:
+    """The storage host as a download sees it: a session that never held Mendix headers,
+    the step's deadline, and where a fresh URL, progress and notices come from and go."""
+
+    session: requests.Session
+    deadline: Deadline
+    refresh: Refresh
+    progress: Progress
+    notice: Notice
+    read_timeout: float = 60.0
+
+
+def fetch(storage: Storage, url: str, target: Path, expected_size: int | None) -> Artifact:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(
@@ -193,22 +198,12 @@ def fetch(
             fix="choose an artifact-path in a writable directory",
         ) from None
     tmp = Path(tmp_name)
-    watchdog.guard(session)
+    watchdog.guard(storage.session)
     try:
         with os.fdopen(fd, "w+b") as out:
             sink = _Sink(out)
             try:
-                _transfer(
-                    session,
-                    url,
-                    sink,
-                    expected_size,
-                    deadline,
-                    refresh,
-                    progress,
-                    notice,
-                    read_timeout,
-                )
+                _transfer(storage, url, sink, expected_size)
                 digest = sink.finish()
             finally:
                 sink.close()
@@ -233,18 +228,10 @@ def fetch(
         raise
 
 
-def _transfer(
-    session: requests.Session,
-    url: str,
-    sink: _Sink,
-    expected: int | None,
-    deadline: Deadline,
-    refresh: Refresh,
-    progress: Progress,
-    notice: Notice,
-    read_timeout: float,
-) -> None:
-    refreshes = stalls = 0
+def _transfer(storage: Storage, url: str, sink: _Sink, expected: int | None) -> None:
+    deadline, notice = storage.deadline, storage.notice
+    tries = Tries(STALL_BACKOFF, deadline)
+    refreshes = 0
     while True:
         before = sink.size
         headers = {"Accept-Encoding": "identity"}
@@ -253,7 +240,7 @@ def _transfer(
         try:
             with (
                 watchdog.within(deadline, DOING),
-                _open(session, url, headers, deadline, read_timeout) as response,
+                _open(storage, url, headers) as response,
             ):
                 status = response.status_code
                 if status in EXPIRED_STATUSES:
@@ -264,44 +251,42 @@ def _transfer(
                             f"after {MAX_REFRESHES} fresh URLs."
                         )
                     notice(f"package URL refused (HTTP {status}); asking for a new one")
-                    url = refresh()
+                    url = storage.refresh()
                     continue
                 if status == 416 and expected is not None and sink.size == expected:
                     return
                 if status in RETRY_STATUSES:
                     raise _Cut(f"storage host answered HTTP {status}")
                 _position(response, sink, notice)
-                _copy(response, sink, expected, deadline, progress)
+                _copy(response, sink, expected, storage)
             if expected is None or sink.size >= expected:
                 return
             reason = f"the download ended early at {sink.size} of {expected} bytes"
         except (_Cut, *CUTS) as exc:
             reason = str(exc) if isinstance(exc, _Cut) else f"connection cut ({type(exc).__name__})"
-        stalls = 0 if sink.size > before else stalls + 1
-        if stalls > MAX_STALLS:
+        wait: float | None = 0.0
+        if sink.size > before:
+            tries.progressed()
+        else:
+            wait = tries.failed()
+        if wait is None:
             raise DownloadError(
-                f"The download made no progress in {stalls} tries ({reason}); "
+                f"The download made no progress in {tries.failures} tries ({reason}); "
                 f"{sink.size} bytes arrived."
             )
         notice(f"{reason}; resuming at byte {sink.size}")
-        if stalls:
-            deadline.sleep(min(0.5 * 2 ** (stalls - 1), 4.0), DOING)
+        if wait:
+            tries.sleep(wait, DOING)
 
 
-def _open(
-    session: requests.Session,
-    url: str,
-    headers: dict[str, str],
-    deadline: Deadline,
-    read_timeout: float,
-) -> requests.Response:
+def _open(storage: Storage, url: str, headers: dict[str, str]) -> requests.Response:
     """The answer for ``url``, following redirects that check_location allows."""
     what = PACKAGE_LOCATION
     for hop in range(MAX_REDIRECTS + 1):
-        left = deadline.check(DOING)
-        timeout = (min(10.0, left), min(read_timeout, left))
+        left = storage.deadline.check(DOING)
+        timeout = (min(10.0, left), min(storage.read_timeout, left))
         try:
-            response = session.get(
+            response = storage.session.get(
                 url, headers=headers, stream=True, timeout=timeout, allow_redirects=False
             )
         except requests.exceptions.InvalidURL:
@@ -339,13 +324,8 @@ CUTS = (
 )
 
 
-def _copy(
-    response: requests.Response,
-    sink: _Sink,
-    expected: int | None,
-    deadline: Deadline,
-    progress: Progress,
-) -> None:
+def _copy(response: requests.Response, sink: _Sink, expected: int | None, storage: Storage) -> None:
+    deadline, progress = storage.deadline, storage.progress
     raw = response.raw
     while True:
         try:

@@ -25,15 +25,18 @@ import urllib3
 from ci_step.clock import Deadline
 from ci_step.errors import ApiUnavailable, DeadlineExceeded
 from ci_step.mendix import watchdog
+from ci_step.retry import Backoff, Tries
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+# Up to 8 tries, exponential with full jitter; a Retry-After wait of 0 still waits 1 s.
+API_BACKOFF = Backoff(first=1.0, cap=30.0, jitter=True, tries=8, at_least=1.0)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 8
-    base: float = 1.0
-    cap: float = 30.0
+    backoff: Backoff = API_BACKOFF
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
 
@@ -97,7 +100,6 @@ class Transport:
         rng: random.Random | None = None,
         on_retry: Callable[[str, float, int], None] | None = None,
         origin: str = "",
-        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """``origin``: the input the URLs come from, as the user spelled it (MENDIX_BASE_URL)."""
         self.session = watchdog.guard(session)
@@ -106,7 +108,6 @@ class Transport:
         self.policy = policy or RetryPolicy()
         self.rng = rng or random.Random()
         self.on_retry = on_retry
-        self.wall_clock = wall_clock  # what an HTTP-date Retry-After is measured against
 
     def timeout(self, doing: str) -> tuple[float, float]:
         left = self.deadline.check(doing)
@@ -120,7 +121,6 @@ class Transport:
         doing: str,
         idempotent: bool,
         json: Mapping[str, Any] | None = None,
-        params: Mapping[str, str] | None = None,
         final_codes: frozenset[str] = frozenset(),
     ) -> requests.Response:
         """``final_codes``: Mendix error codes that end the call even on a 5xx answer.
@@ -128,14 +128,13 @@ class Transport:
         A wait the server named (Retry-After) uses up no attempt: only the deadline
         bounds how often a rate-limited call is tried again.
         """
-        attempt = tries = 0
+        tries = Tries(self.policy.backoff, self.deadline, self.rng)
+        sent = 0
         retrying = ""
         while True:
-            tries += 1
+            sent += 1
             try:
-                return self._once(
-                    method, url, doing=doing, json=json, params=params, final_codes=final_codes
-                )
+                return self._once(method, url, doing=doing, json=json, final_codes=final_codes)
             except DeadlineExceeded:
                 if not retrying:
                     raise
@@ -143,31 +142,21 @@ class Transport:
             except Transient as failure:
                 text = (
                     f"The Mendix API did not answer usefully while {doing} "
-                    f"({failure.reason}, {tries} attempt{'s' if tries > 1 else ''})."
+                    f"({failure.reason}, {sent} attempt{'s' if sent > 1 else ''})."
                 )
                 if failure.sent and not idempotent:
                     raise Uncertain(text) from None
-                if failure.wait is None:
-                    attempt += 1
-                wait = self.backoff(attempt, failure.wait)
-                if attempt >= self.policy.attempts:
+                wait = tries.failed(failure.wait)
+                if wait is None:
                     raise ApiUnavailable(text) from None
-                if wait >= self.deadline.remaining():
+                if not tries.fits(wait):
                     raise ApiUnavailable(
                         f"{text} Waiting {wait:.0f}s for another try would pass the timeout."
                     ) from None
                 retrying = text
                 if self.on_retry is not None:
-                    self.on_retry(failure.reason, wait, tries)
+                    self.on_retry(failure.reason, wait, sent)
                 self.deadline.clock.sleep(wait)
-
-    def backoff(self, attempt: int, server_wait: float | None) -> float:
-        """Seconds before try ``attempt + 1``: the server's wait (at least ``base``, so a
-        ``Retry-After: 0`` never makes a tight loop), else full jitter from ``rng``."""
-        if server_wait is not None:
-            return max(server_wait, self.policy.base)
-        ceiling = min(self.policy.cap, self.policy.base * (2 ** (attempt - 1)))
-        return self.rng.uniform(0, ceiling)
 
     def _once(
         self,
@@ -176,7 +165,6 @@ class Transport:
         *,
         doing: str,
         json: Mapping[str, Any] | None,
-        params: Mapping[str, str] | None,
         final_codes: frozenset[str] = frozenset(),
     ) -> requests.Response:
         try:
@@ -185,7 +173,6 @@ class Transport:
                     method,
                     url,
                     json=json,
-                    params=params,
                     timeout=self.timeout(doing),
                     allow_redirects=False,
                 )
@@ -196,7 +183,7 @@ class Transport:
         except requests.exceptions.ChunkedEncodingError as exc:
             raise Transient(_describe(exc)) from None
         if response.status_code in RETRY_STATUSES and not _carries(response, final_codes):
-            wait = retry_after(response.headers.get("Retry-After"), self.wall_clock())
+            wait = retry_after(response.headers.get("Retry-After"), self.deadline.clock.wall())
             response.close()
             turned_away = response.status_code == 429 or (
                 response.status_code == 503 and wait is not None

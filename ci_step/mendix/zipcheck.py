@@ -17,6 +17,7 @@ CRCs are not read, so the check never costs a second pass over the package.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from typing import BinaryIO
 
 LOCAL_HEADER = b"PK\x03\x04"
@@ -31,12 +32,33 @@ _MAX_COMMENT = 0xFFFF
 _CENTRAL_HEADER_SIZE = 46
 
 
+@dataclass(frozen=True)
+class _Directory:
+    """Where the end records say the central directory is, and where they begin."""
+
+    disk: int
+    directory_disk: int
+    disk_entries: int
+    entries: int
+    size: int
+    at: int
+    ends_at: int  # offset of the first end record (Zip64 or plain)
+
+
 def problem(file: BinaryIO, size: int) -> str | None:
     """What keeps the ``size`` bytes of ``file`` from being a ZIP archive; None if nothing."""
     if size < len(LOCAL_HEADER) + _END.size:
         return f"{size} bytes are too few for a ZIP archive"
     if _read(file, 0, len(LOCAL_HEADER)) != LOCAL_HEADER:
         return "it does not start with a ZIP local file header"
+    directory = _end_records(file, size)
+    if isinstance(directory, str):
+        return directory
+    return _directory_problem(file, directory)
+
+
+def _end_records(file: BinaryIO, size: int) -> _Directory | str:
+    """The directory the end records describe, or what is wrong with them."""
     tail_at = max(0, size - _END.size - _MAX_COMMENT)
     tail = _read(file, tail_at, size - tail_at)
     found = _find_end(tail)
@@ -48,39 +70,52 @@ def problem(file: BinaryIO, size: int) -> str | None:
     ends_at = tail_at + found
     locator_at = ends_at - _LOCATOR.size
     if locator_at >= 0 and _read(file, locator_at, 4) == _LOCATOR_SIGNATURE:
-        _, end64_disk, end64_at, disks = _LOCATOR.unpack(_read(file, locator_at, _LOCATOR.size))
-        if end64_disk != 0 or disks != 1:
-            return "it spans several disks"
-        if end64_at + _END64.size > locator_at:
-            return "its Zip64 end record lies outside the file"
-        (
-            signature,
-            record_size,
-            _,
-            _,
-            disk,
-            directory_disk,
-            disk_entries,
-            entries,
-            directory_size,
-            directory_at,
-        ) = _END64.unpack(_read(file, end64_at, _END64.size))
-        if signature != _END64_SIGNATURE or end64_at + 12 + record_size != locator_at:
-            return "its Zip64 locator points to no Zip64 end record"
-        ends_at = end64_at
-    if disk != 0 or directory_disk != 0 or disk_entries != entries:
+        return _zip64_records(file, locator_at)
+    return _Directory(
+        disk, directory_disk, disk_entries, entries, directory_size, directory_at, ends_at
+    )
+
+
+def _zip64_records(file: BinaryIO, locator_at: int) -> _Directory | str:
+    """The directory a Zip64 end record describes (its locator lies at ``locator_at``)."""
+    _, end64_disk, end64_at, disks = _LOCATOR.unpack(_read(file, locator_at, _LOCATOR.size))
+    if end64_disk != 0 or disks != 1:
         return "it spans several disks"
-    if entries == 0:
+    if end64_at + _END64.size > locator_at:
+        return "its Zip64 end record lies outside the file"
+    (
+        signature,
+        record_size,
+        _,
+        _,
+        disk,
+        directory_disk,
+        disk_entries,
+        entries,
+        directory_size,
+        directory_at,
+    ) = _END64.unpack(_read(file, end64_at, _END64.size))
+    if signature != _END64_SIGNATURE or end64_at + 12 + record_size != locator_at:
+        return "its Zip64 locator points to no Zip64 end record"
+    return _Directory(
+        disk, directory_disk, disk_entries, entries, directory_size, directory_at, end64_at
+    )
+
+
+def _directory_problem(file: BinaryIO, d: _Directory) -> str | None:
+    if d.disk != 0 or d.directory_disk != 0 or d.disk_entries != d.entries:
+        return "it spans several disks"
+    if d.entries == 0:
         return "it holds no entries"
-    if directory_size < entries * _CENTRAL_HEADER_SIZE:
+    if d.size < d.entries * _CENTRAL_HEADER_SIZE:
         return "its central directory is too small for its entries"
-    if directory_at + directory_size != ends_at:
+    if d.at + d.size != d.ends_at:
         return (
-            f"its central directory (offset {directory_at}, {directory_size} bytes) does not "
-            f"end where its end records begin (offset {ends_at})"
+            f"its central directory (offset {d.at}, {d.size} bytes) does not "
+            f"end where its end records begin (offset {d.ends_at})"
         )
-    if _read(file, directory_at, len(CENTRAL_HEADER)) != CENTRAL_HEADER:
-        return f"no central directory header at offset {directory_at}"
+    if _read(file, d.at, len(CENTRAL_HEADER)) != CENTRAL_HEADER:
+        return f"no central directory header at offset {d.at}"
     return None
 
 

@@ -4,11 +4,93 @@ from __future__ import annotations
 
 import signal
 import threading
+from dataclasses import dataclass
 
 import click
 
-from ci_step.simulator.server import Fault, Simulator
+from ci_step.simulator.content import MIN_SIZE
+from ci_step.simulator.environments import misbehave
+from ci_step.simulator.server import Fault, Simulator, parse_fault
 from ci_step.simulator.state import BuildService, Durations
+
+
+class OptionError(ValueError):
+    """A `simulate` option that cannot be used; ``option`` names it."""
+
+    def __init__(self, message: str, option: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+@dataclass(frozen=True)
+class SimulateOptions:
+    """`mendix-build simulate`'s options, as click hands them over."""
+
+    host: str
+    port: int
+    storage_port: int
+    username: str
+    api_key: str
+    apps: tuple[str, ...]
+    queued: float
+    building: float
+    uploading: float
+    time_scale: float
+    url_ttl: int
+    package_size: int
+    fail_revision: tuple[str, ...]
+    stuck: bool
+    pat: str
+    seeds: tuple[str, ...]
+    deploy_error: str
+    processing: int
+    start_seconds: float
+    clock_offset: float
+    faults: tuple[str, ...]
+
+
+def prepare(options: SimulateOptions) -> tuple[BuildService, list[Fault]]:
+    """The service and the faults the options describe; OptionError names a bad one."""
+    if options.package_size < MIN_SIZE:
+        raise OptionError(
+            f"{options.package_size}: a package is a ZIP archive of at least {MIN_SIZE} bytes",
+            "--package-size",
+        )
+    try:
+        faults = [parse_fault(spec) for spec in options.faults]
+    except ValueError as exc:
+        raise OptionError(str(exc), "--fault") from None
+    service = build_service(
+        username=options.username,
+        api_key=options.api_key,
+        apps=options.apps,
+        durations=(options.queued, options.building, options.uploading),
+        time_scale=options.time_scale,
+        url_ttl=options.url_ttl,
+        package_size=options.package_size,
+        fail_revisions=options.fail_revision,
+        stuck=options.stuck,
+        clock_offset=options.clock_offset,
+    )
+    service.pat = options.pat
+    for seed in options.seeds:
+        app, _, rest = seed.partition(":")
+        version, _, status = rest.partition(":")
+        if app not in service.apps or not version:
+            raise OptionError(f"{seed!r}: expected APP:VERSION[:STATUS] of a known app", "--seed")
+        service.seed_package(app, version, status or "Succeeded")
+    for sim_app in service.apps.values():
+        for environment in sim_app.environments.values():
+            try:
+                misbehave(
+                    environment,
+                    error_code=options.deploy_error,
+                    processing=options.processing,
+                    start_seconds=options.start_seconds,
+                )
+            except ValueError as exc:
+                raise OptionError(str(exc), "--deploy-error") from None
+    return service, faults
 
 
 def build_service(

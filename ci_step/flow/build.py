@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from ci_step.clock import Clock
+from ci_step.clock import Clock, Deadline
 from ci_step.config.parsers import shown
 from ci_step.config.validate import Config
 from ci_step.domain.durations import format_duration

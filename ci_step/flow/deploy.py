@@ -24,8 +24,9 @@ from ci_step.retry import Backoff, Tries
 
 # A package the platform still processes: 1 s, 2 s, 4 s, ... up to poll-interval.
 PROCESSING_BACKOFF = Backoff(first=1.0, jitter=False)
-# A lost answer to the start request: ask once more (the API says if a start is under way).
-START_JOB_BACKOFF = Backoff(first=1.0, cap=1.0, jitter=False, tries=2)
+# A lost answer to the start request: ask once more at once (the API then says whether a
+# start is under way, while the job it may have created is still running).
+START_JOB_BACKOFF = Backoff(first=0.0, cap=0.0, jitter=False, tries=2)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,10 @@ class Surroundings:
 
     ci: CiEnv
     clock: Clock = field(default_factory=SystemClock)
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)  # what commands print
+    # the step's own workflow commands (::add-mask::, its one ::error::): GitHub's runner
+    # reads them from stderr too, and stdout stays what a script captures
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
     extra_writes: tuple[publish.Write, ...] = ()
 
 
@@ -62,7 +65,7 @@ def execute(
     for spec in INPUTS:
         value = raw[spec.name].value if spec.name in raw else None
         if spec.secret and value and REGISTRY.add(value):
-            publish.mask(value, ci, stdout)
+            publish.mask(value, ci, where.stderr)
     log_format = raw["log-format"].value if raw["log-format"].value in LOG_FORMATS else "auto"
     logging_.configure(log_format or "auto")
     log = logging_.get()
@@ -125,7 +128,7 @@ def finish(
         for index, line in enumerate(result.error.lines()):
             (log.error if index == 0 else log.info)(line)
         log.info("Step ended", result=result.result, exit_code=result.exit_code)
-    publish.announce_failure(result, ci, where.stdout)
+    publish.announce_failure(result, ci, where.stderr)
     return result.exit_code
 
 

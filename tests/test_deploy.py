@@ -366,8 +366,8 @@ def test_github_summary_shows_both_phases(
     assert outputs["deployed"] == "true"
     summary = (commands / "step_summary").read_text("utf-8")
     assert "Mendix build and deploy: success" in summary
-    assert "| Build | Succeeded |" in summary
-    assert "| Deploy to Acceptance | success — https://calc-accp" in summary
+    assert "| Build | ` Succeeded ` |" in summary
+    assert "| Deploy to ` Acceptance ` | ` success — https://calc-accp" in summary
 
 
 def test_gitlab_dotenv_carries_the_deploy_outputs(

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ci_step.errors import OutputError
+from ci_step.errors import ApiError, OutputError
 from ci_step.report import render
 from ci_step.report.result import OUTPUT_NAMES, StepResult
 from tests import ci_formats
@@ -135,7 +135,21 @@ def test_workflow_command_escaping() -> None:
 def test_step_summary_escapes_table_cells() -> None:
     result = StepResult(result="success", version="1|2")
     summary = render.step_summary(result)
-    assert "`1\\|2`" in summary
+    assert "` 1\\|2 `" in summary
+
+
+def test_step_summary_renders_no_text_from_the_network() -> None:
+    """Foreign text sits in code: no link, image or HTML of a server's renders."""
+    message = "see [log in](https://evil.example/login) <img src=x> ```\n# head"
+    result = StepResult(version="1`x` <b>|")
+    result.fail(ApiError(f"The Mendix API rejected the request ({message})."))
+    summary = render.step_summary(result)
+    block = summary.split("````text\n", 1)[1].split("\n````\n", 1)[0]
+    assert message in block  # shown whole, inside a fence longer than its backticks
+    assert "| version | `` 1`x` <b>\\| `` |" in summary
+    outside = summary.replace(block, "")
+    assert "evil.example" not in outside
+    assert "<img" not in outside
 
 
 def test_json_document_types() -> None:

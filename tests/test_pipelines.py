@@ -57,10 +57,10 @@ def check_common(ci: str, run: Run, expected_code: int, result: str) -> dict[str
     assert float(outputs["duration-seconds"]) >= 0
     assert "Traceback" not in run.stderr
     # The ::add-mask:: command is the one line that must carry the key: the runner consumes it.
-    shown = [line for line in run.stdout.splitlines() if line != f"::add-mask::{API_KEY}"]
+    shown = [line for line in run.stderr.splitlines() if line != f"::add-mask::{API_KEY}"]
     everything = (
-        "\n".join(shown)
-        + run.stderr
+        run.stdout
+        + "\n".join(shown)
         + "".join(
             p.read_text(encoding="utf-8", errors="replace")
             for p in run.workspace.parent.rglob("*")
@@ -71,9 +71,10 @@ def check_common(ci: str, run: Run, expected_code: int, result: str) -> dict[str
     if ci == "github":
         summary = (run.workspace.parent / "file_commands" / "step_summary").read_text("utf-8")
         assert f"Mendix build: {result}" in summary
-        errors = [line for line in run.stdout.splitlines() if line.startswith("::error")]
+        errors = [line for line in run.stderr.splitlines() if line.startswith("::error")]
         assert len(errors) == (0 if result == "success" else 1)
-        assert run.stdout.splitlines()[0] == f"::add-mask::{API_KEY}"
+        assert run.stderr.splitlines()[0] == f"::add-mask::{API_KEY}"
+        assert "::" not in run.stdout  # stdout is only what a script would capture
     return outputs
 
 
@@ -133,7 +134,7 @@ def test_bad_input_exits_2_without_a_request(ci: str, sim: Simulator, workspace:
 
 def test_github_annotation_and_summary_carry_cause_and_fix(sim: Simulator, workspace: Path) -> None:
     run = run_entrypoint(github_env(workspace, inputs(sim, revision=FAILING)), workspace)
-    (error,) = [line for line in run.stdout.splitlines() if line.startswith("::error")]
+    (error,) = [line for line in run.stderr.splitlines() if line.startswith("::error")]
     assert error.startswith("::error title=mendix-build%3A failure::")
     assert "ended Failed" in error
     assert "Fix: " in error

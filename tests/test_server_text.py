@@ -189,11 +189,11 @@ def test_key_echoed_in_a_401_reaches_no_output_in_any_encoding(
     assert run.code == 3, run.stderr
     assert "Invalid Mendix-ApiKey *** for this user" in run.stderr
     commands = workspace.parent / "file_commands"
-    stdout = "\n".join(line for line in run.stdout.splitlines() if line != f"::add-mask::{KEY}")
-    assert "::error title=mendix-build%3A error::" in stdout
+    stderr = "\n".join(line for line in run.stderr.splitlines() if line != f"::add-mask::{KEY}")
+    assert "::error title=mendix-build%3A error::" in stderr
     places = {
-        "stdout": stdout,
-        "stderr": run.stderr,
+        "stdout": run.stdout,
+        "stderr": stderr,
         "result file": run.file("r.json"),
         "GITHUB_OUTPUT": (commands / "set_output").read_text(encoding="utf-8"),
         "GITHUB_STEP_SUMMARY": (commands / "step_summary").read_text(encoding="utf-8"),

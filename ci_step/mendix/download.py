@@ -158,7 +158,7 @@ def check_location(url: str, what: str) -> str:
         return url
     if parts.scheme == "http" and host and is_loopback(host):
         return url
-    reason = "plain http only to a loopback address" if parts.scheme == "http" and host else ""
+    reason = "plain http to a loopback address" if parts.scheme == "http" and host else ""
     raise DownloadError(
         f"{what} goes to {_origin(parts.scheme, host)}; it was not followed: a package is "
         f"fetched over https{', or ' + reason if reason else ''} only.",

@@ -12,6 +12,7 @@ from ci_step.report.result import StepResult, output_key
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses a dotenv report of 5 KiB or more
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _EOL = re.compile(r"[\r\n]")
+_BACKTICKS = re.compile(r"`+")
 
 
 def github_output(outputs: dict[str, str], delimiter: str | None = None) -> str:
@@ -42,8 +43,26 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _cell(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+def _fence(text: str, shortest: int) -> str:
+    """Backticks longer than any run of them in ``text``: a code span or block it cannot end."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    return "`" * max(shortest, longest + 1)
+
+
+def _code(value: str) -> str:
+    """A table cell showing ``value`` as inline code: no Markdown, HTML or link in it renders."""
+    if not value:
+        return " "
+    text = _EOL.sub(" ", value).replace("|", "\\|")  # GFM reads \| as | even in code
+    fence = _fence(text, 1)
+    return f"{fence} {text} {fence}"
+
+
+def _block(lines: list[str]) -> list[str]:
+    """Lines as a fenced code block: text from the network is shown, never rendered."""
+    text = "\n".join(lines)
+    fence = _fence(text, 3)
+    return [f"{fence}text", text, fence]
 
 
 def step_summary(result: StepResult) -> str:
@@ -54,17 +73,16 @@ def step_summary(result: StepResult) -> str:
     title = "Mendix build and deploy" if result.environment else "Mendix build"
     lines = [f"### {icon} {title}: {result.result}", ""]
     if result.error is not None:
-        lines += [
-            f"> {_cell(part)}" if i == 0 else f">\n> {_cell(part)}"
-            for i, part in enumerate(result.error.lines())
-        ]
-        lines.append("")
+        error = result.error
+        told = [error.message, *([f"Fix: {error.fix}"] if error.fix else [])]
+        lines += [*_block(told), ""]
+        if error.docs:  # the step's own text: a link may render
+            lines += [f"More: {error.docs}", ""]
     if result.environment:
         lines += _phases(result)
     lines += ["| Output | Value |", "| --- | --- |"]
     for name, value in result.outputs().items():
-        shown = f"`{_cell(value)}`" if value else " "
-        lines.append(f"| {name} | {shown} |")
+        lines.append(f"| {name} | {_code(value)} |")
     return "\n".join(lines) + "\n\n"
 
 
@@ -79,8 +97,8 @@ def _phases(result: StepResult) -> list[str]:
     return [
         "| Phase | Outcome |",
         "| --- | --- |",
-        f"| Build | {_cell(build)} |",
-        f"| Deploy to {_cell(result.environment)} | {_cell(deploy)} |",
+        f"| Build | {_code(build)} |",
+        f"| Deploy to {_code(result.environment)} | {_code(deploy)} |",
         "",
     ]
 

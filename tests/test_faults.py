@@ -271,6 +271,17 @@ def test_answer_trickling_in_ends_at_the_deadline(
     assert [p.name for p in workspace.iterdir()] == ["result.json"]
 
 
+def test_api_answer_slower_than_the_read_timeout_is_asked_again(rig: Rig) -> None:
+    """A trickling answer is cut at the read timeout (not the step's whole deadline) and the
+    read is retried like any answer that came too late."""
+    package = rig.service.seed_package("calc", "1.0.0")
+    path = r"/packages/[^/]+$"
+    rig.sim.add_fault(Fault("trickle", method="GET", path=path, delay=0.2, times=1))
+    services = rig.services(rig.config(), read_timeout=1.0)
+    assert services.api.get_package("calc", package.package_id).status == "Succeeded"
+    assert len(rig.sim.requests("api", "GET", path)) == 2
+
+
 # -- the download ------------------------------------------------------------------------
 
 

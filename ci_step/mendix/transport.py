@@ -38,7 +38,7 @@ API_BACKOFF = Backoff(first=1.0, cap=30.0, jitter=True, tries=8, at_least=1.0)
 class RetryPolicy:
     backoff: Backoff = API_BACKOFF
     connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    read_timeout: float = 60.0  # for each read, and for each whole API answer
 
 
 class Uncertain(ApiUnavailable):
@@ -168,7 +168,7 @@ class Transport:
         final_codes: frozenset[str] = frozenset(),
     ) -> requests.Response:
         try:
-            with watchdog.within(self.deadline, doing):
+            with watchdog.within(self.deadline, doing, self.policy.read_timeout):
                 response = self.session.request(
                     method,
                     url,
@@ -182,6 +182,8 @@ class Transport:
             raise Transient(_describe(exc), sent=not never_sent(exc)) from None
         except requests.exceptions.ChunkedEncodingError as exc:
             raise Transient(_describe(exc)) from None
+        except watchdog.SlowAnswer as exc:
+            raise Transient(str(exc)) from None
         if response.status_code in RETRY_STATUSES and not _carries(response, final_codes):
             wait = retry_after(response.headers.get("Retry-After"), self.deadline.clock.wall())
             response.close()

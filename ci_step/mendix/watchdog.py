@@ -85,32 +85,43 @@ def _enlist(connection: HTTPConnection) -> None:
         watch.enlist(connection)
 
 
+class SlowAnswer(Exception):
+    """The whole answer took longer than the exchange's own limit (the deadline still held)."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__(f"no whole answer within {limit:g}s")
+        self.limit = limit
+
+
 @contextlib.contextmanager
-def within(deadline: Deadline, doing: str) -> Iterator[None]:
-    """Run one HTTP exchange so that it ends, whole, by the deadline.
+def within(deadline: Deadline, doing: str, limit: float | None = None) -> Iterator[None]:
+    """Run one HTTP exchange so that it ends, whole, by the deadline (and within ``limit``
+    seconds, when given and sooner: an API answer has no reason to take minutes).
 
     DeadlineExceeded when the deadline has already passed, or when it passed during the
     exchange, whatever the library made of the cut answer (an error, or headers that
-    simply ended: a cut in the headers reads as their end).
+    simply ended: a cut in the headers reads as their end); SlowAnswer when ``limit`` did.
     """
     left = deadline.check(doing)
+    seconds = left if limit is None else min(left, limit)
     watch = _Watch()
-    timer = threading.Timer(left, watch.fire)
+    timer = threading.Timer(seconds, watch.fire)
     timer.daemon = True
     token = _ACTIVE.set(watch)
     timer.start()
+    cut: Exception = deadline.passed(doing) if seconds >= left else SlowAnswer(seconds)
     try:
         yield
     except Exception:
         if watch.fired:
-            raise deadline.passed(doing) from None
+            raise cut from None
         raise
     finally:
         timer.cancel()
         watch.close()
         _ACTIVE.reset(token)
     if watch.fired:
-        raise deadline.passed(doing)
+        raise cut
 
 
 class _Connection(HTTPConnection):

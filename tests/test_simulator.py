@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from ci_step.simulator import BuildService, Durations, Fault, Simulator, content
-from ci_step.simulator.server import parse_fault
+from ci_step.simulator.faults import parse_fault
 from ci_step.simulator.state import DEFAULT_SIZE
 from tests.conftest import API_KEY, ENTRYPOINT, GIT_HEAD, USER, simulate_process
 from tests.rig import Rig

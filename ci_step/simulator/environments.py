@@ -4,20 +4,18 @@ Follows Mendix's Deploy API v1 reference: ``Status`` ``Empty``/``Stopped``/``Run
 transport only onto a stopped environment, the transient 503 while a new package is
 still being processed, a start job that reports ``Starting`` and then ``Started`` or
 answers 500 with the reason (``DB_SYNC_FAILED``, ``MISSING_CONSTANT``, ...).
-Behaviours a test wants to provoke are fields of :class:`SimEnvironment`.
+Behaviours a test wants to provoke are fields of :class:`SimEnvironment`. deploy_api.py
+routes the endpoints here; ``data`` is a request's body as JSON (None if it is not).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ci_step.simulator.packages import SimPackage
 from ci_step.simulator.reply import Reply, error
-
-if TYPE_CHECKING:
-    from ci_step.simulator.state import SimPackage
 
 STANDARD_MODES = ("Test", "Acceptance", "Production")
 START_ERRORS = {
@@ -129,46 +127,7 @@ def find(environments: dict[str, SimEnvironment], mode: str) -> SimEnvironment |
     return None
 
 
-def handle(
-    method: str,
-    environments: dict[str, SimEnvironment],
-    packages: list[SimPackage],
-    tail: list[str],
-    body: bytes,
-    now: float,
-) -> Reply:
-    """``/apps/{AppId}/environments[/{Mode}[/stop|/transport|/start[/{JobId}]]]``."""
-    if not tail:
-        if method != "GET":
-            return error(405, "METHOD_NOT_ALLOWED", "Method not allowed.")
-        return Reply(200, [env.describe(now) for env in environments.values()])
-    mode = tail[0]
-    if not mode:
-        return error(
-            400,
-            "INVALID_PARAMETERS",
-            "Not enough parameters given. Please set AppId and Mode parameters.",
-        )
-    environment = find(environments, mode)
-    if environment is None:
-        return error(404, "ENVIRONMENT_NOT_FOUND", "Environment not found.")
-    action = tail[1:]
-    if not action and method == "GET":
-        return Reply(200, environment.describe(now))
-    if action == ["package"] and method == "GET":
-        return _deployed_package(environment, packages, now)
-    if action == ["stop"] and method == "POST":
-        return _stop(environment, now)
-    if action == ["transport"] and method == "POST":
-        return _transport(environment, packages, body, now)
-    if action == ["start"] and method == "POST":
-        return _start(environment, body, now)
-    if len(action) == 2 and action[0] == "start" and method == "GET":
-        return _job(environment, action[1], now)
-    return error(404, "NOT_FOUND", "No such endpoint.")
-
-
-def _deployed_package(environment: SimEnvironment, packages: list[SimPackage], now: float) -> Reply:
+def deployed_package(environment: SimEnvironment, packages: list[SimPackage], now: float) -> Reply:
     package = next((p for p in packages if p.package_id == environment.package_id), None)
     if package is None:
         return error(404, "PACKAGE_NOT_FOUND", "No package found for this environment")
@@ -188,7 +147,7 @@ def _deployed_package(environment: SimEnvironment, packages: list[SimPackage], n
     )
 
 
-def _stop(environment: SimEnvironment, now: float) -> Reply:
+def stop(environment: SimEnvironment, now: float) -> Reply:
     if environment.stop_error:
         return error(500, "STOP_FAILED", "Cannot stop app: the runtime did not respond.")
     if environment.current_status(now) == "Running":
@@ -197,10 +156,9 @@ def _stop(environment: SimEnvironment, now: float) -> Reply:
     return Reply(200, None)
 
 
-def _transport(
-    environment: SimEnvironment, packages: list[SimPackage], body: bytes, now: float
+def transport(
+    environment: SimEnvironment, packages: list[SimPackage], data: object, now: float
 ) -> Reply:
-    data = _json(body)
     package_id = data.get("PackageId") if isinstance(data, dict) else None
     if not isinstance(package_id, str) or not package_id:
         return error(
@@ -237,8 +195,7 @@ def _transport(
     return Reply(200, None)
 
 
-def _start(environment: SimEnvironment, body: bytes, now: float) -> Reply:
-    data = _json(body)
+def start(environment: SimEnvironment, data: object, now: float) -> Reply:
     auto_sync = data.get("AutoSyncDb") if isinstance(data, dict) else None
     if environment.current_status(now) == "Running":
         return error(200, "ALREADY_STARTED", "Cannot start app. App is already running.")
@@ -258,7 +215,7 @@ def _start(environment: SimEnvironment, body: bytes, now: float) -> Reply:
     return Reply(200, {"JobId": job.job_id})
 
 
-def _job(environment: SimEnvironment, job_id: str, now: float) -> Reply:
+def job(environment: SimEnvironment, job_id: str, now: float) -> Reply:
     job = environment.jobs.get(job_id)
     if job is None:
         return error(404, "NO_SUCH_STARTJOB", "Job not found.")
@@ -273,10 +230,3 @@ def _job(environment: SimEnvironment, job_id: str, now: float) -> Reply:
         )
         return error(500, job.fails_with, text)
     return Reply(200, {"Status": "Started"})
-
-
-def _json(body: bytes) -> object:
-    try:
-        return json.loads(body or b"null")
-    except ValueError:
-        return None

@@ -14,6 +14,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     chunks: Iterator[bytes | memoryview] | None = None
     length: int = 0
+    close: bool = False  # close the connection after the answer
 
 
 def error(status: int, code: str, message: str) -> Reply:

@@ -10,8 +10,10 @@ import click
 
 from ci_step.simulator.content import MIN_SIZE
 from ci_step.simulator.environments import misbehave
-from ci_step.simulator.server import Fault, Simulator, parse_fault
-from ci_step.simulator.state import BuildService, Durations
+from ci_step.simulator.faults import Fault, parse_fault
+from ci_step.simulator.packages import Durations
+from ci_step.simulator.server import Simulator
+from ci_step.simulator.state import BuildService
 
 
 class OptionError(ValueError):

@@ -20,9 +20,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ci_step.simulator import content
+from ci_step.simulator import api
+from ci_step.simulator.faults import PACE, Fault
 from ci_step.simulator.reply import Reply
+from ci_step.simulator.routes import Call
 from ci_step.simulator.state import BuildService
+from ci_step.simulator.storage import STORAGE
 
 HTML_ERROR = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
 REASONS = {
@@ -32,107 +35,6 @@ REASONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
-
-
-@dataclass
-class Fault:
-    """One injected misbehaviour.
-
-    kind: ``status`` (answer ``status``, HTML body for 5xx, optional Retry-After),
-    ``reset`` (drop the connection with a TCP reset), ``delay`` (answer late),
-    ``truncate`` (storage: promise the full length, send ``after_bytes``, close),
-    ``expire`` (storage: 403 as for an expired URL, optionally after ``after_bytes``),
-    ``ignore-range`` (storage: answer 200 with the whole file), ``redirect``
-    (answer ``status`` if it is a 3xx, else 302, to ``location``; without one, to the
-    request's own path and query: with ``times=-1`` a loop), ``trickle`` (send the body
-    one byte every ``delay`` seconds, 0.2 unless given), ``slow-headers`` (send the status
-    line and headers that way), ``location`` (API: the package's ``Url.Location`` is
-    ``location``), ``not-zip`` (storage: an S3-style XML error page padded to the
-    package's size, answered 200), ``rewrite`` (API: answer as usual, with ``field_value``
-    as the text of the field ``field_name``, or of each of ``A|B``, in the package or each
-    package of the answer).
-    ``process``: for status/reset, carry out the request first (the change
-    happens, the answer is lost). ``times``: how many requests it hits (-1: all).
-    """
-
-    kind: str
-    listener: str = "api"
-    method: str | None = None
-    path: str | None = None
-    times: int = 1
-    status: int = 503
-    retry_after: str | None = None
-    delay: float = 0.0
-    after_bytes: int = 0
-    location: str = ""
-    process: bool = False
-    body: str | None = None  # status: answer this JSON text instead of the default body
-    field_name: str = ""
-    field_value: str = ""
-
-    def matches(self, listener: str, method: str, path: str) -> bool:
-        return (
-            self.times != 0
-            and self.listener == listener
-            and (self.method is None or self.method == method)
-            and (self.path is None or re.search(self.path, path) is not None)
-        )
-
-
-FAULT_KINDS = (
-    "status",
-    "reset",
-    "delay",
-    "truncate",
-    "expire",
-    "ignore-range",
-    "redirect",
-    "rewrite",
-    "trickle",
-    "slow-headers",
-    "location",
-    "not-zip",
-)
-PACE = 0.2  # seconds per byte of trickle and slow-headers, unless the fault gives a delay
-_FAULT_FIELDS = {
-    "listener": str,
-    "method": str,
-    "path": str,
-    "times": int,
-    "status": int,
-    "retry_after": str,
-    "delay": float,
-    "after_bytes": int,
-    "location": str,
-    "process": bool,
-    "body": str,
-    "field_name": str,
-    "field_value": str,
-}
-
-
-def parse_fault(spec: str) -> Fault:
-    """``KIND[:key=value,...]``, for example ``status:status=503,times=3,retry_after=2``."""
-    kind, _, rest = spec.partition(":")
-    if kind not in FAULT_KINDS:
-        raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}")
-    values: dict[str, Any] = {}
-    for item in filter(None, rest.split(",")):
-        key, eq, text = item.partition("=")
-        key = key.strip().replace("-", "_")
-        convert = _FAULT_FIELDS.get(key)
-        if convert is None or not eq:
-            raise ValueError(f"bad fault setting {item!r}; keys: {', '.join(_FAULT_FIELDS)}")
-        if convert is bool:
-            values[key] = text.strip().lower() in ("1", "true", "yes")
-        else:
-            try:
-                values[key] = convert(text.strip())
-            except ValueError:
-                raise ValueError(f"bad value in fault setting {item!r}") from None
-    if kind in ("truncate", "expire", "ignore-range", "not-zip"):
-        values.setdefault("listener", "storage")
-    return Fault(kind, **values)
 
 
 @dataclass
@@ -305,54 +207,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, path: str, entry: SimRequest, fault: Fault | None) -> Reply:
         parts = [unquote(p) for p in path.strip("/").split("/")]
-        if self.role == "api":
-            reply = self.simulator.service.handle(
-                entry.method, parts, entry.query, entry.headers, entry.body
-            )
-            located = isinstance(reply.body, dict) and isinstance(reply.body.get("Url"), dict)
-            if fault is not None and fault.kind == "location" and located:
-                reply.body["Url"]["Location"] = fault.location
-            return reply
-        return self._storage(parts, entry.headers, fault)
-
-    def _storage(self, parts: list[str], headers: dict[str, str], fault: Fault | None) -> Reply:
-        if len(parts) != 3 or parts[0] != "mda" or self.command != "GET":
-            return Reply(404, b"Not found", {"Content-Type": "text/plain"})
-        package, expired = self.simulator.service.storage_lookup(parts[1])
-        if package is None:
-            return Reply(404, b"Not found", {"Content-Type": "text/plain"})
-        if expired or (fault is not None and fault.kind == "expire" and not fault.after_bytes):
-            return _expired()
-        size = package.size
-        start, end = 0, size
-        status = 200
-        wanted = headers.get("range")
-        if wanted and not (fault is not None and fault.kind == "ignore-range"):
-            bounds = _range(wanted, size)
-            if bounds is None:
-                return Reply(416, b"", {"Content-Range": f"bytes */{size}"})
-            start, end = bounds
-            status = 206
-        reply = Reply(
-            status,
-            headers={"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"},
-            chunks=content.stream(package.seed, size, start, end),
-            length=end - start,
-        )
-        if fault is not None and fault.kind == "not-zip":
-            reply.chunks = content.error_page(size, start, end)
-        if status == 206:
-            reply.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-        cut = fault is not None and (
-            fault.kind == "truncate" or (fault.kind == "expire" and fault.after_bytes > 0)
-        )
-        if fault is not None and cut:
-            reply.chunks = content.stream(
-                package.seed, size, start, min(end, start + fault.after_bytes)
-            )
-            self.close_connection = True
-            if fault.kind == "expire":
-                self.simulator.service.expire_all()
+        call = Call(entry.method, parts, entry.query, entry.headers, entry.body, fault)
+        if self.role != "api":
+            return STORAGE.dispatch(self.simulator.service, call)
+        reply = api.answer(self.simulator.service, call)
+        located = isinstance(reply.body, dict) and isinstance(reply.body.get("Url"), dict)
+        if fault is not None and fault.kind == "location" and located:
+            reply.body["Url"]["Location"] = fault.location
         return reply
 
     def _send_status(self, fault: Fault) -> None:
@@ -398,6 +259,8 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.dumps(reply.body).encode()
             reply.headers.setdefault("Content-Type", "application/json")
             length = len(payload)
+        if reply.close:
+            self.close_connection = True
         try:
             if slow_head:
                 self._paced(self._head(reply, length), pace)
@@ -438,22 +301,3 @@ def _rewrite(body: Any, names: str, value: str) -> None:
         for name in names.split("|"):
             if isinstance(item, dict) and name in item:
                 item[name] = value
-
-
-def _expired() -> Reply:
-    body = (
-        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
-        b"<Message>Request has expired</Message></Error>"
-    )
-    return Reply(403, body, {"Content-Type": "application/xml"})
-
-
-def _range(value: str, size: int) -> tuple[int, int] | None:
-    match = re.fullmatch(r"bytes=(\d+)-(\d*)", value.strip())
-    if match is None:
-        return None
-    start = int(match.group(1))
-    end = int(match.group(2)) + 1 if match.group(2) else size
-    if start >= size or end <= start:
-        return None
-    return start, min(end, size)

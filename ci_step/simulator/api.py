@@ -1,0 +1,53 @@
+"""The API listener's endpoints, one row each: Build API, Deploy API v1, App Repository.
+
+Scopes come first and check every request under their path, in order: credentials,
+then the app, then the package or environment a path names. To add an endpoint, add a
+row here and write its handler.
+"""
+
+from __future__ import annotations
+
+from ci_step.simulator import build_api as build
+from ci_step.simulator import deploy_api as deploy
+from ci_step.simulator import repository
+from ci_step.simulator.reply import Reply
+from ci_step.simulator.routes import Call, Route, Router, Scope
+from ci_step.simulator.state import BuildService
+
+APP = "api/1/apps/{app}"
+PACKAGE = f"{APP}/packages/{{package}}"
+ENVIRONMENT = f"{APP}/environments/{{mode}}"
+
+API: Router[BuildService] = Router(
+    [
+        Scope("api/1", build.authorised),
+        Scope(f"{APP}/{{resource}}", build.app_allowed),
+        Scope(PACKAGE, build.package_known),
+        Scope(f"{APP}/environments", build.app_known),
+        Scope(ENVIRONMENT, deploy.environment_known),
+        Scope("v1/repositories", repository.authorised),
+        # Build API
+        Route("GET", f"{APP}/packages", build.list_packages),
+        Route("POST", f"{APP}/packages", build.start_build),
+        Route("GET", PACKAGE, build.get_package),
+        Route("DELETE", PACKAGE, build.delete_package),
+        Route("GET", f"{PACKAGE}/download", build.download),
+        Route("GET", f"{APP}/branches", build.list_branches),
+        Route("GET", f"{APP}/branches/{{branch}}", build.get_branch),
+        # Deploy API v1
+        Route("GET", f"{APP}/environments", deploy.list_environments),
+        Route("GET", ENVIRONMENT, deploy.get_environment),
+        Route("GET", f"{ENVIRONMENT}/package", deploy.deployed_package),
+        Route("POST", f"{ENVIRONMENT}/stop", deploy.stop),
+        Route("POST", f"{ENVIRONMENT}/transport", deploy.transport),
+        Route("POST", f"{ENVIRONMENT}/start", deploy.start),
+        Route("GET", f"{ENVIRONMENT}/start/{{job}}", deploy.start_job),
+        # App Repository API
+        Route("GET", "v1/repositories/{project}/branches/{branch}", repository.get_branch),
+    ]
+)
+
+
+def answer(service: BuildService, call: Call) -> Reply:
+    with service.lock:
+        return API.dispatch(service, call)

@@ -1,0 +1,108 @@
+"""Injected misbehaviour: a fault is matched per request by listener, method and path."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour.
+
+    kind: ``status`` (answer ``status``, HTML body for 5xx, optional Retry-After),
+    ``reset`` (drop the connection with a TCP reset), ``delay`` (answer late),
+    ``truncate`` (storage: promise the full length, send ``after_bytes``, close),
+    ``expire`` (storage: 403 as for an expired URL, optionally after ``after_bytes``),
+    ``ignore-range`` (storage: answer 200 with the whole file), ``redirect``
+    (answer ``status`` if it is a 3xx, else 302, to ``location``; without one, to the
+    request's own path and query: with ``times=-1`` a loop), ``trickle`` (send the body
+    one byte every ``delay`` seconds, 0.2 unless given), ``slow-headers`` (send the status
+    line and headers that way), ``location`` (API: the package's ``Url.Location`` is
+    ``location``), ``not-zip`` (storage: an S3-style XML error page padded to the
+    package's size, answered 200), ``rewrite`` (API: answer as usual, with ``field_value``
+    as the text of the field ``field_name``, or of each of ``A|B``, in the package or each
+    package of the answer).
+    ``process``: for status/reset, carry out the request first (the change
+    happens, the answer is lost). ``times``: how many requests it hits (-1: all).
+    """
+
+    kind: str
+    listener: str = "api"
+    method: str | None = None
+    path: str | None = None
+    times: int = 1
+    status: int = 503
+    retry_after: str | None = None
+    delay: float = 0.0
+    after_bytes: int = 0
+    location: str = ""
+    process: bool = False
+    body: str | None = None  # status: answer this JSON text instead of the default body
+    field_name: str = ""
+    field_value: str = ""
+
+    def matches(self, listener: str, method: str, path: str) -> bool:
+        return (
+            self.times != 0
+            and self.listener == listener
+            and (self.method is None or self.method == method)
+            and (self.path is None or re.search(self.path, path) is not None)
+        )
+
+
+FAULT_KINDS = (
+    "status",
+    "reset",
+    "delay",
+    "truncate",
+    "expire",
+    "ignore-range",
+    "redirect",
+    "rewrite",
+    "trickle",
+    "slow-headers",
+    "location",
+    "not-zip",
+)
+PACE = 0.2  # seconds per byte of trickle and slow-headers, unless the fault gives a delay
+_FAULT_FIELDS = {
+    "listener": str,
+    "method": str,
+    "path": str,
+    "times": int,
+    "status": int,
+    "retry_after": str,
+    "delay": float,
+    "after_bytes": int,
+    "location": str,
+    "process": bool,
+    "body": str,
+    "field_name": str,
+    "field_value": str,
+}
+
+
+def parse_fault(spec: str) -> Fault:
+    """``KIND[:key=value,...]``, for example ``status:status=503,times=3,retry_after=2``."""
+    kind, _, rest = spec.partition(":")
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}")
+    values: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        convert = _FAULT_FIELDS.get(key)
+        if convert is None or not eq:
+            raise ValueError(f"bad fault setting {item!r}; keys: {', '.join(_FAULT_FIELDS)}")
+        if convert is bool:
+            values[key] = text.strip().lower() in ("1", "true", "yes")
+        else:
+            try:
+                values[key] = convert(text.strip())
+            except ValueError:
+                raise ValueError(f"bad value in fault setting {item!r}") from None
+    if kind in ("truncate", "expire", "ignore-range", "not-zip"):
+        values.setdefault("listener", "storage")
+    return Fault(kind, **values)

@@ -157,6 +157,22 @@ def test_documented_errors(
     assert response.json()["errorMessage"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/apps/calc/nothing-here", 404, "NOT_FOUND"),
+        ("PUT", "/apps/calc/packages", 405, "METHOD_NOT_ALLOWED"),
+        ("POST", "/apps/calc/environments/Acceptance", 405, "METHOD_NOT_ALLOWED"),
+    ],
+)
+def test_routes_answer_404_for_unknown_paths_and_405_for_other_methods(
+    sim: Simulator, method: str, path: str, status: int, code: str
+) -> None:
+    response = call(sim, method, path)
+    assert response.status_code == status
+    assert response.json()["errorCode"] == code
+
+
 def test_credentials_checked(sim: Simulator) -> None:
     for headers in (
         {},

@@ -72,6 +72,10 @@ DEPLOY = (
     "stop-timeout",
     "start-timeout",
     "allow-production",
+    "backup",
+    "rollback",
+    "settings-file",
+    "promote-from",
 )
 ALL = tuple(spec.name for spec in INPUTS)
 

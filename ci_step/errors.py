@@ -176,10 +176,29 @@ def exit_code_of(error: StepError) -> int:
     return error.exit_code
 
 
+_CODE_KEYS = ("errorCode", "error_code", "code")
+_TEXT_KEYS = ("errorMessage", "error_message", "message", "detail")
+
+
 def describe_body(body: Mapping[str, Any] | None) -> tuple[str, str]:
-    """(errorCode, errorMessage) of a Mendix v1 error body, '' when absent."""
+    """(error code, message) of a Mendix error body, '' when absent.
+
+    v1 writes ``{"errorCode", "errorMessage"}``; newer APIs may write ``code``/``message``,
+    snake case, or nest them under ``error``: each is read.
+    """
     if not body:
         return "", ""
-    code = body.get("errorCode")
-    text = body.get("errorMessage")
-    return (code if isinstance(code, str) else ""), (text if isinstance(text, str) else "")
+    nested = body.get("error")
+    if isinstance(nested, Mapping):
+        code, text = describe_body(nested)
+        if code or text:
+            return code, text
+    return _first(body, _CODE_KEYS), _first(body, _TEXT_KEYS)
+
+
+def _first(body: Mapping[str, Any], keys: tuple[str, ...]) -> str:
+    for key in keys:
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""

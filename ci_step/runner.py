@@ -81,6 +81,8 @@ def execute(
             raise ConfigError(file_problems + exc.problems) from None
         if file_problems:
             raise ConfigError(file_problems)
+        for secret in config.settings.secrets if config.settings else ():
+            publish.mask(secret, ci, stdout)
         _warn_about_revision(config, ci, log)
         action(config, _services(config, raw, clock, log, out), result)
     except signals.Interrupted as stop:

@@ -399,3 +399,104 @@ def test_paths_resolved_inside_the_workspace_are_accepted(workspace: Path) -> No
     assert config.result_file == workspace / "dist" / "result.json"
     absolute = validate(raw_inputs(artifact_path=str(workspace / "a" / "b.mda")), ci)
     assert absolute.shown_path(absolute.artifact_for("1.0.0")) == "a/b.mda"
+
+
+# -- backup, rollback, settings-file, promote-from ------------------------------------
+
+
+@pytest.mark.parametrize("source", ["flag", "env"])
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("backup", "sometimes", "is 'sometimes'; expected auto (a snapshot before deploying"),
+        ("rollback", "yes", "is 'yes'; expected true or false"),
+        ("settings-file", "../settings.yml", "is '../settings.yml', outside the workspace"),
+        ("settings-file", ".", "is '.', a directory; name a file"),
+        ("promote-from", "Accept/ance", "is 'Accept/ance'; expected Test, Acceptance"),
+    ],
+)
+def test_deploy_safety_inputs_are_checked_first(
+    source: str, name: str, value: str, message: str, sim: Simulator, workspace: Path
+) -> None:
+    extra, args, label = via(source, name, value)
+    env = base_env(workspace.parent) | mendix_env(inputs(sim, environment="Acceptance")) | extra
+    run = run_entrypoint(env, workspace, *args)
+    assert run.code == 2, run.stderr
+    assert f"{label} {message}" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert sim.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"promote-from": "Acceptance"},
+            "MENDIX_PROMOTE_FROM deploys the package another environment runs: "
+            "set environment to the environment to deploy it to",
+        ),
+        (
+            {"promote-from": "acceptance", "environment": "Acceptance"},
+            "MENDIX_PROMOTE_FROM is 'acceptance', the environment deployed to "
+            "(MENDIX_ENVIRONMENT): name the environment whose package to deploy",
+        ),
+        (
+            {"promote-from": "Acceptance", "environment": "Test", "package-id": "abc"},
+            "MENDIX_PROMOTE_FROM and MENDIX_PACKAGE_ID both name the package to deploy",
+        ),
+        (
+            {"promote-from": "Acceptance", "environment": "Production"},
+            "MENDIX_ENVIRONMENT is Production; deploying there needs allow-production",
+        ),
+    ],
+)
+def test_promotion_rules(
+    values: dict[str, str], message: str, sim: Simulator, workspace: Path
+) -> None:
+    env = base_env(workspace.parent) | mendix_env(inputs(sim) | values)
+    run = run_entrypoint(env, workspace)
+    assert run.code == 2, run.stderr
+    assert message in run.stderr
+    assert sim.requests() == []
+
+
+def test_promotion_needs_no_revision_or_version() -> None:
+    raw = raw_inputs(promote_from="Acceptance", environment="Test")
+    raw["revision"] = RawInput(None, "revision")
+    raw["version"] = RawInput(None, "version")
+    config = validate(raw, LOCAL)
+    assert (config.promote_from, config.environment) == ("Acceptance", "Test")
+    assert (config.revision, config.version, config.download) == ("", "", False)
+    # the deploy command needs a package id, unless it is promoted
+    needs = frozenset({"app-id", "username", "api-key", "environment", "package-id"})
+    assert validate(raw, LOCAL, needs).package_id == ""
+    del raw["promote-from"]
+    with pytest.raises(ConfigError, match="package-id is required"):
+        validate(raw, LOCAL, needs)
+
+
+def test_deploy_safety_defaults() -> None:
+    config = validate(raw_inputs(), LOCAL)
+    assert (config.backup, config.rollback, config.settings_file, config.promote_from) == (
+        "auto",
+        False,
+        None,
+        "",
+    )
+    assert config.settings is None
+    assert validate(raw_inputs(backup="TRUE", rollback="True"), LOCAL).backup == "true"
+
+
+def test_deploy_safety_inputs_from_the_config_file(sim: Simulator, workspace: Path) -> None:
+    config = write_config(workspace, "backup: never\nrollback: maybe\npromote-from: ' Test'\n")
+    env = (
+        base_env(workspace.parent)
+        | mendix_env(inputs(sim, environment="Acceptance"))
+        | {"MENDIX_CONFIG": str(config)}
+    )
+    run = run_entrypoint(env, workspace)
+    assert run.code == 2, run.stderr
+    assert f"backup (in {config}) is 'never'" in run.stderr
+    assert f"rollback (in {config}) is 'maybe'" in run.stderr
+    assert f"promote-from (in {config}) is ' Test'" in run.stderr
+    assert sim.requests() == []

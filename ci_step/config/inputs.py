@@ -209,6 +209,35 @@ INPUTS: tuple[InputSpec, ...] = (
         boolean=True,
         parse=plain(parsers.boolean),
     ),
+    InputSpec(
+        "backup",
+        "Take a database snapshot before deploying: auto (when the environment is a "
+        "production one), true or false.",
+        default="auto",
+        boolean=True,
+        parse=plain(parsers.backup),
+    ),
+    InputSpec(
+        "rollback",
+        "When the start fails after the transport, put back the package that ran before "
+        "(and this run's snapshot): true or false.",
+        default="false",
+        boolean=True,
+        parse=plain(parsers.boolean),
+    ),
+    InputSpec(
+        "settings-file",
+        "A YAML file inside the workspace with constants: and scheduled-events: to set on "
+        "the environment before it starts.",
+        parse=parsers.workspace_path,
+        unset=None,
+    ),
+    InputSpec(
+        "promote-from",
+        "Deploy the package this environment runs (for example Acceptance) to environment; "
+        "nothing is built.",
+        parse=plain(parsers.environment),
+    ),
 )
 
 BY_NAME: dict[str, InputSpec] = {spec.name: spec for spec in INPUTS}

@@ -23,6 +23,7 @@ MAX_TIMEOUT = 7 * 24 * 3600.0
 MAX_OUTPUT_PATH = 1024  # bytes of the artifact-path output
 LOG_FORMATS = ("auto", "console", "json")
 ON_EXISTING = ("reuse", "fail", "rebuild")
+BACKUP = ("auto", "true", "false")
 T = TypeVar("T")
 Parse = Callable[[str, Path], Any]  # (text, workspace) -> value
 
@@ -139,6 +140,16 @@ def boolean(value: str) -> bool:
     if lowered in ("true", "false"):
         return lowered == "true"
     raise ValueError(f"is {shown(value)}; expected true or false")
+
+
+def backup(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered in BACKUP:
+        return lowered
+    raise ValueError(
+        f"is {shown(value)}; expected auto (a snapshot before deploying to a production "
+        "environment), true or false"
+    )
 
 
 def timeout(value: str) -> float:

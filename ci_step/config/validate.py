@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ci_step.config import settings_file
 from ci_step.config.inputs import INPUTS, InputSpec
-from ci_step.config.parsers import Parse, workspace_path
+from ci_step.config.parsers import Parse, shown, workspace_path
+from ci_step.config.settings_file import Settings
 from ci_step.domain.versions import LATEST
 from ci_step.errors import ConfigError
 from ci_step.report.ci_env import CiEnv
@@ -53,6 +55,11 @@ class Config:
     stop_timeout: float
     start_timeout: float
     allow_production: bool
+    backup: str  # auto, true or false
+    rollback: bool
+    settings_file: Path | None
+    promote_from: str  # deploy the package this environment runs; nothing is built
+    settings: Settings | None = None  # the settings file, read and checked
 
     def artifact_for(self, version: str) -> Path:
         return self.artifact_path or self.workspace / f"{self.app_id}-{version}.mda"
@@ -113,16 +120,54 @@ def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUI
     workspace = ci.workspace.resolve()
     c = _Checker(raw, workspace)
     values = {spec.param: c.parse(spec, spec.parse) for spec in INPUTS if spec.parse is not None}
-    if values["package_id"]:  # nothing is built: no revision or version to know
+    if values["package_id"] or values["promote_from"]:  # nothing is built
         needs = needs - {"revision", "version"}
+    if values["promote_from"]:  # the package is the one the other environment runs
+        needs = needs - {"package-id"}
     c.require(needs)
     _cross_check(c, values, needs)
+    _promotion_check(c, values, needs)
+    settings = _settings(c, values, ci)
     if c.problems:
         raise ConfigError(c.problems)
     values["description"] = values["description"] or ci.run_description()
     if values["download"] is None:
-        values["download"] = not values["package_id"]
-    return Config(workspace=workspace, **values)
+        values["download"] = not (values["package_id"] or values["promote_from"])
+    return Config(workspace=workspace, settings=settings, **values)
+
+
+def _settings(c: _Checker, values: dict[str, Any], ci: CiEnv) -> Settings | None:
+    """The settings file, read when there is a deploy to use it (a build-only job sharing
+    the config file need not have the variables it reads)."""
+    path = values["settings_file"]
+    if path is None or not values["environment"]:
+        return None
+    settings, problems = settings_file.load(path, c.value("settings-file") or str(path), ci.env)
+    c.problems.extend(problems)
+    return settings
+
+
+def _promotion_check(c: _Checker, values: dict[str, Any], needs: frozenset[str]) -> None:
+    source, environment = values["promote_from"], values["environment"]
+    if not source:
+        return
+    if not environment and "environment" not in needs:
+        c.fail(
+            "promote-from",
+            f"deploys the package another environment runs: set {c.label('environment')} "
+            "to the environment to deploy it to",
+        )
+    if environment and source.casefold() == environment.casefold():
+        c.fail(
+            "promote-from",
+            f"is {shown(source)}, the environment deployed to ({c.label('environment')}): "
+            "name the environment whose package to deploy, such as Acceptance",
+        )
+    if values["package_id"]:
+        c.fail(
+            "promote-from",
+            f"and {c.label('package-id')} both name the package to deploy: set only one",
+        )
 
 
 def _cross_check(c: _Checker, values: dict[str, Any], needs: frozenset[str]) -> None:

@@ -134,7 +134,8 @@ def _deploy(target: Deployment, services: Services, package_id: str, result: Ste
     app, mode = target.app_id, target.environment
     environment = _preflight(target, services)
     result.environment_url = environment.url
-    if environment.status == "Running" and api.deployed_package_id(app, mode) == package_id:
+    running = api.deployed_package(app, mode) if environment.status == "Running" else None
+    if running is not None and running.package_id == package_id:
         # A re-run: stopping and starting again would only cost the users downtime.
         log.info(
             f"Environment {mode} already runs this package; nothing to do", url=environment.url

@@ -7,6 +7,7 @@ error body (errorCode, errorMessage) gives the message.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -119,7 +120,8 @@ def parse_package(data: object) -> Package:
 
 class BuildApi:
     def __init__(self, base_url: str, username: str, api_key: str, transport: Transport) -> None:
-        self.root = f"{base_url.rstrip('/')}/api/1"
+        self.base_url = base_url.rstrip("/")  # the origin every Mendix API call goes to
+        self.root = f"{self.base_url}/api/1"
         self.transport = transport
         transport.session.headers.update(
             {
@@ -152,18 +154,7 @@ class BuildApi:
             json=json,
             final_codes=final_codes,
         )
-        with response:
-            if not 200 <= response.status_code < 300:
-                raise error_for(response, doing)
-            if not response.content:
-                return None
-            try:
-                return response.json()
-            except ValueError:
-                raise ApiError(
-                    f"The Mendix API answered HTTP {response.status_code} without JSON while "
-                    f"{doing}."
-                ) from None
+        return json_answer(response, doing)
 
     def start_build(
         self, app_id: str, branch: str, revision: str, version: str, description: str
@@ -224,7 +215,39 @@ class BuildApi:
         return Branch(name=_text(data, "Name") or name, latest_revision=revision)
 
 
-def error_for(response: requests.Response, doing: str) -> ApiError | AuthError:
+def json_answer(
+    response: requests.Response,
+    doing: str,
+    fixes: Mapping[str, str] | None = None,
+    refused_fix: str = "",
+) -> Any:
+    """The JSON of a 2xx answer (None when empty), else the error its status picks."""
+    with response:
+        if not 200 <= response.status_code < 300:
+            raise error_for(response, doing, fixes or FIXES, refused_fix or API_RIGHTS_FIX)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                f"The Mendix API answered HTTP {response.status_code} without JSON while {doing}."
+            ) from None
+
+
+API_RIGHTS_FIX = "give the user 'API Rights' on this app in the Mendix Portal (Team / Security)"
+
+
+def error_for(
+    response: requests.Response,
+    doing: str,
+    fixes: Mapping[str, str] = FIXES,
+    refused_fix: str = API_RIGHTS_FIX,
+) -> ApiError | AuthError:
+    """The status picks the class; the error body's code and message make the text.
+
+    ``fixes``: what to do about each error code; ``refused_fix``: about a 403 without one.
+    """
     status = response.status_code
     body: Any = None
     try:
@@ -245,10 +268,7 @@ def error_for(response: requests.Response, doing: str) -> ApiError | AuthError:
     if status == 403:
         return AuthError(
             f"The Mendix API refused permission while {doing} (HTTP 403, {detail}).",
-            fix=FIXES.get(
-                code,
-                "give the user 'API Rights' on this app in the Mendix Portal (Team / Security)",
-            ),
+            fix=fixes.get(code, refused_fix),
             error_code=code,
         )
     if 300 <= status < 400:
@@ -262,5 +282,5 @@ def error_for(response: requests.Response, doing: str) -> ApiError | AuthError:
         f"The Mendix API rejected the request while {doing} (HTTP {status}, {detail}).",
         status=status,
         error_code=code,
-        fix=FIXES.get(code, ""),
+        fix=fixes.get(code, ""),
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+from ci_step.domain.settings import EnvironmentSettings, parse_settings
 from ci_step.errors import ApiError
 from ci_step.mendix.build_api import BuildApi
 
@@ -29,6 +32,8 @@ START_FAILURES = frozenset(
 STILL_PROCESSING = "SERVICE UNAVAILABLE"  # 503 "MDA is still being processed, retry later"
 TRANSPORT_FAILURES = frozenset({"PACKAGE_PARSE_FAILED", STILL_PROCESSING})
 STOP_FAILURES = frozenset({"STOP_FAILED"})
+SETTINGS_FAILURES = frozenset({"INVALID_SCHEDULED_EVENT_PARAMETER"})  # a 500 that is a verdict
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,17 @@ class Environment:
     status: str  # Empty, Stopped or Running
     url: str
     production: bool
+    environment_id: str = ""  # EnvironmentId, what the Backups API names it by; "" if absent
+    model_version: str = ""
+
+
+@dataclass(frozen=True)
+class DeployedPackage:
+    """The package an environment holds."""
+
+    package_id: str
+    version: str
+    name: str
 
 
 def _text(data: dict[str, Any], key: str) -> str:
@@ -56,14 +72,25 @@ class DeployApi:
         )
         if not isinstance(data, dict) or not _text(data, "Status"):
             raise ApiError(f"The Deploy API answered environment {mode} without a Status.")
+        environment_id = _text(data, "EnvironmentId")
         return Environment(
             status=_text(data, "Status"),
             url=_text(data, "Url"),
             production=data.get("Production") is True,
+            environment_id=environment_id if _SAFE_ID.fullmatch(environment_id) else "",
+            model_version=_text(data, "ModelVersion"),
         )
 
-    def deployed_package_id(self, app_id: str, mode: str) -> str | None:
-        """The PackageId the environment holds; None when it holds none."""
+    def get_app(self, app_id: str) -> str:
+        """The app's ProjectId: the id the v2 APIs (backups) name it by."""
+        data = self.api.call("GET", self.api.app_url(app_id), doing=f"reading app {app_id}")
+        project_id = _text(data, "ProjectId") if isinstance(data, dict) else ""
+        if not _SAFE_ID.fullmatch(project_id):
+            raise ApiError(f"The Deploy API answered app {app_id} without a valid ProjectId.")
+        return project_id
+
+    def deployed_package(self, app_id: str, mode: str) -> DeployedPackage | None:
+        """The package the environment holds; None when it holds none."""
         try:
             data = self.api.call(
                 "GET",
@@ -74,9 +101,42 @@ class DeployApi:
             if exc.error_code == "PACKAGE_NOT_FOUND":
                 return None
             raise
-        if not isinstance(data, dict):
+        package_id = _text(data, "PackageId") if isinstance(data, dict) else ""
+        if not isinstance(data, dict) or not _SAFE_ID.fullmatch(package_id):
             return None
-        return _text(data, "PackageId") or None
+        return DeployedPackage(package_id, _text(data, "Version"), _text(data, "Name"))
+
+    def get_settings(self, app_id: str, mode: str) -> EnvironmentSettings:
+        """The environment's constants and scheduled events, as the next start will use them."""
+        data = self.api.call(
+            "GET",
+            f"{self._environment(app_id, mode)}/settings",
+            doing=f"reading the settings of environment {mode}",
+        )
+        return parse_settings(data, mode)
+
+    def set_settings(self, app_id: str, mode: str, collection: dict[str, Any]) -> None:
+        """Write the whole collection back (see EnvironmentSettings.body); the next start
+        takes it. Writing the same values twice changes nothing: safe to repeat."""
+        self.api.call(
+            "POST",
+            f"{self._environment(app_id, mode)}/settings",
+            doing=f"changing the settings of environment {mode}",
+            json=collection,
+            final_codes=SETTINGS_FAILURES,
+        )
+
+    def log_url(self, app_id: str, mode: str, day: datetime.date) -> str:
+        """The signed DownloadUrl of the environment's log of ``day`` (UTC)."""
+        data = self.api.call(
+            "GET",
+            f"{self._environment(app_id, mode)}/logs/{day.isoformat()}",
+            doing=f"asking for the log of environment {mode}",
+        )
+        url = _text(data, "DownloadUrl") if isinstance(data, dict) else ""
+        if urlsplit(url).scheme not in ("https", "http"):
+            raise ApiError(f"The Deploy API gave no DownloadUrl for the log of {mode}.")
+        return url
 
     def stop(self, app_id: str, mode: str) -> None:
         # Stopping a stopped environment changes nothing: safe to repeat.

@@ -23,11 +23,14 @@ import requests
 import urllib3
 
 from ci_step.clock import Deadline
-from ci_step.errors import ApiUnavailable, DeadlineExceeded
+from ci_step.errors import ApiUnavailable, DeadlineExceeded, describe_body
 from ci_step.mendix import watchdog
 from ci_step.retry import Backoff, Tries
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Calls that change something carry a JSON body, {} when they have nothing to say: the
+# Mendix APIs require "Content-Type: application/json" on them.
+WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 # Up to 8 tries, exponential with full jitter; a Retry-After wait of 0 still waits 1 s.
@@ -125,9 +128,14 @@ class Transport:
     ) -> requests.Response:
         """``final_codes``: Mendix error codes that end the call even on a 5xx answer.
 
+        A POST, PUT or PATCH always sends a JSON body (``{}`` when ``json`` is None), so it
+        always carries ``Content-Type: application/json``.
+
         A wait the server named (Retry-After) uses up no attempt: only the deadline
         bounds how often a rate-limited call is tried again.
         """
+        if json is None and method.upper() in WITH_BODY:
+            json = {}
         tries = Tries(self.policy.backoff, self.deadline, self.rng)
         sent = 0
         retrying = ""
@@ -202,7 +210,7 @@ def _carries(response: requests.Response, codes: frozenset[str]) -> bool:
         body = response.json()
     except ValueError:
         return False
-    return isinstance(body, dict) and body.get("errorCode") in codes
+    return isinstance(body, dict) and describe_body(body)[0] in codes
 
 
 def _describe(exc: BaseException, origin: str = "") -> str:

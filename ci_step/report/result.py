@@ -22,6 +22,9 @@ OUTPUT_NAMES: tuple[str, ...] = (
     "environment-url",
     "deployed",
     "deploy-result",
+    "backup-id",
+    "rolled-back",
+    "settings-changed",
 )
 
 
@@ -47,6 +50,9 @@ class StepResult:
     deployed: bool = False
     # success, failure, timeout, cancelled, error, skipped; "running" only while it runs
     deploy_result: str = "skipped"
+    backup_id: str = ""  # the snapshot taken before the deploy
+    rolled_back: bool = False  # the package that ran before runs again
+    settings_changed: int = 0  # constants and scheduled events changed
     error: StepError | None = None
     exit_code: int = 70
     notes: list[str] = field(default_factory=list)
@@ -93,6 +99,9 @@ class StepResult:
             "environment-url": self.environment_url,
             "deployed": "true" if self.deployed else "false",
             "deploy-result": self.deploy_result,
+            "backup-id": self.backup_id,
+            "rolled-back": "true" if self.rolled_back else "false",
+            "settings-changed": str(self.settings_changed),
         }
 
     def document(self) -> dict[str, object]:
@@ -102,6 +111,8 @@ class StepResult:
         doc["duration-seconds"] = round(self.duration_seconds, 1)
         doc["reused"] = self.reused
         doc["deployed"] = self.deployed
+        doc["rolled-back"] = self.rolled_back
+        doc["settings-changed"] = self.settings_changed
         doc["exit-code"] = self.exit_code
         doc["error"] = (
             None

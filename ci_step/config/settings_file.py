@@ -1,0 +1,211 @@
+"""The settings file: constants and scheduled events to set on the environment.
+
+```yaml
+constants:
+  MyModule.ApiUrl: https://api.example.com
+  MyModule.ApiKey: ${PAYMENT_API_KEY}    # read from the environment: a secret
+scheduled-events:
+  MyModule.NightlyCleanup: Enabled       # or Disabled (any case)
+```
+
+Read as text (YAML's BaseLoader) and checked whole before any request: every problem
+is reported at once, each naming the file and the key, never a value (it may be a
+secret written where it should not be).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ci_step.domain.settings import EVENT_STATES, NAME, Value
+from ci_step.secrets import REGISTRY
+
+MAX_SETTINGS_BYTES = 1 << 20
+MAX_VALUE_CHARS = 65536
+SECTIONS = ("constants", "scheduled-events")
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and line breaks may stay
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the file asks for: constants by name, scheduled events Enabled/Disabled."""
+
+    path: str  # as the user gave it
+    constants: Mapping[str, Value] = field(default_factory=dict)
+    events: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(v.text for v in self.constants.values() if v.secret)
+
+
+class _UniqueKeyLoader(yaml.BaseLoader):
+    """BaseLoader that remembers keys written twice in one mapping (YAML keeps the last)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[str, int]] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if isinstance(key, str):
+                folded = key.lower()
+                if folded in seen:
+                    self.duplicates.append((key, key_node.start_mark.line + 1))
+                seen.add(folded)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
+
+
+def load(path: Path, shown: str, environ: Mapping[str, str]) -> tuple[Settings | None, list[str]]:
+    """The file's settings and every problem found (then no settings).
+
+    ``shown``: the path as the user wrote it, for messages; ``environ``: where ``${NAME}``
+    is read. Each secret read is registered for redaction at once.
+    """
+    where = f"settings file {shown}"
+    try:
+        document, duplicates = _read(path, where)
+    except _Unreadable as exc:
+        return None, [str(exc)]
+    reader = _Reader(where, environ)
+    reader.problems.extend(duplicates)
+    if isinstance(document, dict):
+        for key, value in document.items():
+            reader.section(key, value)
+    elif document not in (None, ""):  # an empty file asks for nothing
+        reader.problems.append(f"{where} must hold a mapping with constants: and scheduled-events:")
+    if reader.problems:
+        return None, reader.problems
+    return Settings(shown, reader.constants, reader.events), []
+
+
+class _Unreadable(Exception):
+    """The file cannot be read as YAML at all (the message says why)."""
+
+
+def _read(path: Path, where: str) -> tuple[object, list[str]]:
+    """The document and the keys written twice in it; _Unreadable when there is none."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_SETTINGS_BYTES:
+            raise _Unreadable(f"{where} is {size} bytes; at most {MAX_SETTINGS_BYTES} are read")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _Unreadable(f"{where} does not exist") from None
+    except UnicodeDecodeError:
+        raise _Unreadable(f"{where} cannot be read: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise _Unreadable(f"{where} cannot be read: {exc.strerror}") from None
+    loader = _UniqueKeyLoader(text)
+    try:
+        document = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise _Unreadable(f"{where} is not valid YAML{at}") from None
+    except RecursionError:
+        raise _Unreadable(f"{where} is nested too deeply") from None
+    finally:
+        loader.dispose()
+    duplicates = [
+        f"'{_short(key)}' in {where} is written twice (again at line {line}); keep one"
+        for key, line in loader.duplicates
+    ]
+    return document, duplicates
+
+
+class _Reader:
+    def __init__(self, where: str, environ: Mapping[str, str]) -> None:
+        self.where = where
+        self.environ = environ
+        self.constants: dict[str, Value] = {}
+        self.events: dict[str, str] = {}
+        self.problems: list[str] = []
+
+    def section(self, key: object, value: object) -> None:
+        if key not in SECTIONS:
+            shown = _short(key) if isinstance(key, str) else repr(key)
+            self.problems.append(f"unknown key '{shown}' in {self.where}{_suggest(key)}")
+            return
+        if value is None or value == "":
+            return
+        if not isinstance(value, dict):
+            self.problems.append(
+                f"'{key}' in {self.where} must be a mapping of Module.Name to a value"
+            )
+            return
+        for name, item in value.items():
+            self.entry(str(key), name, item)
+
+    def entry(self, section: str, name: object, item: object) -> None:
+        label = f"'{_short(name) if isinstance(name, str) else repr(name)}' under {section}:"
+        where = f"{label} in {self.where}"
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            self.problems.append(f"{where} is not a name of the form Module.Name")
+            return
+        if not isinstance(item, str):
+            kind = "a list" if isinstance(item, list) else "a mapping"
+            self.problems.append(f"{where} must be a single value, not {kind}")
+            return
+        if section == "constants":
+            value = self.constant(item, where)
+            if value is not None:
+                self.constants[name] = value
+            return
+        state = item.strip().title()
+        if state not in EVENT_STATES:
+            self.problems.append(f"{where} must be Enabled or Disabled")
+            return
+        self.events[name] = state
+
+    def constant(self, text: str, where: str) -> Value | None:
+        reference = _REFERENCE.fullmatch(text)
+        if reference is not None:
+            variable = reference.group(1)
+            secret = self.environ.get(variable, "")
+            if not secret:
+                self.problems.append(
+                    f"{where} reads the environment variable {variable}, which is "
+                    f"{'empty' if variable in self.environ else 'not set'}: set it (from a "
+                    "masked CI variable)"
+                )
+                return None
+            REGISTRY.add(secret)
+            return Value(secret, secret=True)
+        # Never echo the value: a secret may have been written here by mistake.
+        if "${" in text:
+            self.problems.append(
+                f"{where} holds '${{' but is not exactly ${{NAME}}: a value read from the "
+                "environment is written whole, for example ${PAYMENT_API_KEY}"
+            )
+        elif _CONTROL.search(text):
+            self.problems.append(f"{where} holds control characters")
+        elif len(text) > MAX_VALUE_CHARS:
+            self.problems.append(f"{where} is longer than {MAX_VALUE_CHARS} characters")
+        else:
+            return Value(text)
+        return None
+
+
+def _suggest(key: object) -> str:
+    text = key.lower().replace("_", "-") if isinstance(key, str) else ""
+    matches = difflib.get_close_matches(text, SECTIONS, n=2, cutoff=0.6)
+    if not matches:
+        return f" (known keys: {', '.join(SECTIONS)})"
+    return " (did you mean " + " or ".join(f"'{m}'" for m in matches) + "?)"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    printable = text.encode("unicode_escape").decode("ascii")
+    return printable if len(printable) <= limit else printable[: limit - 3] + "..."

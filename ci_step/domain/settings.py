@@ -1,0 +1,153 @@
+"""An environment's settings (constants and scheduled events) and the changes a file asks for.
+
+The Deploy API answers ``GET …/settings`` with the whole collection and takes the whole
+collection back on ``POST`` (what it does with entries left out is undocumented), so the
+answer is kept as it came and only the ``Value`` of named entries is replaced.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ci_step.errors import ApiError
+from ci_step.secrets import MASK
+
+ENABLED, DISABLED = "Enabled", "Disabled"
+EVENT_STATES = (ENABLED, DISABLED)
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
+_SECTIONS = {"constant": "Constants", "scheduled event": "ScheduledEvents"}
+
+
+@dataclass(frozen=True)
+class Value:
+    """A value to set; a secret one (read from ``${NAME}``) is shown as ``***``."""
+
+    text: str = field(repr=False)
+    secret: bool = False
+
+    @property
+    def shown(self) -> str:
+        return MASK if self.secret else self.text
+
+    def __repr__(self) -> str:
+        return f"Value({self.shown!r}, secret={self.secret})"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One constant or scheduled event as the environment holds it."""
+
+    name: str
+    value: str  # what the next start uses
+    deployed_value: str  # what the running app uses
+    data_type: str  # constants only: String, Integer, Boolean, ...
+
+
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    constants: tuple[Setting, ...]
+    events: tuple[Setting, ...]
+    document: Mapping[str, Any] = field(repr=False, compare=False)  # the answer, as it came
+
+    def constant(self, name: str) -> Setting | None:
+        return next((s for s in self.constants if s.name == name), None)
+
+    def event(self, name: str) -> Setting | None:
+        return next((s for s in self.events if s.name == name), None)
+
+    def body(self, constants: Mapping[str, str], events: Mapping[str, str]) -> dict[str, Any]:
+        """The whole collection to POST back, with these names' ``Value`` replaced."""
+        document = copy.deepcopy(dict(self.document))
+        for key, values in (("Constants", constants), ("ScheduledEvents", events)):
+            for entry in document.get(key) or []:
+                if isinstance(entry, dict) and entry.get("Name") in values:
+                    entry["Value"] = values[entry["Name"]]
+        return document
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # "constant" or "scheduled event"
+    name: str
+    old: str
+    new: Value
+
+    def describe(self) -> str:
+        old = MASK if self.new.secret else self.old
+        return f"{self.kind} {self.name}: {old} → {self.new.shown}"
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    changes: tuple[Change, ...]
+    missing: tuple[str, ...]  # "constant Module.Name": names the environment's model lacks
+
+    def body(self, current: EnvironmentSettings) -> dict[str, Any]:
+        constants = {c.name: c.new.text for c in self.changes if c.kind == "constant"}
+        events = {c.name: c.new.text for c in self.changes if c.kind == "scheduled event"}
+        return current.body(constants, events)
+
+
+def plan(
+    current: EnvironmentSettings, constants: Mapping[str, Value], events: Mapping[str, str]
+) -> ChangeSet:
+    """What must change for the environment to hold the wanted values."""
+    changes: list[Change] = []
+    missing: list[str] = []
+    wanted: list[tuple[str, str, Value, Setting | None]] = [
+        ("constant", name, value, current.constant(name)) for name, value in constants.items()
+    ]
+    wanted += [
+        ("scheduled event", name, Value(state), current.event(name))
+        for name, state in events.items()
+    ]
+    for kind, name, value, have in wanted:
+        if have is None:
+            missing.append(f"{kind} {name}")
+        elif not _same(kind, have.value, value.text):
+            changes.append(Change(kind, name, have.value, value))
+    return ChangeSet(tuple(changes), tuple(missing))
+
+
+def _same(kind: str, have: str, want: str) -> bool:
+    return have.lower() == want.lower() if kind == "scheduled event" else have == want
+
+
+def parse_settings(data: object, mode: str) -> EnvironmentSettings:
+    """The answer to ``GET …/environments/{Mode}/settings``."""
+    if not isinstance(data, dict):
+        raise ApiError(f"The Deploy API answered the settings of {mode} with something else.")
+    sections: dict[str, tuple[Setting, ...]] = {}
+    for kind, key in _SECTIONS.items():
+        entries = data.get(key)
+        if entries is None:
+            entries = []
+        if not isinstance(entries, list):
+            raise ApiError(f"The Deploy API answered the settings of {mode} without a {key} list.")
+        sections[key] = tuple(_setting(entry, kind, mode) for entry in entries)
+    return EnvironmentSettings(sections["Constants"], sections["ScheduledEvents"], data)
+
+
+def _setting(entry: object, kind: str, mode: str) -> Setting:
+    name = entry.get("Name") if isinstance(entry, dict) else None
+    if not isinstance(entry, dict) or not isinstance(name, str) or not NAME.fullmatch(name):
+        raise ApiError(f"The Deploy API answered a {kind} of {mode} without a valid Name.")
+    return Setting(
+        name=name,
+        value=_text(entry.get("Value")),
+        deployed_value=_text(entry.get("DeployedValue")),
+        data_type=_text(entry.get("DataType")),
+    )
+
+
+def _text(value: object) -> str:
+    """A value as text: the API gives strings; a number or Boolean is tolerated."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value if isinstance(value, str) else ""

@@ -114,7 +114,8 @@ def test_github_docker_action(
     )
     done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == f"::add-mask::{API_KEY}"
+    assert done.stderr.splitlines()[0] == f"::add-mask::{API_KEY}"  # commands go to stderr
+    assert "::" not in done.stdout
     outputs = ci_formats.github_file_command((commands / "set_output").read_text("utf-8"))
     assert list(outputs) == list(OUTPUT_NAMES)
     assert outputs["result"] == "success"

@@ -154,8 +154,9 @@ class Cancelled(StepError):
     result = "cancelled"
     default_docs = ""
 
-    def __init__(self, signum: int, name: str) -> None:
-        super().__init__(f"Stopped by {name}: the build keeps running on the Mendix side.")
+    def __init__(self, signum: int, name: str, on_mendix: str = "") -> None:
+        going_on = on_mendix or "nothing the step started is running on the Mendix side"
+        super().__init__(f"Stopped by {name}: {going_on}.")
         self.signum = signum
 
     @property

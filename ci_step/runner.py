@@ -86,7 +86,7 @@ def execute(
         _warn_about_revision(config, ci, log)
         action(config, _services(config, raw, clock, log, out), result)
     except signals.Interrupted as stop:
-        result.fail(Cancelled(stop.signum, stop.name))
+        result.fail(Cancelled(stop.signum, stop.name, result.on_mendix))
     except StepError as exc:
         result.fail(exc)
     except Exception as exc:  # a bug: say so, with the traceback, still write the outputs

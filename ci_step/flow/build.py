@@ -16,7 +16,6 @@ from ci_step.flow import deploy
 from ci_step.flow.plan import Plan, make_plan
 from ci_step.flow.schedule import next_wait
 from ci_step.flow.services import Services
-from ci_step.inert import Writer
 from ci_step.log import Log
 from ci_step.mendix import download
 from ci_step.mendix.build_api import BuildApi
@@ -30,6 +29,9 @@ START_BACKOFF = Backoff(first=1.0, cap=30.0, jitter=True)
 
 def run_build(config: Config, services: Services, result: StepResult) -> None:
     """The default step: plan, then reuse or start, wait, download; deploy when asked."""
+    if config.promote_from:
+        run_promotion(config, services, result)
+        return
     if config.package_id:
         run_deploy(config, services, result, config.package_id)
         return
@@ -40,7 +42,7 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
     plan = make_plan(config, services)
     result.version, result.revision = plan.version, plan.revision
     if config.dry_run:
-        print_dry_run(plan, config, services.out)
+        print_dry_run(plan, config, services)
         if plan.existing is not None:
             result.package_id, result.status = plan.existing.package_id, plan.existing.status
             result.reused = True
@@ -81,6 +83,29 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
     result.succeed()
 
 
+def run_promotion(config: Config, services: Services, result: StepResult) -> None:
+    """Deploy exactly the package that promote-from runs; nothing is built."""
+    result.environment = config.environment
+    deploy.preflight(config, services)
+    held = deploy.promoted_package(config, services)
+    result.package_id, result.version = held.package_id, held.version
+    if config.dry_run:
+        lines = [
+            "Dry run: nothing was changed.",
+            f"Package {held.package_id} (version {held.version or 'unknown'}), which "
+            f"{config.promote_from} runs, would be {deploy.describe(config)}.",
+            *deploy.dry_run_settings(config, services),
+        ]
+        services.out.write("\n".join(lines) + "\n")
+        result.succeed()
+        return
+    if config.download:
+        package = services.api.get_package(config.app_id, held.package_id)
+        fetch_artifact(config, services, package, result, file_version(package))
+    deploy.deploy_package(config, services, held.package_id, result)
+    result.succeed()
+
+
 def run_deploy(config: Config, services: Services, result: StepResult, package_id: str) -> None:
     """Deploy an existing package (waiting for its build first when it still runs)."""
     result.environment = config.environment
@@ -88,10 +113,12 @@ def run_deploy(config: Config, services: Services, result: StepResult, package_i
     package = services.api.get_package(config.app_id, package_id)
     result.package_id, result.status, result.version = package_id, package.status, package.version
     if config.dry_run:
-        services.out.write(
-            f"Dry run: nothing was changed.\nPackage {package_id} ({package.status}) would be "
-            f"{deploy.describe(config)}.\n"
-        )
+        lines = [
+            "Dry run: nothing was changed.",
+            f"Package {package_id} ({package.status}) would be {deploy.describe(config)}.",
+            *deploy.dry_run_settings(config, services),
+        ]
+        services.out.write("\n".join(lines) + "\n")
         result.succeed()
         return
     if not package.terminal:
@@ -104,7 +131,7 @@ def run_deploy(config: Config, services: Services, result: StepResult, package_i
     result.succeed()
 
 
-def print_dry_run(plan: Plan, config: Config, out: Writer) -> None:
+def print_dry_run(plan: Plan, config: Config, services: Services) -> None:
     lines = ["Dry run: nothing was started."]
     if plan.existing is not None:
         lines.append(
@@ -123,8 +150,9 @@ def print_dry_run(plan: Plan, config: Config, out: Writer) -> None:
         ]
     if config.environment:
         lines.append(f"Then the package would be {deploy.describe(config)}.")
-    out.write("\n".join(lines) + "\n")
-    out.flush()
+        lines += deploy.dry_run_settings(config, services)
+    services.out.write("\n".join(lines) + "\n")
+    services.out.flush()
 
 
 def start_build(plan: Plan, services: Services) -> str:
@@ -186,6 +214,7 @@ def wait_for_build(
 ) -> Package:
     """Poll the package on the polling schedule until its build ends (or the deadline)."""
     clock, deadline, log = services.clock, services.deadline, services.log
+    result.on_mendix = f"the build of package {package_id} keeps running on the Mendix side"
     started = clock.now()
     last = ""
     while True:
@@ -202,6 +231,7 @@ def wait_for_build(
                 after=format_duration(clock.now() - started),
             )
         if package.terminal:
+            result.on_mendix = ""
             return package
         try:
             deadline.sleep(next_wait(clock.now() - started, poll_interval), "waiting")

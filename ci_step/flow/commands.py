@@ -16,6 +16,7 @@ from ci_step.flow.build import (
     fetch_artifact,
     file_version,
     run_deploy,
+    run_promotion,
     start_build,
     wait_for_build,
 )
@@ -193,4 +194,7 @@ def prune(keep: int) -> Action:
 
 def deploy(config: Config, services: Services, result: StepResult) -> None:
     """`mendix-build deploy`: the package named by the argument or the package-id input."""
-    run_deploy(config, services, result, config.package_id)
+    if config.promote_from:
+        run_promotion(config, services, result)
+    else:
+        run_deploy(config, services, result, config.package_id)

@@ -1,32 +1,38 @@
-"""Put a built package on an environment: stop it, transport the package, start it.
+"""Put a built package on an environment, safely: snapshot, stop, transport, settings, start.
 
-The order matters (a running environment refuses a transport) and so does each
-answer: a start is done only when its job reports ``Started``. Failures after the
-build are DeployFailed (exit 7) with the API's error code and a fix; the deadline
-and signals keep their own exit codes.
+The order matters and so does each answer:
+1. preflight, before anything is built: the environment exists, production needs
+   allow-production, and a snapshot that will be taken is allowed ("Access to Backups");
+2. a snapshot of the running environment (backup: auto on production, or true), taken
+   before the stop: no added downtime, and a snapshot that fails leaves it untouched;
+3. stop, transport, then the settings file (the new model's constants exist only now);
+4. start, done only when its job reports ``Started``.
+A failed start (an error code, or start-timeout) brings the tail of the day's app log into
+the error; with rollback the package that ran before is put back (with the database from
+the snapshot, when one was taken) and started. Every failure says the state it leaves the
+environment in. Failures are DeployFailed (exit 7) with the API's error code and a fix;
+the deadline and signals keep their own exit codes, and a rollback never turns a failed
+deploy into a success.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+import datetime
+from dataclasses import dataclass
 
-from ci_step.clock import Deadline
+from ci_step.config.settings_file import Settings
 from ci_step.config.validate import Config
-from ci_step.domain.durations import format_duration
 from ci_step.errors import ApiError, ConfigError, DeadlineExceeded, DeployFailed, StepError
-from ci_step.flow.schedule import next_wait
+from ci_step.flow import settings as settings_flow
+from ci_step.flow.backup import Backups
+from ci_step.flow.environment import Environment, Timing
 from ci_step.flow.services import Services
-from ci_step.mendix.deploy_api import STILL_PROCESSING, DeployApi, Environment
-from ci_step.mendix.transport import Uncertain
+from ci_step.mendix import download, logs
+from ci_step.mendix.deploy_api import DeployApi, DeployedPackage
+from ci_step.mendix.deploy_api import Environment as EnvironmentInfo
 from ci_step.report.result import StepResult
-from ci_step.retry import Backoff, Tries
 
-# A package the platform still processes: 1 s, 2 s, 4 s, ... up to poll-interval.
-PROCESSING_BACKOFF = Backoff(first=1.0, jitter=False)
-# A lost answer to the start request: ask once more at once (the API then says whether a
-# start is under way, while the job it may have created is still running).
-START_JOB_BACKOFF = Backoff(first=0.0, cap=0.0, jitter=False, tries=2)
+LOG_LINES = 50
 
 
 @dataclass(frozen=True)
@@ -37,9 +43,11 @@ class Deployment:
     environment: str
     auto_sync_db: bool
     allow_production: bool
-    poll_interval: float
-    stop_timeout: float
-    start_timeout: float
+    timing: Timing
+    backup: str  # auto, true or false
+    rollback: bool
+    settings: Settings | None
+    run: str  # names the CI run, for the snapshot's comment
 
     @classmethod
     def of(cls, config: Config) -> Deployment:
@@ -48,45 +56,29 @@ class Deployment:
             environment=config.environment,
             auto_sync_db=config.auto_sync_db,
             allow_production=config.allow_production,
-            poll_interval=config.poll_interval,
-            stop_timeout=config.stop_timeout,
-            start_timeout=config.start_timeout,
+            timing=Timing(config.poll_interval, config.stop_timeout, config.start_timeout),
+            backup=config.backup,
+            rollback=config.rollback,
+            settings=config.settings,
+            run=config.description,
         )
+
+    def wants_backup(self, production: bool) -> bool:
+        return self.backup == "true" or (self.backup == "auto" and production)
 
     def describe(self) -> str:
         """What the deploy would do, for a dry run."""
-        return (
-            f"deployed to {self.environment}: stop it if it runs, transport the package, start "
-            f"it (AutoSyncDb {str(self.auto_sync_db).lower()}) and wait for Started"
-        )
-
-
-@dataclass(frozen=True)
-class Phase:
-    """A wait for the environment ('stop' or 'start') within its own timeout."""
-
-    name: str
-    environment: str
-    seconds: float  # the phase's timeout input
-    interval: float  # poll-interval
-    deadline: Deadline
-
-    def until(self, done: Callable[[], bool]) -> None:
-        """Check ``done`` on the polling schedule until it holds."""
-        while not done():
-            wait = next_wait(self.deadline.elapsed(), self.interval)
-            try:
-                self.deadline.sleep(wait, f"waiting to {self.name}")
-            except DeadlineExceeded:
-                raise self.late() from None
-
-    def late(self) -> DeadlineExceeded:
-        return DeadlineExceeded(
-            f"Environment {self.environment} did not {self.name} within "
-            f"{format_duration(self.seconds)} ({self.name}-timeout, or what was left of timeout).",
-            fix=f"raise {self.name}-timeout or timeout; look at the environment in the Mendix "
-            "Portal",
-        )
+        steps = [f"deployed to {self.environment}:"]
+        if self.backup != "false":
+            when = "" if self.backup == "true" else " if it is a production environment"
+            steps.append(f"a snapshot of it{when},")
+        steps.append("stop it if it runs, transport the package,")
+        if self.settings is not None:
+            steps.append(f"apply {self.settings.path},")
+        steps.append(f"start it (AutoSyncDb {str(self.auto_sync_db).lower()}) and wait for Started")
+        if self.rollback:
+            steps.append("(rolled back if the start fails)")
+        return " ".join(steps)
 
 
 def describe(config: Config) -> str:
@@ -94,13 +86,66 @@ def describe(config: Config) -> str:
     return Deployment.of(config).describe()
 
 
-def preflight(config: Config, services: Services) -> Environment:
-    """Read the environment before anything is built: a wrong name or a production
-    environment without allow-production stops the step while it costs nothing."""
-    return _preflight(Deployment.of(config), services)
+def preflight(config: Config, services: Services) -> EnvironmentInfo:
+    """Check, before anything is built, what would stop the deploy while it costs nothing:
+    the environment's name, production without allow-production, and the permission to take
+    the snapshot the deploy will take."""
+    target = Deployment.of(config)
+    environment = _environment(target, services)
+    if target.wants_backup(environment.production):
+        _backups(target, services).check_access()
+    return environment
 
 
-def _preflight(target: Deployment, services: Services) -> Environment:
+def promoted_package(config: Config, services: Services) -> DeployedPackage:
+    """The package that promote-from runs (ApiError, exit 5, when it runs none)."""
+    held = DeployApi(services.api).deployed_package(config.app_id, config.promote_from)
+    if held is None:
+        raise ApiError(
+            f"Environment {config.promote_from} holds no package, so there is nothing to "
+            f"promote to {config.environment}.",
+            error_code="PACKAGE_NOT_FOUND",
+            fix="deploy a package to promote-from first, or check the promote-from input",
+        )
+    services.log.info(
+        f"Promoting the package of {config.promote_from}",
+        package_id=held.package_id,
+        version=held.version,
+    )
+    return held
+
+
+def dry_run_settings(config: Config, services: Services) -> list[str]:
+    """What the settings file would change on the environment as it is now."""
+    if config.settings is None:
+        return []
+    target = Deployment.of(config)
+    environment = Environment(services, target.app_id, target.environment, target.timing)
+    try:
+        changes = settings_flow.apply(environment, config.settings, dry_run=True)
+    except ApiError as exc:
+        return [f"The settings file could not be applied as the environment is now: {exc}"]
+    return [f"would change {change.describe()}" for change in changes.changes]
+
+
+def deploy_package(config: Config, services: Services, package_id: str, result: StepResult) -> None:
+    """Deploy ``package_id``; fills in the deploy outputs whatever happens."""
+    target = Deployment.of(config)
+    result.deploy_result = "running"  # should it end otherwise, StepResult.fail names how
+    try:
+        _Deploy(target, services, package_id, result).run()
+    except (ConfigError, DeadlineExceeded, DeployFailed):
+        raise
+    except StepError as exc:
+        raise DeployFailed(
+            f"Deploying package {package_id} to {target.environment} failed: {exc.message}",
+            fix=exc.fix if exc.fix != type(exc).default_fix else "",
+            error_code=exc.error_code,
+        ) from None
+    result.deploy_result = "success"
+
+
+def _environment(target: Deployment, services: Services) -> EnvironmentInfo:
     environment = DeployApi(services.api).get_environment(target.app_id, target.environment)
     if environment.production and not target.allow_production:
         raise ConfigError(
@@ -112,108 +157,173 @@ def _preflight(target: Deployment, services: Services) -> Environment:
     return environment
 
 
-def deploy_package(config: Config, services: Services, package_id: str, result: StepResult) -> None:
-    """Deploy ``package_id``; fills in the deploy outputs whatever happens."""
-    target = Deployment.of(config)
-    result.deploy_result = "running"  # should it end otherwise, StepResult.fail names how
-    try:
-        _deploy(target, services, package_id, result)
-    except (ConfigError, DeadlineExceeded):
-        raise
-    except StepError as exc:
-        raise DeployFailed(
-            f"Deploying package {package_id} to {target.environment} failed: {exc.message}",
-            fix=exc.fix if exc.fix != type(exc).default_fix else "",
-            error_code=exc.error_code,
-        ) from None
-    result.deploy_result = "success"
+def _backups(target: Deployment, services: Services) -> Backups:
+    return Backups.of(services, target.app_id, target.environment, target.timing.poll_interval)
 
 
-def _deploy(target: Deployment, services: Services, package_id: str, result: StepResult) -> None:
-    api, log = DeployApi(services.api), services.log
-    app, mode = target.app_id, target.environment
-    environment = _preflight(target, services)
-    result.environment_url = environment.url
-    running = api.deployed_package(app, mode) if environment.status == "Running" else None
-    if running is not None and running.package_id == package_id:
-        # A re-run: stopping and starting again would only cost the users downtime.
-        log.info(
-            f"Environment {mode} already runs this package; nothing to do", url=environment.url
-        )
-        result.deployed = True
-        return
-    log.info(f"Deploying to {mode}", package_id=package_id, status=environment.status)
-    if environment.status == "Running":
-        api.stop(app, mode)
-        _phase(target, services, "stop").until(lambda: _status(target, api) != "Running")
-        log.info(f"Environment {mode} stopped")
-    _transport(target, services, api, package_id)
-    log.info(f"Package transported to {mode}", package_id=package_id)
-    _start(target, services, api)
-    result.deployed = True
-    try:  # the URL may have been set by the start; the deploy is done either way
-        result.environment_url = api.get_environment(app, mode).url or environment.url
-    except StepError as exc:
-        log.warning("Could not read the environment's URL after the start", reason=exc.message)
-    log.info(f"Environment {mode} started", url=result.environment_url or None)
+class _Deploy:
+    """One deploy of one package, step by step, keeping what a failure must report."""
 
+    def __init__(
+        self, target: Deployment, services: Services, package_id: str, result: StepResult
+    ) -> None:
+        self.target = target
+        self.services = services
+        self.package_id = package_id
+        self.result = result
+        self.mode = target.environment
+        self.env = Environment(services, target.app_id, target.environment, target.timing)
+        self.before = ""  # the package the environment held before
+        self.backups: Backups | None = None
 
-def _phase(target: Deployment, services: Services, name: str) -> Phase:
-    seconds = target.stop_timeout if name == "stop" else target.start_timeout
-    left = max(0.0, services.deadline.remaining())
-    deadline = Deadline(services.clock, min(seconds, left))
-    return Phase(name, target.environment, seconds, target.poll_interval, deadline)
-
-
-def _status(target: Deployment, api: DeployApi) -> str:
-    return api.get_environment(target.app_id, target.environment).status
-
-
-def _transport(target: Deployment, services: Services, api: DeployApi, package_id: str) -> None:
-    """Transport, waiting while the platform still processes a fresh package (503)."""
-    tries = Tries(replace(PROCESSING_BACKOFF, cap=target.poll_interval), services.deadline)
-    while True:
-        try:
-            api.transport(target.app_id, target.environment, package_id)
+    def run(self) -> None:
+        info = _environment(self.target, self.services)
+        self.result.environment_url = info.url
+        self.before = self.env.holds() if info.status != "Empty" else ""
+        if info.status == "Running" and self.before == self.package_id:
+            self._rerun()
             return
-        except ApiError as exc:
-            if exc.error_code != STILL_PROCESSING:
-                raise
-            services.log.info("The package is still being processed; transporting again soon")
-        tries.sleep(tries.failed() or 0.0, "transporting")
+        log = self.services.log
+        log.info(f"Deploying to {self.mode}", package_id=self.package_id, status=info.status)
+        if self.target.wants_backup(info.production):
+            self._snapshot()
+        if info.status == "Running":
+            self._doing(f"environment {self.mode} is being stopped")
+            self.env.stop()
+        self._doing(f"environment {self.mode} is stopped; the transport may still complete")
+        self.env.transport(self.package_id)
+        self._settings()
+        self._start()
+        self._done()
 
+    def _doing(self, text: str) -> None:
+        """What keeps going on the Mendix side if the step is stopped now."""
+        self.result.on_mendix = text
 
-def _start(target: Deployment, services: Services, api: DeployApi) -> None:
-    phase = _phase(target, services, "start")
-    job = _start_job(target, services, api, phase)
-    if job is None:
-        return
-    services.log.info("Start job created", job_id=job, auto_sync_db=target.auto_sync_db)
-    app, mode = target.app_id, target.environment
-    phase.until(lambda: api.start_status(app, mode, job) == "Started")
+    def _rerun(self) -> None:
+        """The package already runs: change settings only when the file asks, and restart
+        only then (a restart would cost the users downtime for nothing)."""
+        log = self.services.log
+        if self._settings():
+            log.info(f"Restarting {self.mode} so the changed settings take effect")
+            self._doing(f"environment {self.mode} is being restarted")
+            self.env.stop()
+            self._start()
+        else:
+            log.info(f"Environment {self.mode} already runs this package; nothing to do")
+        self._done()
 
-
-def _start_job(target: Deployment, services: Services, api: DeployApi, phase: Phase) -> str | None:
-    """POST start; the job id, or None once the environment is running without one.
-
-    After an answer that was lost (the start may have happened), asking again is safe:
-    the API then says a start job exists, and the environment is watched instead.
-    """
-    tries = Tries(START_JOB_BACKOFF, services.deadline)
-    while True:
+    def _snapshot(self) -> None:
+        self.backups = _backups(self.target, self.services)
+        self._doing(
+            f"the snapshot of {self.mode} keeps running on the Mendix side; "
+            f"{self.mode} itself was not changed"
+        )
+        comment = f"mendix-build: before deploying {self.package_id} to {self.mode}"
+        if self.result.version:
+            comment += f" (version {self.result.version})"
+        if self.target.run:
+            comment += f"; {self.target.run}"
         try:
-            return api.start(target.app_id, target.environment, target.auto_sync_db)
-        except Uncertain as exc:
-            wait = tries.failed()
-            if wait is None:
-                raise
-            services.log.warning(
-                "The start request may have reached Mendix; asking again", reason=exc.message
-            )
-            tries.sleep(wait, "starting")
+            self.result.backup_id = self.backups.snapshot(self.services, comment[:500])
         except ApiError as exc:
-            if exc.error_code != "APP_ALREADY_HAS_A_STARTING_JOB":
-                raise
-            services.log.info("A start of the environment is already under way; waiting for it")
-            phase.until(lambda: _status(target, api) == "Running")
-            return None
+            raise DeployFailed(
+                f"{exc.message} Nothing else was changed: {self.mode} still runs as before.",
+                fix=exc.fix,
+                error_code=exc.error_code,
+            ) from None
+
+    def _settings(self) -> int:
+        settings = self.target.settings
+        if settings is None:
+            return 0
+        changes = settings_flow.apply(self.env, settings)
+        self.result.settings_changed = len(changes.changes)
+        self.result.settings_changes = [change.describe() for change in changes.changes]
+        return len(changes.changes)
+
+    def _start(self) -> None:
+        self._doing(f"the start of {self.mode} goes on on the Mendix side")
+        try:
+            self.env.start(self.target.auto_sync_db)
+        except (ApiError, DeadlineExceeded) as failure:
+            self._failed_start(failure)
+
+    def _done(self) -> None:
+        self._doing("")
+        self.result.deployed = True
+        try:  # the URL may have been set by the start; the deploy is done either way
+            url = self.env.api.get_environment(self.target.app_id, self.mode).url
+            self.result.environment_url = url or self.result.environment_url
+        except StepError as exc:
+            self.services.log.warning(
+                "Could not read the environment's URL after the start", reason=exc.message
+            )
+
+    def _failed_start(self, failure: ApiError | DeadlineExceeded) -> None:
+        """Report the app log, roll back when asked, say the state; always raises."""
+        self.result.log_tail = self._log_tail()
+        outcome = ""
+        if self.target.rollback:
+            outcome = self._roll_back()
+        state = self.env.state(new=self.package_id, old=self.before)
+        cause = failure.message.rstrip(".")
+        message = f"Deploying package {self.package_id} to {self.mode} failed: {cause}."
+        if outcome:
+            message += f" {outcome}"
+        message += f" Now {state}."
+        if isinstance(failure, DeadlineExceeded):
+            raise DeadlineExceeded(message, fix=failure.fix) from None
+        raise DeployFailed(message, fix=failure.fix, error_code=failure.error_code) from None
+
+    def _log_tail(self) -> list[str]:
+        """The last lines of today's (UTC) app log; a note instead when it cannot be read."""
+        day = datetime.datetime.now(datetime.UTC).date()
+        storage = download.Storage(
+            self.services.storage,
+            self.services.deadline,
+            refresh=lambda: "",
+            progress=lambda done, total: None,
+            notice=self.services.log.warning,
+        )
+        try:
+            url = self.env.api.log_url(self.target.app_id, self.mode, day)
+            tail = logs.tail(storage, url, LOG_LINES)
+        except (StepError, DeadlineExceeded) as exc:
+            self.services.log.warning("The environment's log could not be read", reason=exc.message)
+            return []
+        lines = list(tail.lines)
+        self.services.log.info(f"Last {len(lines)} lines of the log of {self.mode} ({day}):")
+        for line in lines:
+            self.services.log.info(f"  | {line}")
+        return lines
+
+    def _roll_back(self) -> str:
+        """Put back what ran before; what happened, in a sentence."""
+        log = self.services.log
+        if not self.before:
+            log.warning(f"Environment {self.mode} held no package before: nothing to roll back to")
+            return f"There is nothing to roll back to: {self.mode} held no package before."
+        log.info(f"Rolling back {self.mode} to the package that ran before", package=self.before)
+        try:
+            if self.env.status() == "Running":
+                self.env.stop()
+            if self.backups is not None and self.result.backup_id:
+                self._doing(
+                    f"the restore of {self.mode}'s database keeps running on the Mendix side; "
+                    f"{self.mode} is stopped"
+                )
+                self.backups.restore(self.services, self.result.backup_id)
+            self._doing(f"{self.mode} is stopped; the rollback's transport may still complete")
+            self.env.transport(self.before)
+            self._doing(f"the start of {self.mode} with the package that ran before goes on")
+            self.env.start(auto_sync_db=True)
+        except StepError as second:
+            return f"The rollback failed too: {second.message.rstrip('.')}."
+        self.result.rolled_back = True
+        restored = (
+            " and the database from snapshot " + self.result.backup_id
+            if self.result.backup_id
+            else " on the database as the new model left it"
+        )
+        return f"Rolled back: package {self.before} runs again{restored}."

@@ -240,7 +240,7 @@ def _transfer(storage: Storage, url: str, sink: _Sink, expected: int | None) -> 
         try:
             with (
                 watchdog.within(deadline, DOING),
-                _open(storage, url, headers) as response,
+                open_checked(storage, url, headers) as response,
             ):
                 status = response.status_code
                 if status in EXPIRED_STATUSES:
@@ -279,8 +279,8 @@ def _transfer(storage: Storage, url: str, sink: _Sink, expected: int | None) -> 
             tries.sleep(wait, DOING)
 
 
-def _open(storage: Storage, url: str, headers: dict[str, str]) -> requests.Response:
-    """The answer for ``url``, following redirects that check_location allows."""
+def open_checked(storage: Storage, url: str, headers: dict[str, str]) -> requests.Response:
+    """The answer for ``url`` (streamed), following redirects that check_location allows."""
     what = PACKAGE_LOCATION
     for hop in range(MAX_REDIRECTS + 1):
         left = storage.deadline.check(DOING)

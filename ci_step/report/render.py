@@ -78,8 +78,20 @@ def step_summary(result: StepResult) -> str:
         lines += [*_block(told), ""]
         if error.docs:  # the step's own text: a link may render
             lines += [f"More: {error.docs}", ""]
+    if result.log_tail:
+        count = len(result.log_tail)
+        lines += [
+            f"<details><summary>The last {count} lines of the environment's log</summary>",
+            "",
+            *_block(result.log_tail),
+            "",
+            "</details>",
+            "",
+        ]
     if result.environment:
         lines += _phases(result)
+    if result.settings_changes:
+        lines += ["Settings changed (old → new):", "", *_block(result.settings_changes), ""]
     lines += ["| Output | Value |", "| --- | --- |"]
     for name, value in result.outputs().items():
         lines.append(f"| {name} | {_code(value)} |")

@@ -56,6 +56,9 @@ class StepResult:
     error: StepError | None = None
     exit_code: int = 70
     notes: list[str] = field(default_factory=list)
+    settings_changes: list[str] = field(default_factory=list)  # "constant M.N: old → new"
+    log_tail: list[str] = field(default_factory=list)  # the app log's last lines, on a failed start
+    on_mendix: str = ""  # what keeps going on the Mendix side if the step stops now
 
     def succeed(self) -> None:
         self.result = "success"
@@ -71,15 +74,13 @@ class StepResult:
 
     def redacted(self, clean: Callable[[str], str]) -> StepResult:
         """A copy whose texts passed ``clean``: what any format may escape next."""
-        copy = replace(
-            self,
-            error=None if self.error is None else self.error.redacted(clean),
-            notes=[clean(note) for note in self.notes],
-        )
+        copy = replace(self, error=None if self.error is None else self.error.redacted(clean))
         for item in fields(self):
             value = getattr(self, item.name)
             if isinstance(value, str):
                 setattr(copy, item.name, clean(value))
+            elif isinstance(value, list):
+                setattr(copy, item.name, [clean(text) for text in value])
         return copy
 
     def outputs(self) -> dict[str, str]:
@@ -122,6 +123,8 @@ class StepResult:
                 "fix": self.error.fix,
                 "docs": self.error.docs,
                 "error-code": self.error.error_code or None,
+                "log-tail": self.log_tail or None,
             }
         )
+        doc["settings-changes"] = self.settings_changes
         return doc

@@ -1,0 +1,175 @@
+"""What is done to one environment: stop it, transport a package, start it, say its state.
+
+Each wait runs on the polling schedule within its own timeout (stop-timeout,
+start-timeout) and what is left of the step's deadline. A start ends only when its job
+reports ``Started`` or fails with an error code; a lost answer to the start request is
+never answered with a second start while one is under way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from ci_step.clock import Deadline
+from ci_step.domain.durations import format_duration
+from ci_step.errors import ApiError, DeadlineExceeded, StepError
+from ci_step.flow.schedule import next_wait
+from ci_step.flow.services import Services
+from ci_step.mendix.deploy_api import STILL_PROCESSING, DeployApi
+from ci_step.mendix.transport import Uncertain
+from ci_step.retry import Backoff, Tries
+
+# A package the platform still processes: 1 s, 2 s, 4 s, ... up to poll-interval.
+PROCESSING_BACKOFF = Backoff(first=1.0, jitter=False)
+STARTING_JOB = "APP_ALREADY_HAS_A_STARTING_JOB"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A wait for the environment ('stop' or 'start') within its own timeout."""
+
+    name: str
+    environment: str
+    seconds: float  # the phase's timeout input
+    interval: float  # poll-interval
+    deadline: Deadline
+
+    def until(self, done: Callable[[], bool]) -> None:
+        """Check ``done`` on the polling schedule until it holds."""
+        while not done():
+            self.pause()
+
+    def pause(self) -> None:
+        """Wait until the next check, or end the phase when its time is up."""
+        wait = next_wait(self.deadline.elapsed(), self.interval)
+        try:
+            self.deadline.sleep(wait, f"waiting to {self.name}")
+        except DeadlineExceeded:
+            raise self.late() from None
+
+    def late(self) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"Environment {self.environment} did not {self.name} within "
+            f"{format_duration(self.seconds)} ({self.name}-timeout, or what was left of timeout).",
+            fix=f"raise {self.name}-timeout or timeout; look at the environment in the Mendix "
+            "Portal",
+        )
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long each wait on an environment may take, and how often it is checked."""
+
+    poll_interval: float
+    stop_timeout: float
+    start_timeout: float
+
+
+class Environment:
+    """One environment of one app, as the deploy acts on it."""
+
+    def __init__(self, services: Services, app_id: str, mode: str, timing: Timing) -> None:
+        self.api = DeployApi(services.api)
+        self.services = services
+        self.app_id = app_id
+        self.mode = mode
+        self.timing = timing
+
+    def status(self) -> str:
+        return self.api.get_environment(self.app_id, self.mode).status
+
+    def phase(self, name: str) -> Phase:
+        seconds = self.timing.stop_timeout if name == "stop" else self.timing.start_timeout
+        left = max(0.0, self.services.deadline.remaining())
+        deadline = Deadline(self.services.clock, min(seconds, left))
+        return Phase(name, self.mode, seconds, self.timing.poll_interval, deadline)
+
+    def stop(self) -> None:
+        """Stop it and wait until it no longer runs."""
+        self.api.stop(self.app_id, self.mode)
+        self.phase("stop").until(lambda: self.status() != "Running")
+        self.services.log.info(f"Environment {self.mode} stopped")
+
+    def transport(self, package_id: str) -> None:
+        """Transport, waiting while the platform still processes a fresh package (503)."""
+        backoff = replace(PROCESSING_BACKOFF, cap=self.timing.poll_interval)
+        tries = Tries(backoff, self.services.deadline)
+        while True:
+            try:
+                self.api.transport(self.app_id, self.mode, package_id)
+                break
+            except ApiError as exc:
+                if exc.error_code != STILL_PROCESSING:
+                    raise
+                self.services.log.info(
+                    "The package is still being processed; transporting again soon"
+                )
+            tries.sleep(tries.failed() or 0.0, "transporting")
+        self.services.log.info(f"Package transported to {self.mode}", package_id=package_id)
+
+    def start(self, auto_sync_db: bool) -> None:
+        """Start it and wait for ``Started``; ApiError with the code when the start fails."""
+        phase = self.phase("start")
+        job = self._start_job(auto_sync_db, phase)
+        if job is not None:
+            self.services.log.info("Start job created", job_id=job, auto_sync_db=auto_sync_db)
+            phase.until(lambda: self.api.start_status(self.app_id, self.mode, job) == "Started")
+        self.services.log.info(f"Environment {self.mode} started")
+
+    def _start_job(self, auto_sync_db: bool, phase: Phase) -> str | None:
+        """POST start; the job to watch, or None once the environment runs.
+
+        After a lost answer (the start may have begun) the request is sent again: while a
+        start is under way the API refuses it (APP_ALREADY_HAS_A_STARTING_JOB), so it is
+        asked again on the polling schedule until the API says how that start ended: a
+        new job (the last one ended, the app is still stopped), ALREADY_STARTED (it
+        succeeded), or the failure's own error code. Never two start jobs at once.
+        """
+        lost = False
+        while True:
+            try:
+                return self.api.start(self.app_id, self.mode, auto_sync_db)
+            except Uncertain as exc:
+                if lost:
+                    raise
+                lost = True
+                self.services.log.warning(
+                    "The start request may have reached Mendix; asking again", reason=exc.message
+                )
+            except ApiError as exc:
+                if exc.error_code != STARTING_JOB:
+                    raise
+                self.services.log.info(
+                    "A start of the environment is already under way; waiting for it to end"
+                )
+                phase.pause()
+
+    def holds(self) -> str:
+        """The package the environment holds now ('' when none), read afresh."""
+        held = self.api.deployed_package(self.app_id, self.mode)
+        return held.package_id if held is not None else ""
+
+    def state(self, new: str, old: str) -> str:
+        """The environment's state in words, for a failed deploy's message."""
+        try:
+            status = self.status()
+            held = self.holds() if status != "Empty" else ""
+        except StepError:
+            return f"environment {self.mode}'s state could not be read"
+        which = _which(held, new, old)
+        if status == "Running":
+            return f"environment {self.mode} is running {which}"
+        if status == "Empty":
+            return f"environment {self.mode} is empty"
+        return f"environment {self.mode} is stopped, holding {which}"
+
+
+def _which(held: str, new: str, old: str) -> str:
+    if not held:
+        return "no package"
+    if held == new:
+        return f"the new package {held}"
+    if held == old:
+        return f"the package that ran before ({held})"
+    return f"package {held}"

@@ -311,8 +311,9 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     "--seed",
     "seeds",
     multiple=True,
-    metavar="APP:VERSION[:STATUS]",
-    help="An existing package, e.g. calc:1.2.9 or calc:2.0.0:Failed; repeatable.",
+    metavar="APP:VERSION[:STATUS[:MODE]]",
+    help="An existing package, e.g. calc:1.2.9 or calc:2.0.0:Failed; with MODE it runs on "
+    "that environment already (calc:1.2.9:Succeeded:Acceptance); repeatable.",
 )
 @click.option(
     "--deploy-error",
@@ -338,6 +339,30 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     show_default=True,
     help="Seconds the server's clock is ahead of this machine's (negative: behind); "
     "shifts CreationDate.",
+)
+@click.option("--snapshot-fails", is_flag=True, help="Backups: every snapshot ends failed.")
+@click.option("--restore-fails", is_flag=True, help="Backups: every restore ends failed.")
+@click.option(
+    "--no-backup-access",
+    is_flag=True,
+    help="The user lacks 'Access to Backups': the Backups API answers 403 NO_ACCESS.",
+)
+@click.option(
+    "--log-lines",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Lines of an environment's log of a day, before what happened that day.",
+)
+@click.option(
+    "--constant",
+    "constants",
+    multiple=True,
+    metavar="NAME[=VALUE]",
+    help="A constant the app's model gains: packages built or seeded from now on bring it "
+    "(the running environments lack it). Without =VALUE it has no default value, so a start "
+    "after transporting such a package fails MISSING_CONSTANT until the environment's "
+    "settings give it one. Repeatable.",
 )
 @click.option(
     "--fault",

@@ -413,7 +413,7 @@ def test_simulated_environment_follows_the_reference(sim: Simulator, service: Bu
     assert call("POST", "/Test/start", {"AutoSyncDb": True}).json()["errorCode"] == (
         "ALREADY_STARTED"
     )
-    assert call("POST", "/Test/stop").status_code == 200
+    assert call("POST", "/Test/stop", {}).status_code == 200
     assert call("GET", "/Test").json()["Status"] == "Stopped"
     assert call("GET", "/Test/package").json()["errorCode"] == "PACKAGE_NOT_FOUND"
     assert call("POST", "/test/transport", {"PackageId": package.package_id}).status_code == 200

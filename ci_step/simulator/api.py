@@ -1,4 +1,5 @@
-"""The API listener's endpoints, one row each: Build API, Deploy API v1, App Repository.
+"""The API listener's endpoints, one row each: Build API, Deploy API v1, Backups API v2,
+App Repository.
 
 Scopes come first and check every request under their path, in order: credentials,
 then the app, then the package or environment a path names. To add an endpoint, add a
@@ -7,9 +8,9 @@ row here and write its handler.
 
 from __future__ import annotations
 
+from ci_step.simulator import backups, repository
 from ci_step.simulator import build_api as build
 from ci_step.simulator import deploy_api as deploy
-from ci_step.simulator import repository
 from ci_step.simulator.reply import Reply
 from ci_step.simulator.routes import Call, Route, Router, Scope
 from ci_step.simulator.state import BuildService
@@ -17,14 +18,17 @@ from ci_step.simulator.state import BuildService
 APP = "api/1/apps/{app}"
 PACKAGE = f"{APP}/packages/{{package}}"
 ENVIRONMENT = f"{APP}/environments/{{mode}}"
+BACKUPS = "api/v2/apps/{project}/environments/{environment}"
 
 API: Router[BuildService] = Router(
     [
         Scope("api/1", build.authorised),
-        Scope(f"{APP}/{{resource}}", build.app_allowed),
+        Scope(APP, build.app_allowed),
         Scope(PACKAGE, build.package_known),
         Scope(f"{APP}/environments", build.app_known),
         Scope(ENVIRONMENT, deploy.environment_known),
+        Scope("api/v2", build.authorised),
+        Scope(BACKUPS, backups.environment_known),
         Scope("v1/repositories", repository.authorised),
         # Build API
         Route("GET", f"{APP}/packages", build.list_packages),
@@ -35,6 +39,7 @@ API: Router[BuildService] = Router(
         Route("GET", f"{APP}/branches", build.list_branches),
         Route("GET", f"{APP}/branches/{{branch}}", build.get_branch),
         # Deploy API v1
+        Route("GET", APP, deploy.get_app),
         Route("GET", f"{APP}/environments", deploy.list_environments),
         Route("GET", ENVIRONMENT, deploy.get_environment),
         Route("GET", f"{ENVIRONMENT}/package", deploy.deployed_package),
@@ -42,6 +47,15 @@ API: Router[BuildService] = Router(
         Route("POST", f"{ENVIRONMENT}/transport", deploy.transport),
         Route("POST", f"{ENVIRONMENT}/start", deploy.start),
         Route("GET", f"{ENVIRONMENT}/start/{{job}}", deploy.start_job),
+        Route("GET", f"{ENVIRONMENT}/settings", deploy.get_settings),
+        Route("POST", f"{ENVIRONMENT}/settings", deploy.change_settings),
+        Route("GET", f"{ENVIRONMENT}/logs/{{date}}", deploy.log_link),
+        # Backups API v2
+        Route("GET", f"{BACKUPS}/snapshots", backups.list_snapshots),
+        Route("POST", f"{BACKUPS}/snapshots", backups.create_snapshot),
+        Route("GET", f"{BACKUPS}/snapshots/{{snapshot}}", backups.get_snapshot),
+        Route("POST", f"{BACKUPS}/restores", backups.create_restore),
+        Route("GET", f"{BACKUPS}/restores/{{restore}}", backups.get_restore),
         # App Repository API
         Route("GET", "v1/repositories/{project}/branches/{branch}", repository.get_branch),
     ]

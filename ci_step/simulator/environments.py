@@ -6,6 +6,12 @@ still being processed, a start job that reports ``Starting`` and then ``Started`
 answers 500 with the reason (``DB_SYNC_FAILED``, ``MISSING_CONSTANT``, ...).
 Behaviours a test wants to provoke are fields of :class:`SimEnvironment`. deploy_api.py
 routes the endpoints here; ``data`` is a request's body as JSON (None if it is not).
+
+Each environment also has the settings of the model it runs (settings.py), a log of what
+happened (logs.py), its snapshots and the restores onto it (backup_jobs.py), and a
+database, modelled as the model version it was last synchronised to: a start with
+``AutoSyncDb`` synchronises it to the deployed model (``DB_SYNC_FAILED`` leaves it part-way,
+``"<version> (part-way)"``), a completed restore puts a snapshot's back.
 """
 
 from __future__ import annotations
@@ -14,8 +20,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ci_step.simulator.packages import SimPackage
+from ci_step.simulator import settings
+from ci_step.simulator.backup_jobs import SimRestore, SimSnapshot
+from ci_step.simulator.logs import LogEvent, start_failure
+from ci_step.simulator.packages import MODEL_CONSTANTS, MODEL_EVENTS, SimPackage
 from ci_step.simulator.reply import Reply, error
+from ci_step.simulator.settings import Setting
 
 STANDARD_MODES = ("Test", "Acceptance", "Production")
 START_ERRORS = {
@@ -41,6 +51,12 @@ class StartJob:
     ends_at: float
     fails_with: str = ""
     settled: bool = False
+    auto_sync: bool = False
+    missing: list[str] = field(default_factory=list)  # constants with no value
+
+
+def _default_settings() -> tuple[dict[str, Setting], dict[str, Setting]]:
+    return settings.of_model(MODEL_CONSTANTS, MODEL_EVENTS)
 
 
 @dataclass
@@ -62,16 +78,60 @@ class SimEnvironment:
     stop_seconds: float = 0.0  # simulated seconds a stop takes to show as Stopped
     stopping_until: float = 0.0
     jobs: dict[str, StartJob] = field(default_factory=dict)
+    # the deployed model's settings, the database, the log and backups
+    constants: dict[str, Setting] = field(default_factory=lambda: _default_settings()[0])
+    scheduled_events: dict[str, Setting] = field(default_factory=lambda: _default_settings()[1])
+    database: str = ""  # the model version the database is synchronised to ("": none)
+    log_events: list[LogEvent] = field(default_factory=list)
+    log_tail: list[str] = field(default_factory=list)  # raw lines at the end of every log
+    log_lines: int = 200  # filler lines of a day's log
+    log_days: int = 7  # days back (today included) that have a log
+    logs_forbidden: bool = False  # logs answer 403 FORBIDDEN
+    snapshots: list[SimSnapshot] = field(default_factory=list)
+    restores: list[SimRestore] = field(default_factory=list)
+    snapshot_fails: bool = False  # snapshots end failed
+    restore_fails: bool = False  # restores end failed
+
+    def __post_init__(self) -> None:
+        if not self.database and self.status != "Empty":
+            self.database = self.model_version
 
     def current_status(self, now: float) -> str:
         for job in self.jobs.values():
             if not job.settled and now >= job.ends_at:
-                job.settled = True
-                if not job.fails_with:
-                    self.status = "Running"
+                self._settle(job)
+        for restore in self.restores:
+            if not restore.applied and restore.state(now) == "completed" and restore.source:
+                restore.applied = True
+                self.database = restore.source.database
         if self.status == "Stopping":
-            return "Running" if now < self.stopping_until else "Stopped"
+            if now < self.stopping_until:
+                return "Running"
+            self.status = "Stopped"
+            stopped = LogEvent(self.stopping_until, "INFO", "Core", "Runtime stopped.")
+            self.log_events.append(stopped)
         return self.status
+
+    def _settle(self, job: StartJob) -> None:
+        job.settled = True
+        synced = job.fails_with not in ("MISSING_CONSTANT", "INVALID_DB_STRUCTURE")
+        if job.auto_sync and synced:
+            part_way = job.fails_with == "DB_SYNC_FAILED"
+            self.database = f"{self.model_version} (part-way)" if part_way else self.model_version
+        if job.fails_with:
+            text = START_ERRORS.get(job.fails_with, _OUT_OF_SYNC)
+            self.log_events += start_failure(job.ends_at, job.fails_with, text, job.missing)
+            return
+        self.status = "Running"
+        settings.deploy(self.constants, self.scheduled_events)
+        self.log_events.append(
+            LogEvent(job.ends_at, "INFO", "Core", "Mendix Runtime successfully started.")
+        )
+
+    def busy(self, now: float) -> bool:
+        """A snapshot or a restore is queued or running on the environment."""
+        jobs: list[SimSnapshot | SimRestore] = [*self.snapshots, *self.restores]
+        return any(job.busy(now) for job in jobs)
 
     def describe(self, now: float) -> dict[str, Any]:
         return {
@@ -83,6 +143,12 @@ class SimEnvironment:
             "MendixVersion": self.mendix_version,
             "Production": self.production,
         }
+
+
+_OUT_OF_SYNC = (
+    "Cannot start app. The database is out-of-sync with the model. Please set "
+    "AutoSyncDb parameter to true to synchronize the database automatically on startup."
+)
 
 
 def default_environments(app_id: str) -> dict[str, SimEnvironment]:
@@ -192,6 +258,10 @@ def transport(
     environment.package_id = package.package_id
     environment.model_version = f"{package.version}.{package.revision}"
     environment.status = "Stopped"
+    environment.constants = settings.carry(environment.constants, package.constants)
+    environment.scheduled_events = settings.carry_events(
+        environment.scheduled_events, package.scheduled_events
+    )
     return Reply(200, None)
 
 
@@ -207,11 +277,20 @@ def start(environment: SimEnvironment, data: object, now: float) -> Reply:
             "APP_ALREADY_HAS_A_STARTING_JOB",
             "Cannot start app. There is already a starting job id found.",
         )
-    fails_with = environment.start_error
-    if not fails_with and auto_sync is not True and environment.package_id:
+    missing = settings.missing(environment.constants)
+    fails_with = "MISSING_CONSTANT" if missing else environment.start_error
+    out_of_sync = environment.database != environment.model_version
+    if not fails_with and auto_sync is not True and environment.package_id and out_of_sync:
         fails_with = "INVALID_DB_STRUCTURE"  # a new model needs its database synchronised
-    job = StartJob(str(uuid.uuid4()), now + environment.start_seconds, fails_with)
+    job = StartJob(
+        str(uuid.uuid4()),
+        now + environment.start_seconds,
+        fails_with,
+        auto_sync=auto_sync is True,
+        missing=missing,
+    )
     environment.jobs[job.job_id] = job
+    environment.log_events.append(LogEvent(now, "INFO", "Core", "Starting the Mendix Runtime."))
     return Reply(200, {"JobId": job.job_id})
 
 
@@ -223,10 +302,5 @@ def job(environment: SimEnvironment, job_id: str, now: float) -> Reply:
     if not job.settled:
         return Reply(200, {"Status": "Starting"})
     if job.fails_with:
-        text = START_ERRORS.get(
-            job.fails_with,
-            "Cannot start app. The database is out-of-sync with the model. Please set "
-            "AutoSyncDb parameter to true to synchronize the database automatically on startup.",
-        )
-        return error(500, job.fails_with, text)
+        return error(500, job.fails_with, START_ERRORS.get(job.fails_with, _OUT_OF_SYNC))
     return Reply(200, {"Status": "Started"})

@@ -6,7 +6,36 @@ describes, driven by simulated time; the Build and Deploy APIs both answer with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A constant of a package's model: its type and default value (None: it has none)."""
+
+    data_type: str = "String"
+    default: str | None = None
+
+
+def constants_of(spec: Mapping[str, str | Constant | None]) -> dict[str, Constant]:
+    """``{"Mod.Name": "default" | None | Constant(...)}`` as model constants (String)."""
+    return {
+        name: value if isinstance(value, Constant) else Constant("String", value)
+        for name, value in spec.items()
+    }
+
+
+# The model every simulated app starts with: its environments run it, its packages bring it.
+MODEL_CONSTANTS = {
+    "MyFirstModule.ApiUrl": Constant("String", "https://api.example.com"),
+    "MyFirstModule.PageSize": Constant("Integer", "20"),
+    "MyFirstModule.AuditEnabled": Constant("Boolean", "false"),
+}
+MODEL_EVENTS = {
+    "MyFirstModule.NightlyCleanup": "Disabled",
+    "MyFirstModule.SendReminders": "Enabled",
+}
 
 
 @dataclass
@@ -36,6 +65,10 @@ class SimPackage:
     in_use: bool = False
     fixed_status: str | None = None
     reports_size: bool = True  # False: answers leave out Size, as the reference allows
+    # the model's constants and scheduled events (name -> Enabled/Disabled), which a
+    # transport brings to the environment
+    constants: dict[str, Constant] = field(default_factory=lambda: dict(MODEL_CONSTANTS))
+    scheduled_events: dict[str, str] = field(default_factory=lambda: dict(MODEL_EVENTS))
 
     def status(self, now: float) -> str:
         if self.fixed_status is not None:

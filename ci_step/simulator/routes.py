@@ -103,3 +103,20 @@ def _match(template: list[str], parts: list[str]) -> dict[str, str] | None:
         elif pattern != part:
             return None
     return params
+
+
+def json_only(handler: Callable[[Ctx, Call], Reply]) -> Callable[[Ctx, Call], Reply]:
+    """A handler that refuses a request without ``Content-Type: application/json``.
+
+    The notes say calls with a body send it and the reference says most calls require it;
+    how the API refuses a call without it is *unverified*: 415 with a v1 error body,
+    ``UNSUPPORTED_MEDIA_TYPE``, is the simulator's guess.
+    """
+
+    def checked(ctx: Ctx, call: Call) -> Reply:
+        media = call.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            return error(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json.")
+        return handler(ctx, call)
+
+    return checked

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import click
 
 from ci_step.simulator.content import MIN_SIZE
-from ci_step.simulator.environments import misbehave
+from ci_step.simulator.environments import SimEnvironment, misbehave
 from ci_step.simulator.faults import Fault, parse_fault
-from ci_step.simulator.packages import Durations
+from ci_step.simulator.packages import Constant, Durations
 from ci_step.simulator.server import Simulator
 from ci_step.simulator.state import BuildService
 
@@ -49,6 +49,11 @@ class SimulateOptions:
     start_seconds: float
     clock_offset: float
     faults: tuple[str, ...]
+    snapshot_fails: bool = False
+    restore_fails: bool = False
+    no_backup_access: bool = False
+    log_lines: int = 200
+    constants: tuple[str, ...] = ()
 
 
 def prepare(options: SimulateOptions) -> tuple[BuildService, list[Fault]]:
@@ -75,24 +80,50 @@ def prepare(options: SimulateOptions) -> tuple[BuildService, list[Fault]]:
         clock_offset=options.clock_offset,
     )
     service.pat = options.pat
+    for spec in options.constants:
+        name, has_value, value = spec.partition("=")
+        if not name.strip():
+            raise OptionError(f"{spec!r}: expected NAME[=VALUE]", "--constant")
+        for sim_app in service.apps.values():
+            sim_app.constants[name.strip()] = Constant("String", value if has_value else None)
     for seed in options.seeds:
-        app, _, rest = seed.partition(":")
-        version, _, status = rest.partition(":")
-        if app not in service.apps or not version:
-            raise OptionError(f"{seed!r}: expected APP:VERSION[:STATUS] of a known app", "--seed")
-        service.seed_package(app, version, status or "Succeeded")
+        _seed(service, seed)
     for sim_app in service.apps.values():
+        sim_app.backup_access = not options.no_backup_access
         for environment in sim_app.environments.values():
-            try:
-                misbehave(
-                    environment,
-                    error_code=options.deploy_error,
-                    processing=options.processing,
-                    start_seconds=options.start_seconds,
-                )
-            except ValueError as exc:
-                raise OptionError(str(exc), "--deploy-error") from None
+            _misbehave(environment, options)
     return service, faults
+
+
+def _seed(service: BuildService, seed: str) -> None:
+    """``APP:VERSION[:STATUS[:MODE]]``: a package, running on MODE if given."""
+    app, _, rest = seed.partition(":")
+    version, _, rest = rest.partition(":")
+    status, _, mode = rest.partition(":")
+    sim_app = service.apps.get(app)
+    if sim_app is None or not version or (mode and mode not in sim_app.environments):
+        raise OptionError(
+            f"{seed!r}: expected APP:VERSION[:STATUS[:MODE]] of a known app and environment",
+            "--seed",
+        )
+    if mode and status not in ("", "Succeeded"):
+        raise OptionError(f"{seed!r}: only a Succeeded package can run on {mode}", "--seed")
+    service.seed_package(app, version, status or "Succeeded", deployed_to=mode)
+
+
+def _misbehave(environment: SimEnvironment, options: SimulateOptions) -> None:
+    try:
+        misbehave(
+            environment,
+            error_code=options.deploy_error,
+            processing=options.processing,
+            start_seconds=options.start_seconds,
+        )
+    except ValueError as exc:
+        raise OptionError(str(exc), "--deploy-error") from None
+    environment.snapshot_fails = options.snapshot_fails
+    environment.restore_fails = options.restore_fails
+    environment.log_lines = options.log_lines
 
 
 def build_service(
@@ -149,7 +180,10 @@ def serve(
             click.echo(
                 f"    package {package.version} {package.fixed_status}: {package.package_id}"
             )
-        modes = ", ".join(f"{env.mode} ({env.status.lower()})" for env in app.environments.values())
+        modes = ", ".join(
+            f"{env.mode} ({env.status.lower()}{' ' + env.model_version if env.package_id else ''})"
+            for env in app.environments.values()
+        )
         click.echo(f"    environments: {modes}")
     for fault in faults:
         click.echo(f"Fault: {fault}")

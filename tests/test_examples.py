@@ -1,0 +1,499 @@
+"""The example pipelines a user copies: their schemas, the conventions that keep them from
+blocking or timing out in a real CI, and the GitLab hand-over run line by line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ci_step.simulator import BuildService, Simulator
+from tests import ci_formats
+from tests.conftest import ENTRYPOINT, gitlab_env, inputs, run_entrypoint
+
+ROOT = Path(__file__).resolve().parent.parent
+GITLAB_FILE = ROOT / ".gitlab-ci.example.yml"
+GITHUB_FILE = ROOT / "examples" / "github-workflow.yml"
+JENKINS_FILE = ROOT / "examples" / "Jenkinsfile"
+README = ROOT / "README.md"
+
+
+@pytest.mark.parametrize(
+    ("schema", "path"),
+    [
+        ("vendor.gitlab-ci", GITLAB_FILE),
+        ("vendor.github-workflows", GITHUB_FILE),
+        ("vendor.github-actions", ROOT / "action.yml"),
+    ],
+)
+def test_examples_pass_their_official_schemas(schema: str, path: Path) -> None:
+    pytest.importorskip("check_jsonschema")
+    done = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# GitLab
+
+GITLAB_KEYWORDS = {
+    "stages",
+    "variables",
+    "default",
+    "include",
+    "workflow",
+    "image",
+    "services",
+    "cache",
+    "before_script",
+    "after_script",
+}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """GitLab's `extends`: hashes merge deeply, anything else is replaced."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def gitlab_document() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(GITLAB_FILE.read_text("utf-8"))
+    return document
+
+
+def _resolved(document: dict[str, Any], name: str) -> dict[str, Any]:
+    job: dict[str, Any] = document[name]
+    parents = job.get("extends", [])
+    merged: dict[str, Any] = {}
+    for parent in [parents] if isinstance(parents, str) else parents:
+        merged = _merge(merged, _resolved(document, parent))
+    return _merge(merged, {k: v for k, v in job.items() if k != "extends"})
+
+
+def gitlab_jobs() -> dict[str, dict[str, Any]]:
+    document = gitlab_document()
+    return {
+        name: _resolved(document, name)
+        for name in document
+        if name not in GITLAB_KEYWORDS and not name.startswith(".")
+    }
+
+
+def deploy_job(environment: str) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (name, job)
+        for name, job in gitlab_jobs().items()
+        if any(f"--environment {environment}" in line for line in job["script"])
+    ]
+    return found
+
+
+def test_gitlab_manual_jobs_do_not_block_the_pipeline() -> None:
+    """A manual job that is not allowed to fail holds the pipeline as 'blocked' (and a job
+    made manual by `rules:` is not allowed to fail unless told): each says it explicitly."""
+    manual = []
+    for name, job in gitlab_jobs().items():
+        places = [job, *job.get("rules", [])]
+        for place in places:
+            if place.get("when") == "manual":
+                manual.append(name)
+                allowed = place.get("allow_failure", job.get("allow_failure"))
+                assert allowed is True, f"{name}: when: manual without allow_failure: true"
+    assert sorted(manual) == ["deploy-acceptance", "deploy-production"]
+
+
+def test_gitlab_production_deploys_after_acceptance_and_takes_its_package() -> None:
+    acceptance, first = deploy_job("Acceptance")
+    _, job = deploy_job("Production")
+    assert job["needs"] == [{"job": acceptance, "artifacts": True}]
+    stages = gitlab_document()["stages"]
+    assert stages.index(job["stage"]) > stages.index(first["stage"])
+    assert "--allow-production true" in job["script"][-1]
+    assert job["environment"]["deployment_tier"] == "production"
+    (need,) = first["needs"]
+    assert (need["job"], need["artifacts"]) == ("build", True)
+    assert need["parallel"]["matrix"][0]["MENDIX_APP_ID"] == "calc"
+
+
+@dataclass
+class JobRun:
+    code: int
+    output: str
+    report: dict[str, str]
+
+
+def run_gitlab_job(
+    name: str, workspace: Path, project: Mapping[str, str], dotenv: Mapping[str, str]
+) -> JobRun:
+    """One job of the example as a runner does it: the job's variables, outranked by the
+    dotenv report it needs, outranked by the project's CI/CD variables; each script line
+    in a shell, the first failing line ending the job; `mendix-build` on PATH."""
+    job = gitlab_jobs()[name]
+    variables = {str(k): str(v) for k, v in job.get("variables", {}).items()}
+    assert not any("$" in value for value in variables.values()), "expansion not modelled"
+    bin_dir = workspace.parent / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    shim = bin_dir / "mendix-build"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ENTRYPOINT}" mendix-build "$@"\n')
+    shim.chmod(0o755)
+    env = gitlab_env(workspace, {}) | variables | dict(dotenv) | dict(project)
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    report = workspace / "mendix-build.env"
+    report.unlink(missing_ok=True)
+    output = []
+    code = 0
+    for line in job["script"]:
+        done = subprocess.run(
+            ["sh", "-c", line],
+            env=env,
+            cwd=workspace,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+        output.append(done.stdout + done.stderr)
+        code = done.returncode
+        if code != 0:
+            break
+    parsed = ci_formats.gitlab_dotenv(report.read_bytes()) if report.exists() else {}
+    return JobRun(code, "".join(output), parsed)
+
+
+def _gitlab_project_variables(sim: Simulator) -> dict[str, str]:
+    values = inputs(sim)
+    wanted = ("username", "api-key", "base-url", "poll-interval", "timeout")
+    return {"MENDIX_" + k.upper().replace("-", "_"): values[k] for k in wanted}
+
+
+def _gitlab_build_report(sim: Simulator, workspace: Path) -> dict[str, str]:
+    build = run_entrypoint(gitlab_env(workspace, inputs(sim)), workspace)
+    assert build.code == 0, build.stderr
+    return ci_formats.gitlab_dotenv((workspace / "mendix-build.env").read_bytes())
+
+
+def test_gitlab_example_promotes_the_package_acceptance_runs(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    environments = service.apps["calc"].environments
+    for mode in ("Acceptance", "Production"):
+        environments[mode].start_seconds = 0.2
+    project = _gitlab_project_variables(sim)
+    built = _gitlab_build_report(sim, workspace)
+
+    acceptance = run_gitlab_job("deploy-acceptance", workspace, project, built)
+    assert acceptance.code == 0, acceptance.output
+    assert acceptance.report["MENDIX_DEPLOY_RESULT"] == "success"
+    production = run_gitlab_job("deploy-production", workspace, project, acceptance.report)
+    assert production.code == 0, production.output
+
+    (package,) = service.apps["calc"].packages
+    assert environments["Acceptance"].package_id == package.package_id
+    assert environments["Production"].package_id == package.package_id
+    assert production.report["MENDIX_ENVIRONMENT"] == "Production"
+    assert production.report["MENDIX_DEPLOY_RESULT"] == "success"
+    assert len(sim.requests("api", "POST", r"/packages$")) == 1
+
+
+def test_gitlab_example_production_refuses_to_follow_a_failed_acceptance_deploy(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    """The acceptance job is allowed to fail, and `needs` is satisfied by a job allowed to
+    fail: the production job itself must stop."""
+    environments = service.apps["calc"].environments
+    environments["Acceptance"].start_seconds = 0.2
+    environments["Acceptance"].start_error = "MISSING_CONSTANT"
+    project = _gitlab_project_variables(sim)
+    built = _gitlab_build_report(sim, workspace)
+
+    acceptance = run_gitlab_job("deploy-acceptance", workspace, project, built)
+    assert acceptance.code == 7, acceptance.output
+    production = run_gitlab_job("deploy-production", workspace, project, acceptance.report)
+    assert production.code == 1
+    assert "calc was not deployed to Acceptance (deploy-result: failure)" in production.output
+    assert sim.requests("api", path=r"/environments/Production") == []
+    assert environments["Production"].package_id != environments["Acceptance"].package_id
+
+
+def test_gitlab_example_production_refuses_without_an_acceptance_report(
+    sim: Simulator, workspace: Path
+) -> None:
+    """No report at all (the acceptance job failed before the step wrote one)."""
+    production = run_gitlab_job("deploy-production", workspace, _gitlab_project_variables(sim), {})
+    assert production.code == 1
+    assert "(deploy-result: none)" in production.output
+    assert sim.requests() == []
+
+
+# ---------------------------------------------------------------------------------------
+# GitHub
+
+
+def github_workflow() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(GITHUB_FILE.read_text("utf-8"))
+    return document
+
+
+def test_github_deploy_waits_for_the_builds_and_an_environment() -> None:
+    jobs = github_workflow()["jobs"]
+    deploy = jobs["deploy"]
+    assert deploy["needs"] == "build"
+    # The approval of a protected environment is waited for before the job starts, so
+    # timeout-minutes never counts it.
+    assert deploy["environment"]["name"] == "${{ inputs.target }}"
+    assert deploy["environment"]["url"] == "${{ steps.mendix.outputs.environment-url }}"
+    step_with = next(s for s in deploy["steps"] if s.get("id") == "mendix")["with"]
+    assert step_with["allow-production"] == "${{ inputs.target == 'Production' }}"
+    for job in jobs.values():
+        assert "timeout-minutes" in job
+
+
+def test_github_outputs_are_reported_on_failure_and_never_pasted_into_a_script() -> None:
+    for name, job in github_workflow()["jobs"].items():
+        steps = job["steps"]
+        ours = [i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("your-org/")]
+        assert ours, name
+        assert any(s.get("if") == "always()" and "run" in s for s in steps[ours[0] + 1 :]), name
+        for step in steps:
+            assert "${{" not in step.get("run", ""), f"{name}: an expression inside run:"
+
+
+# ---------------------------------------------------------------------------------------
+# Jenkins: a small reader of Groovy's block structure (strings and comments respected)
+
+
+@dataclass
+class Block:
+    head: str
+    parent: Block | None = None
+    items: list[str | Block] = field(default_factory=list)
+
+    def statements(self) -> list[str]:
+        return [item for item in self.items if isinstance(item, str)]
+
+    def blocks(self, head: str) -> list[Block]:
+        return [b for b in self.items if isinstance(b, Block) and b.head == head]
+
+    def ancestors(self) -> Iterator[Block]:
+        block = self.parent
+        while block is not None:
+            yield block
+            block = block.parent
+
+    def walk(self) -> Iterator[tuple[str, Block]]:
+        """Every statement and block head below, in source order, with its block."""
+        for item in self.items:
+            if isinstance(item, Block):
+                yield item.head, item
+                yield from item.walk()
+            else:
+                yield item, self
+
+
+def _strip_comments(source: str) -> str:
+    out: list[str] = []
+    i, quote = 0, ""
+    while i < len(source):
+        char = source[i]
+        if quote:
+            out.append(char)
+            if char == "\\":
+                out.append(source[i + 1])
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+            out.append(char)
+        elif source.startswith("//", i):
+            while i < len(source) and source[i] != "\n":
+                i += 1
+            continue
+        elif source.startswith("/*", i):
+            i = source.index("*/", i) + 2
+            continue
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def parse_groovy(source: str) -> Block:
+    root = Block("")
+    block, text, quote, parens = root, "", "", 0
+
+    def flush() -> None:
+        nonlocal text
+        statement = " ".join(text.split())
+        if statement:
+            block.items.append(statement)
+        text = ""
+
+    for char in _strip_comments(source):
+        if quote:
+            text += char
+            if char == quote and not text.endswith("\\" + quote):
+                quote = ""
+        elif char in "'\"":
+            quote = char
+            text += char
+        elif char in "([":
+            parens += 1
+            text += char
+        elif char in ")]":
+            parens -= 1
+            text += char
+        elif char == "{":
+            child = Block(" ".join(text.split()), block)
+            block.items.append(child)
+            block, text = child, ""
+        elif char == "}":
+            flush()
+            assert block.parent is not None, "unbalanced braces"
+            block = block.parent
+        elif char == "\n" and parens == 0:
+            flush()
+        else:
+            text += char
+    flush()
+    assert (block, quote, parens) == (root, "", 0), "unbalanced source"
+    return root
+
+
+def jenkinsfile() -> Block:
+    return parse_groovy(JENKINS_FILE.read_text("utf-8"))
+
+
+def _limited_by(block: Block) -> list[str]:
+    """The timeouts around a point: enclosing timeout(...) blocks and the `options` of
+    every enclosing stage and of the pipeline."""
+    found = []
+    for outer in [block, *block.ancestors()]:
+        if outer.head.startswith("timeout"):
+            found.append(outer.head)
+        if outer.head.startswith("stage(") or outer.head == "pipeline":
+            for options in outer.blocks("options"):
+                found += [s for s in options.statements() if s.startswith("timeout")]
+    return found
+
+
+def test_jenkins_input_wait_is_outside_every_timeout() -> None:
+    """A pipeline's timeout covers the whole run and a stage's options apply before its
+    input, so either would end a build that waits for a person for too long."""
+    waits = [block for text, block in jenkinsfile().walk() if re.match(r"input\b", text)]
+    assert waits
+    for block in waits:
+        assert _limited_by(block) == [], f"input inside {_limited_by(block)}"
+
+
+def test_jenkins_each_run_of_the_step_is_limited_in_time() -> None:
+    runs = [block for text, block in jenkinsfile().walk() if "= mendixBuild()" in text]
+    assert len(runs) == 2
+    for block in runs:
+        assert _limited_by(block), "a run of the step without a timeout"
+
+
+def _check_step_runs(root: Block) -> int:
+    """Every `sh` running the image's step hands back its exit code, and the outputs are
+    read after it; return how many there are."""
+    checked = 0
+    ordered = list(root.walk())
+    for index, (text, _) in enumerate(ordered):
+        if re.search(r"\bsh\b\W*(script:\s*)?['\"]mendix-build\b", text):
+            assert "returnStatus: true" in text, text
+            assert any("readProperties" in later for later, _ in ordered[index + 1 :]), text
+            checked += 1
+    return checked
+
+
+def test_jenkins_outputs_are_read_after_a_failed_run_and_the_build_fails_with_the_code() -> None:
+    root = jenkinsfile()
+    assert _check_step_runs(root) == 1
+    calls = [block for text, block in root.walk() if "= mendixBuild()" in text]
+    for block in calls:
+        failing = [
+            b
+            for _, b in block.walk()
+            if isinstance(b, Block) and re.fullmatch(r"(else )?if \(run\.code != 0\)", b.head)
+        ]
+        assert failing, "the exit code is not checked"
+        assert any("error(" in s and "${run.code}" in s for s in failing[0].statements())
+
+
+JENKINS_PLUGINS = {
+    r"\breadProperties\b": ("Pipeline Utility Steps", "pipeline-utility-steps"),
+    r"\bwithCredentials\b|\busernamePassword\b": ("Credentials Binding", "credentials-binding"),
+    r"\bdocker\s*\{": ("Docker Pipeline", "docker-workflow"),
+    r"\bmatrix\s*\{|\binput\s*\{|\bsh\b": ("Pipeline", "workflow-aggregator"),
+}
+
+
+def test_jenkins_plugins_are_named_in_the_file_and_the_readme() -> None:
+    source = JENKINS_FILE.read_text("utf-8")
+    header = "\n".join(line for line in source.splitlines() if line.startswith("//"))
+    readme = README.read_text("utf-8")
+    section = " ".join(readme[readme.index("### Jenkins\n") : readme.index("## Using the")].split())
+    code = _strip_comments(source)
+    for pattern, (name, plugin_id) in JENKINS_PLUGINS.items():
+        assert re.search(pattern, code), pattern
+        assert f"{name} [{plugin_id}]" in header, name
+        assert f"{name} (`{plugin_id}`" in section, name
+
+
+def test_readme_jenkins_snippets_read_the_outputs_after_a_failed_run() -> None:
+    readme = README.read_text("utf-8")
+    snippets = re.findall(r"```groovy\n(.*?)```", readme, re.DOTALL)
+    assert sum(_check_step_runs(parse_groovy(snippet)) for snippet in snippets) >= 1
+
+
+def test_groovy_reader_sees_blocks_strings_and_comments() -> None:
+    root = parse_groovy(
+        "pipeline { // a { in a comment\n"
+        "  options { timeout(time: 1, unit: 'HOURS') }\n"
+        "  stages { stage('a {') { steps { echo \"}${x == 'y'}\" } } }\n"
+        "}\n"
+    )
+    (pipeline,) = root.blocks("pipeline")
+    assert pipeline.blocks("options")[0].statements() == ["timeout(time: 1, unit: 'HOURS')"]
+    (stage,) = pipeline.blocks("stages")[0].blocks("stage('a {')")
+    assert stage.blocks("steps")[0].statements() == ["echo \"}${x == 'y'}\""]
+    assert _limited_by(stage.blocks("steps")[0]) == ["timeout(time: 1, unit: 'HOURS')"]
+
+
+# ---------------------------------------------------------------------------------------
+# README
+
+
+def test_readme_says_how_to_get_the_image_before_an_example_uses_it() -> None:
+    readme = README.read_text("utf-8")
+    getting = readme.index("### Getting the image")
+    assert readme.index("registry.example.com") > getting
+    assert "docker build -t registry.example.com/tools/mendix-build:1 ." in readme
+    assert readme.index("registry.example.com") < readme.index("### GitLab CI")
+
+
+def test_readme_states_python_version_and_what_the_test_command_does_as_root() -> None:
+    readme = README.read_text("utf-8")
+    first_command = readme.index("```sh")
+    assert "Python 3.11 or newer" in readme[:first_command]
+    test_command = readme.index("python -m pytest\n```")
+    after = readme[test_command : readme.index("`mendix-build` is a CI step")]
+    for word in ("root", "buildah", "debootstrap", "apt-get", '-m "not container"'):
+        assert word in after, word

@@ -1,5 +1,6 @@
 """`mendix-build demo`: the whole step against the in-process simulator, from the build
-to a deploy on the simulated Acceptance environment.
+to a deploy on the simulated Acceptance environment: a snapshot first, a settings file
+applied after the transport.
 
 Shows what each CI would receive: GitHub's output file and step summary,
 GitLab's dotenv report, Jenkins' properties and JSON, and the .mda itself.
@@ -20,10 +21,17 @@ from ci_step.config.validate import RawInput
 from ci_step.report import publish
 from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.runner import Surroundings, execute
+from ci_step.simulator.backup_jobs import BackupTimes
 from ci_step.simulator.run import build_service
 from ci_step.simulator.server import Simulator
 
 DEMO_USER = "demo@example.com"
+DEMO_SETTINGS = """\
+constants:
+  MyFirstModule.PageSize: '50'
+scheduled-events:
+  MyFirstModule.NightlyCleanup: Enabled
+"""
 
 
 def run_demo(keep: str | None) -> int:
@@ -37,8 +45,10 @@ def run_demo(keep: str | None) -> int:
     )
     revision = service.apps["calc"].branches["main"]
     service.apps["calc"].environments["Acceptance"].start_seconds = 1.0
+    service.backup_times = BackupTimes(queued=0.5, snapshot=1.0, restore=1.0)
     workspace = Path(keep or tempfile.mkdtemp(prefix="mendix-build-demo-")).resolve()
     workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / "acceptance.yml").write_text(DEMO_SETTINGS, encoding="utf-8")
     with Simulator(service) as simulator:
         click.echo(
             f"Simulated Build and Deploy API at {simulator.base_url}; workspace {workspace}\n"
@@ -57,6 +67,8 @@ def run_demo(keep: str | None) -> int:
             "artifact-path": "calc-1.0.0.mda",  # in the workspace: the working directory
             "result-file": "result.json",
             "environment": "Acceptance",
+            "backup": "true",  # a snapshot before the deploy (auto: production only)
+            "settings-file": "acceptance.yml",
         }
         raw = {
             spec.name: RawInput(values.get(spec.name, spec.default), spec.name) for spec in INPUTS

@@ -82,7 +82,7 @@ def execute(
         if file_problems:
             raise ConfigError(file_problems)
         for secret in config.settings.secrets if config.settings else ():
-            publish.mask(secret, ci, stdout)
+            publish.mask(secret, ci, where.stderr)
         _warn_about_revision(config, ci, log)
         action(config, _services(config, raw, clock, log, out), result)
     except signals.Interrupted as stop:

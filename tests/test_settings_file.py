@@ -225,8 +225,8 @@ def test_a_secret_from_the_settings_file_is_masked_on_github(
     env = github_env(workspace, values) | {"PAYMENT_KEY": SECRET}
     run = run_entrypoint(env, workspace)
     assert run.code == 0, run.stderr
-    assert f"::add-mask::{SECRET}" in run.stdout.splitlines()
-    assert SECRET not in run.stdout.replace(f"::add-mask::{SECRET}", "") + run.stderr
+    assert f"::add-mask::{SECRET}" in run.stderr.splitlines()  # commands go to stderr
+    assert SECRET not in run.stdout + run.stderr.replace(f"::add-mask::{SECRET}", "")
     for path in workspace.parent.rglob("*"):
         if path.is_file() and path.name != "settings.yml":
             assert SECRET not in path.read_text("utf-8", errors="replace"), path

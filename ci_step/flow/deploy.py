@@ -175,6 +175,7 @@ class _Deploy:
         self.env = Environment(services, target.app_id, target.environment, target.timing)
         self.before = ""  # the package the environment held before
         self.backups: Backups | None = None
+        self.reported = False  # the failure raised already says the environment's state
 
     def run(self) -> None:
         info = _environment(self.target, self.services)
@@ -183,11 +184,21 @@ class _Deploy:
         if info.status == "Running" and self.before == self.package_id:
             self._rerun()
             return
-        log = self.services.log
-        log.info(f"Deploying to {self.mode}", package_id=self.package_id, status=info.status)
+        self.services.log.info(
+            f"Deploying to {self.mode}", package_id=self.package_id, status=info.status
+        )
         if self.target.wants_backup(info.production):
             self._snapshot()
-        if info.status == "Running":
+        try:
+            self._change(info.status == "Running")
+        except StepError as exc:
+            if self.reported or isinstance(exc, ConfigError):
+                raise  # a failed start has said the state itself
+            self._failed(exc)
+
+    def _change(self, running: bool) -> None:
+        """Stop, transport, settings, start: from here on the environment is changed."""
+        if running:
             self._doing(f"environment {self.mode} is being stopped")
             self.env.stop()
         self._doing(f"environment {self.mode} is stopped; the transport may still complete")
@@ -195,6 +206,18 @@ class _Deploy:
         self._settings()
         self._start()
         self._done()
+
+    def _failed(self, exc: StepError) -> None:
+        """A failure before the start: the cause, and the state the environment is left in."""
+        state = self.env.state(new=self.package_id, old=self.before)
+        message = (
+            f"Deploying package {self.package_id} to {self.mode} failed: "
+            f"{exc.message.rstrip('.')}. Now {state}."
+        )
+        if isinstance(exc, DeadlineExceeded):
+            raise DeadlineExceeded(message, fix=exc.fix) from None
+        fix = exc.fix if exc.fix != type(exc).default_fix else ""
+        raise DeployFailed(message, fix=fix, error_code=exc.error_code) from None
 
     def _doing(self, text: str) -> None:
         """What keeps going on the Mendix side if the step is stopped now."""
@@ -272,6 +295,7 @@ class _Deploy:
         if outcome:
             message += f" {outcome}"
         message += f" Now {state}."
+        self.reported = True
         if isinstance(failure, DeadlineExceeded):
             raise DeadlineExceeded(message, fix=failure.fix) from None
         raise DeployFailed(message, fix=failure.fix, error_code=failure.error_code) from None
@@ -306,8 +330,8 @@ class _Deploy:
             return f"There is nothing to roll back to: {self.mode} held no package before."
         log.info(f"Rolling back {self.mode} to the package that ran before", package=self.before)
         try:
-            if self.env.status() == "Running":
-                self.env.stop()
+            self._doing(f"environment {self.mode} is being stopped for the rollback")
+            self.env.stop()  # also ends a start still under way; stopping is safe to repeat
             if self.backups is not None and self.result.backup_id:
                 self._doing(
                     f"the restore of {self.mode}'s database keeps running on the Mendix side; "

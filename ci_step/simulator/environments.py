@@ -73,6 +73,8 @@ class SimEnvironment:
     processing: int = 0  # transports answered 503 "still being processed" first
     transport_error: str = ""  # one of TRANSPORT_ERRORS
     start_error: str = ""  # one of START_ERRORS: the start job ends with it
+    start_error_times: int = -1  # how many starts end with start_error (-1: every one)
+    hung_starts: int = 0  # how many of the next starts never end (until a stop)
     stop_error: bool = False  # stop answers 500 STOP_FAILED
     start_seconds: float = 2.0  # simulated seconds a start job stays Starting
     stop_seconds: float = 0.0  # simulated seconds a stop takes to show as Stopped
@@ -219,6 +221,11 @@ def stop(environment: SimEnvironment, now: float) -> Reply:
     if environment.current_status(now) == "Running":
         environment.status = "Stopping"
         environment.stopping_until = now + environment.stop_seconds
+    for job in environment.jobs.values():
+        # A stop ends a start still under way (*unverified*: the reference does not say;
+        # the job then reports the start as failed).
+        if not job.settled:
+            job.settled, job.fails_with = True, "START_FAILED"
     return Reply(200, None)
 
 
@@ -278,13 +285,17 @@ def start(environment: SimEnvironment, data: object, now: float) -> Reply:
             "Cannot start app. There is already a starting job id found.",
         )
     missing = settings.missing(environment.constants)
-    fails_with = "MISSING_CONSTANT" if missing else environment.start_error
+    fails_with = "MISSING_CONSTANT" if missing else _start_error(environment)
     out_of_sync = environment.database != environment.model_version
     if not fails_with and auto_sync is not True and environment.package_id and out_of_sync:
         fails_with = "INVALID_DB_STRUCTURE"  # a new model needs its database synchronised
+    seconds = environment.start_seconds
+    if environment.hung_starts > 0:
+        environment.hung_starts -= 1
+        seconds = float("inf")
     job = StartJob(
         str(uuid.uuid4()),
-        now + environment.start_seconds,
+        now + seconds,
         fails_with,
         auto_sync=auto_sync is True,
         missing=missing,
@@ -292,6 +303,15 @@ def start(environment: SimEnvironment, data: object, now: float) -> Reply:
     environment.jobs[job.job_id] = job
     environment.log_events.append(LogEvent(now, "INFO", "Core", "Starting the Mendix Runtime."))
     return Reply(200, {"JobId": job.job_id})
+
+
+def _start_error(environment: SimEnvironment) -> str:
+    """The error this start ends with, counting down ``start_error_times``."""
+    if not environment.start_error or environment.start_error_times == 0:
+        return ""
+    if environment.start_error_times > 0:
+        environment.start_error_times -= 1
+    return environment.start_error
 
 
 def job(environment: SimEnvironment, job_id: str, now: float) -> Reply:

@@ -6,13 +6,13 @@ Scalars are read as text (YAML's BaseLoader): ``download: false`` is the string
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from ci_step.config.inputs import BY_NAME, FILE_KEYS
+from ci_step.config.parsers import close_matches, printable
 
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -70,7 +70,9 @@ def _take(loaded: FileValues, key: object, value: object) -> None:
         return
     spec = BY_NAME.get(key)
     if spec is None:
-        loaded.problems.append(f"unknown key '{_short(key)}' {where}{_suggest(key)}")
+        loaded.problems.append(
+            f"unknown key '{printable(key)}' {where}{close_matches(key, FILE_KEYS)}"
+        )
         return
     if not spec.in_file:
         if spec.secret:
@@ -87,15 +89,3 @@ def _take(loaded: FileValues, key: object, value: object) -> None:
         return
     if value != "":
         loaded.values[key] = value
-
-
-def _suggest(key: str) -> str:
-    matches = difflib.get_close_matches(key.lower().replace("_", "-"), FILE_KEYS, n=2, cutoff=0.6)
-    if not matches:
-        return f" (known keys: {', '.join(FILE_KEYS)})"
-    return " (did you mean " + " or ".join(f"'{m}'" for m in matches) + "?)"
-
-
-def _short(text: str, limit: int = 60) -> str:
-    printable = text.encode("unicode_escape").decode("ascii")
-    return printable if len(printable) <= limit else printable[: limit - 3] + "..."

@@ -39,10 +39,24 @@ def plain(parse: Callable[[str], T]) -> Callable[[str, Path], T]:
 
 def shown(value: str, limit: int = 60) -> str:
     """A value quoted for a message: escaped, shortened."""
+    return f"'{printable(value, limit)}'"
+
+
+def printable(value: str, limit: int = 60) -> str:
+    """A value for a message: escaped, shortened."""
     text = value.encode("unicode_escape").decode("ascii")
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return f"'{text}'"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def close_matches(key: object, known: tuple[str, ...]) -> str:
+    """' (did you mean ...?)' for an unknown key, else the known keys."""
+    import difflib  # only when a file holds an unknown key
+
+    text = key.lower().replace("_", "-") if isinstance(key, str) else ""
+    matches = difflib.get_close_matches(text, known, n=2, cutoff=0.6)
+    if not matches:
+        return f" (known keys: {', '.join(known)})"
+    return " (did you mean " + " or ".join(f"'{m}'" for m in matches) + "?)"
 
 
 def app_id(value: str) -> str:

@@ -15,7 +15,6 @@ secret written where it should not be).
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from ci_step.config.parsers import close_matches, printable
 from ci_step.domain.settings import EVENT_STATES, NAME, Value
 from ci_step.secrets import REGISTRY
 
@@ -119,7 +119,7 @@ def _read(path: Path, where: str) -> tuple[object, list[str]]:
     finally:
         loader.dispose()
     duplicates = [
-        f"'{_short(key)}' in {where} is written twice (again at line {line}); keep one"
+        f"'{printable(key)}' in {where} is written twice (again at line {line}); keep one"
         for key, line in loader.duplicates
     ]
     return document, duplicates
@@ -135,8 +135,10 @@ class _Reader:
 
     def section(self, key: object, value: object) -> None:
         if key not in SECTIONS:
-            shown = _short(key) if isinstance(key, str) else repr(key)
-            self.problems.append(f"unknown key '{shown}' in {self.where}{_suggest(key)}")
+            shown = printable(key) if isinstance(key, str) else repr(key)
+            self.problems.append(
+                f"unknown key '{shown}' in {self.where}{close_matches(key, SECTIONS)}"
+            )
             return
         if value is None or value == "":
             return
@@ -149,7 +151,7 @@ class _Reader:
             self.entry(str(key), name, item)
 
     def entry(self, section: str, name: object, item: object) -> None:
-        label = f"'{_short(name) if isinstance(name, str) else repr(name)}' under {section}:"
+        label = f"'{printable(name) if isinstance(name, str) else repr(name)}' under {section}:"
         where = f"{label} in {self.where}"
         if not isinstance(name, str) or not NAME.fullmatch(name):
             self.problems.append(f"{where} is not a name of the form Module.Name")
@@ -196,16 +198,3 @@ class _Reader:
         else:
             return Value(text)
         return None
-
-
-def _suggest(key: object) -> str:
-    text = key.lower().replace("_", "-") if isinstance(key, str) else ""
-    matches = difflib.get_close_matches(text, SECTIONS, n=2, cutoff=0.6)
-    if not matches:
-        return f" (known keys: {', '.join(SECTIONS)})"
-    return " (did you mean " + " or ".join(f"'{m}'" for m in matches) + "?)"
-
-
-def _short(text: str, limit: int = 60) -> str:
-    printable = text.encode("unicode_escape").decode("ascii")
-    return printable if len(printable) <= limit else printable[: limit - 3] + "..."

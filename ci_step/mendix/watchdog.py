@@ -134,14 +134,8 @@ class _Connection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _TlsConnection(HTTPSConnection):
-    def connect(self) -> None:
-        _enlist(self)
-        super().connect()
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _enlist(self)
-        super().request(*args, **kwargs)
+class _TlsConnection(_Connection, HTTPSConnection):
+    """The same enlisting before HTTPSConnection's own connect and request."""
 
 
 class _Pool(HTTPConnectionPool):

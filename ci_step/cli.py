@@ -148,9 +148,11 @@ def _execute(
     action: Any = None,
     needs: frozenset[str] = BUILD_NEEDS,
     arguments: dict[str, str] | None = None,
+    problems: list[str] | None = None,
 ) -> None:
     """Run an action; ``needs``: the inputs it cannot do without; ``arguments``: inputs
-    given as positional arguments (they win)."""
+    given as positional arguments (they win); ``problems``: with the command's own options,
+    reported with those of the inputs."""
     from ci_step.runner import execute
 
     loaded = ctx.meta.get("config_file")
@@ -160,7 +162,8 @@ def _execute(
     raw = collect(ctx, values)
     for name, value in (arguments or {}).items():
         raw[name] = RawInput(value, name.upper().replace("-", "_") + " argument")
-    sys.exit(execute(raw, loaded.problems if loaded else [], **options))
+    problems = (loaded.problems if loaded else []) + (problems or [])
+    sys.exit(execute(raw, problems, **options))
 
 
 def _commands() -> Any:
@@ -225,7 +228,12 @@ def deploy_command(ctx: click.Context, /, package: str | None, **values: Any) ->
 
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--filter-status", multiple=True, help="Only packages with this Status; repeatable.")
+@click.option(
+    "--filter-status",
+    multiple=True,
+    help="Only packages with this Status (Queued, Building, Uploading, Succeeded, Failed; "
+    "any case); repeatable.",
+)
 @click.option("--filter-version", multiple=True, help="Only packages with this version.")
 @input_options(PACKAGE)
 @click.pass_context
@@ -238,8 +246,17 @@ def list_command(
     **values: Any,
 ) -> None:
     """List the app's packages, newest first."""
-    action = _commands().listing(as_json, filter_status, filter_version)
-    _execute(ctx, values, action, APP_NEEDS)
+    from ci_step.config.parsers import shown
+    from ci_step.domain.packages import package_status
+
+    statuses, problems = [], []
+    for text in filter_status:
+        try:
+            statuses.append(package_status(text))
+        except ValueError as exc:
+            problems.append(f"--filter-status {shown(text)} {exc}")
+    action = _commands().listing(as_json, tuple(statuses), filter_version)
+    _execute(ctx, values, action, APP_NEEDS, problems=problems)
 
 
 @cli.command("prune")

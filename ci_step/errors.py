@@ -5,12 +5,48 @@ Code raises these; only the command-line edge turns them into exit codes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar, Self
 
 BUILD_API_DOCS = "https://docs.mendix.com/apis/build-api/"
 DEPLOY_API_DOCS = "https://docs.mendix.com/apidocs-mxsdk/apidocs/deploy-api/"
 README_DOCS = "the mendix-build README"
+
+# (input name, value or None) -> how the user sets that input where the step runs
+Speller = Callable[[str, "str | None"], str]
+
+
+def _as_named(name: str, value: str | None) -> str:
+    return name if value is None else f"{name}: {value}"
+
+
+_speller: list[Speller] = [_as_named]
+
+
+def spelled(name: str, value: str | None = None) -> str:
+    """An input as the user sets it where the step runs (see ``input_name``), unquoted."""
+    return _speller[-1](name, value)
+
+
+def input_name(name: str, value: str | None = None) -> str:
+    """An input as the user sets it where the step runs, quoted for a message.
+
+    Errors are raised where the CI is unknown; the edge installs the speller that knows
+    it (``spelling``): `with: timeout:` in GitHub Actions, `MENDIX_TIMEOUT` in GitLab and
+    Jenkins, `--timeout` when it was given as a flag. ``value``: the setting to suggest
+    (`with: allow-production: true`, `MENDIX_ALLOW_PRODUCTION=true`)."""
+    return f"`{spelled(name, value)}`"
+
+
+@contextmanager
+def spelling(speller: Speller) -> Iterator[None]:
+    """Name inputs through ``speller`` in every message made meanwhile."""
+    _speller.append(speller)
+    try:
+        yield
+    finally:
+        _speller.pop()
 
 
 class StepError(Exception):
@@ -26,9 +62,14 @@ class StepError(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.fix = fix or self.default_fix
+        self.fix = fix or self.standard_fix()
         self.docs = docs or self.default_docs
         self.error_code = error_code  # the Mendix errorCode behind it, when there was one
+
+    @classmethod
+    def standard_fix(cls) -> str:
+        """The fix when the raiser gives none (made now: it may name an input)."""
+        return cls.default_fix
 
     def redacted(self, clean: Callable[[str], str]) -> Self:
         """A copy whose texts passed ``clean`` (before any format escapes them)."""
@@ -104,7 +145,10 @@ class DeadlineExceeded(StepError):
 
     exit_code = 4
     result = "timeout"
-    default_fix = "raise the 'timeout' input, or look at the build queue in the Mendix Portal"
+
+    @classmethod
+    def standard_fix(cls) -> str:
+        return f"raise {input_name('timeout')}, or look at the build queue in the Mendix Portal"
 
 
 class ApiError(StepError):
@@ -129,7 +173,9 @@ class ApiError(StepError):
 class ApiUnavailable(ApiError):
     """The API stayed unreachable or kept answering 5xx/429 until retries ran out."""
 
-    default_fix = "check https://status.mendix.com and the base-url input, then re-run the job"
+    @classmethod
+    def standard_fix(cls) -> str:
+        return f"check https://status.mendix.com and {input_name('base-url')}, then re-run the job"
 
 
 class DownloadError(StepError):

@@ -15,6 +15,7 @@ from ci_step import signals
 from ci_step.clock import Clock, Deadline, SystemClock
 from ci_step.config.inputs import INPUTS
 from ci_step.config.parsers import LOG_FORMATS
+from ci_step.config.spelling import speller
 from ci_step.config.validate import (
     BUILD_NEEDS,
     Config,
@@ -22,7 +23,7 @@ from ci_step.config.validate import (
     result_file_of,
     validate,
 )
-from ci_step.errors import Cancelled, ConfigError, StepError
+from ci_step.errors import Cancelled, ConfigError, StepError, input_name, spelling
 from ci_step.flow.build import run_build
 from ci_step.flow.services import Services
 from ci_step.inert import InertWriter, Writer
@@ -61,6 +62,17 @@ def execute(
     where: Surroundings | None = None,
 ) -> int:
     where = where or Surroundings(CiEnv.detect())
+    with spelling(speller(where.ci, raw)):  # every message names inputs as this CI does
+        return _execute(raw, file_problems, action, needs, where)
+
+
+def _execute(
+    raw: Mapping[str, RawInput],
+    file_problems: list[str],
+    action: Action,
+    needs: frozenset[str],
+    where: Surroundings,
+) -> int:
     ci, clock, stdout = where.ci, where.clock, where.stdout
     for spec in INPUTS:
         value = raw[spec.name].value if spec.name in raw else None
@@ -84,7 +96,7 @@ def execute(
         for secret in config.settings.secrets if config.settings else ():
             publish.mask(secret, ci, where.stderr)
         _warn_about_revision(config, ci, log)
-        action(config, _services(config, raw, clock, log, out), result)
+        action(config, _services(config, clock, log, out), result)
     except signals.Interrupted as stop:
         result.fail(Cancelled(stop.signum, stop.name, result.on_mendix))
     except StepError as exc:
@@ -134,9 +146,7 @@ def finish(
     return result.exit_code
 
 
-def _services(
-    config: Config, raw: Mapping[str, RawInput], clock: Clock, log: Log, out: Writer
-) -> Services:
+def _services(config: Config, clock: Clock, log: Log, out: Writer) -> Services:
     """One session per host kind: Mendix headers, the token and the storage never mix.
 
     Each transport knows the input its URL came from, as spelled, to name it in errors."""
@@ -148,13 +158,13 @@ def _services(
         )
 
     transport = Transport(
-        requests.Session(), deadline, on_retry=on_retry, origin=_label(raw, "base-url")
+        requests.Session(), deadline, on_retry=on_retry, origin=input_name("base-url")
     )
     api = BuildApi(config.base_url, config.username, config.api_key, transport)
     repository = None
     if config.pat:
         repo_transport = Transport(
-            requests.Session(), deadline, on_retry=on_retry, origin=_label(raw, "repository-url")
+            requests.Session(), deadline, on_retry=on_retry, origin=input_name("repository-url")
         )
         repository = RepositoryApi(config.repository_url, config.pat, repo_transport)
     storage = requests.Session()
@@ -162,16 +172,11 @@ def _services(
     return Services(api, storage, deadline, clock, log, out, repository)
 
 
-def _label(raw: Mapping[str, RawInput], name: str) -> str:
-    item = raw.get(name)
-    return item.label if item is not None else name
-
-
 def _warn_about_revision(config: Config, ci: CiEnv, log: Log) -> None:
     sha = ci.get("GITHUB_SHA") or ci.get("CI_COMMIT_SHA") or ci.get("GIT_COMMIT")
     revision = config.revision.lower()
     if sha and revision != "latest" and len(revision) >= 7 and sha.lower().startswith(revision):
         log.warning(
-            "revision is this pipeline's own commit; that is a Team Server commit only when this "
-            "repository is the Mendix app's repository"
+            f"{input_name('revision')} is this pipeline's own commit; that is a Team Server "
+            "commit only when this repository is the Mendix app's repository"
         )

@@ -183,7 +183,7 @@ def test_without_auto_sync_db_the_start_says_to_set_it(
     run = run_local(
         sim, workspace, environment="Acceptance", download="false", auto_sync_db="false"
     )
-    assert_deploy_failed(run, "INVALID_DB_STRUCTURE", "auto-sync-db: true")
+    assert_deploy_failed(run, "INVALID_DB_STRUCTURE", "set `MENDIX_AUTO_SYNC_DB=true`")
     (start,) = sim.requests("api", "POST", r"/start$")
     assert json.loads(start.body) == {"AutoSyncDb": False}
 
@@ -201,7 +201,7 @@ def test_production_needs_allow_production_and_sends_nothing(
     run = run_local(sim, workspace, environment="Production")
     assert run.code == 2
     assert "MENDIX_ENVIRONMENT" in run.stderr
-    assert "allow-production" in run.stderr
+    assert "needs `MENDIX_ALLOW_PRODUCTION=true`" in run.stderr
     assert sim.requests() == []
     assert run.result()["result"] == "error"
 
@@ -213,7 +213,7 @@ def test_flexible_environment_flagged_production_is_refused_before_the_build(
     run = run_local(sim, workspace, environment="Live EU")
     assert run.code == 2
     assert "production environment" in run.stderr
-    assert "allow-production" in run.stderr
+    assert "set `MENDIX_ALLOW_PRODUCTION=true` to deploy to it" in run.stderr
     assert builds(sim) == 0
     assert [r.method for r in sim.requests("api", path=ENV_PATH)] == ["GET"]
     assert sim.requests("api", path="/environments/Live%20EU")
@@ -278,7 +278,7 @@ def test_package_id_without_environment_exits_2(sim: Simulator, workspace: Path)
     run = run_local(sim, workspace, package_id="b3d14e53-2654-4534-b374-9179a69ef3cf")
     assert run.code == 2
     assert "MENDIX_PACKAGE_ID" in run.stderr
-    assert "environment" in run.stderr
+    assert "set MENDIX_ENVIRONMENT too" in run.stderr
     assert sim.requests() == []
 
 
@@ -329,7 +329,7 @@ def test_start_timeout_exits_4(sim: Simulator, acceptance: SimEnvironment, works
     assert run.code == 4
     result = run.result()
     assert (result["result"], result["deploy-result"]) == ("timeout", "timeout")
-    assert "start-timeout" in run.stderr
+    assert "Fix: raise `MENDIX_START_TIMEOUT` or `MENDIX_TIMEOUT`" in run.stderr
 
 
 def test_gateway_errors_and_resets_on_deploy_calls_are_retried(
@@ -549,7 +549,7 @@ def test_stop_timeout_exits_4_before_any_transport(
     run = run_local(sim, workspace, environment="Acceptance", download="false", stop_timeout="1s")
     assert run.code == 4
     assert run.result()["deploy-result"] == "timeout"
-    assert "stop-timeout" in run.stderr
+    assert "Fix: raise `MENDIX_STOP_TIMEOUT` or `MENDIX_TIMEOUT`" in run.stderr
     assert "POST transport" not in deploy_calls(sim)
 
 

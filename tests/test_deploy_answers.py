@@ -13,7 +13,7 @@ import requests
 from ci_step.domain.backups import parse_restore, parse_snapshot, parse_snapshot_page
 from ci_step.domain.settings import Value, parse_settings, plan
 from ci_step.errors import ApiError, AuthError, describe_body
-from ci_step.mendix.backups_api import BACKUP_FIXES, BACKUPS_RIGHTS_FIX
+from ci_step.mendix.backups_api import backup_fixes, backups_rights_fix
 from ci_step.mendix.build_api import error_for
 from ci_step.mendix.deploy_api import DeployApi
 from ci_step.simulator import BuildService, Simulator
@@ -190,16 +190,18 @@ def test_backups_no_access_names_the_permission() -> None:
     error = error_for(
         answer(403, {"code": "NO_ACCESS", "message": "Forbidden"}),
         "listing the environment's snapshots",
-        BACKUP_FIXES,
-        BACKUPS_RIGHTS_FIX,
+        backup_fixes(),
+        backups_rights_fix(),
     )
     assert isinstance(error, AuthError)
     assert error.exit_code == 3
     assert error.error_code == "NO_ACCESS"
     assert "Access to Backups" in error.fix
-    other = error_for(answer(403, {}), "creating a snapshot", BACKUP_FIXES, BACKUPS_RIGHTS_FIX)
+    other = error_for(answer(403, {}), "creating a snapshot", backup_fixes(), backups_rights_fix())
     assert "Access to Backups" in other.fix
-    busy = error_for(answer(400, {"code": "ENVIRONMENT_BUSY"}), "creating a snapshot", BACKUP_FIXES)
+    busy = error_for(
+        answer(400, {"code": "ENVIRONMENT_BUSY"}), "creating a snapshot", backup_fixes()
+    )
     assert (type(busy), busy.error_code, busy.exit_code) == (ApiError, "ENVIRONMENT_BUSY", 5)
 
 

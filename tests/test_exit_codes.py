@@ -44,7 +44,7 @@ def test_unknown_app_exits_5_with_error_code(sim: Simulator, workspace: Path) ->
     run = run_local(sim, workspace, app_id="nosuchapp")
     assert run.code == 5
     assert "APP_NOT_FOUND: App not found." in run.stderr
-    assert "Fix: check app-id" in run.stderr
+    assert "Fix: check `MENDIX_APP_ID`" in run.stderr
     document = run.result()
     assert "APP_NOT_FOUND" in str(document["error"])
 
@@ -79,8 +79,8 @@ def test_unknown_host_exits_5_at_once_naming_host_and_input(
     run = run_local(sim, workspace, *args, timeout="5m", **overrides)
     assert time.monotonic() - started < 15  # no retries (it took 40 s and more before)
     assert run.code == 5, run.stderr
-    assert f"The host {host} (from {label}) does not exist" in run.stderr
-    assert f"Fix: correct the host name in {label}" in run.stderr
+    assert f"The host {host} (from `{label}`) does not exist" in run.stderr
+    assert f"Fix: correct the host name in `{label}`" in run.stderr
     assert "retrying" not in run.stderr
     error = run.result()["error"]
     assert isinstance(error, dict)

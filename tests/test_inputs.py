@@ -433,7 +433,7 @@ def test_deploy_safety_inputs_are_checked_first(
         (
             {"promote-from": "Acceptance"},
             "MENDIX_PROMOTE_FROM deploys the package another environment runs: "
-            "set environment to the environment to deploy it to",
+            "set MENDIX_ENVIRONMENT to the environment to deploy it to",
         ),
         (
             {"promote-from": "acceptance", "environment": "Acceptance"},
@@ -446,7 +446,8 @@ def test_deploy_safety_inputs_are_checked_first(
         ),
         (
             {"promote-from": "Acceptance", "environment": "Production"},
-            "MENDIX_ENVIRONMENT is Production; deploying there needs allow-production",
+            "MENDIX_ENVIRONMENT is Production; deploying there needs "
+            "`MENDIX_ALLOW_PRODUCTION=true`",
         ),
     ],
 )

@@ -172,7 +172,7 @@ def test_revision_latest_through_app_repository_with_pat(
 def test_pat_and_latest_need_a_project_id(sim: Simulator, workspace: Path) -> None:
     result = run_local(sim, workspace, revision="latest", pat=PAT)
     assert result.code == 2
-    assert "project-id is required with MENDIX_PAT and revision 'latest'" in result.stderr
+    assert "MENDIX_PROJECT_ID is required with MENDIX_PAT and revision 'latest'" in result.stderr
     assert sim.requests() == []
 
 

@@ -12,8 +12,8 @@ from ci_step.config.inputs import INPUTS, InputSpec
 from ci_step.config.parsers import Parse, shown, workspace_path
 from ci_step.config.settings_file import Settings
 from ci_step.domain.versions import LATEST
-from ci_step.errors import ConfigError
-from ci_step.report.ci_env import CiEnv
+from ci_step.errors import ConfigError, input_name, spelled
+from ci_step.report.ci_env import CiEnv, Platform
 
 BUILD_NEEDS = frozenset(spec.name for spec in INPUTS if spec.required)
 APP_NEEDS = frozenset({"app-id", "username", "api-key"})
@@ -87,8 +87,10 @@ class _Checker:
         return item.value if item is not None and item.value != "" else None
 
     def label(self, name: str) -> str:
+        """The input as the user gave it; one not given as the CI sets it."""
         item = self.raw.get(name)
-        return item.label if item is not None else name
+        given = item is not None and item.value not in (None, "")
+        return item.label if item is not None and given else spelled(name)
 
     def fail(self, name: str, text: str) -> None:
         self.problems.append(f"{self.label(name)} {text}")
@@ -106,13 +108,17 @@ class _Checker:
             self.fail(spec.name, str(exc))
             return spec.unset
 
-    def require(self, needs: frozenset[str]) -> None:
+    def require(self, needs: frozenset[str], ci: CiEnv) -> None:
         for spec in INPUTS:
-            if spec.name in needs and self.value(spec.name) is None:
-                self.problems.append(
-                    f"{spec.name} is required: set {spec.env_names[-1]} or pass {spec.flag}"
-                    + (" (or add it to the config file)" if spec.in_file else "")
+            if spec.name not in needs or self.value(spec.name) is not None:
+                continue
+            if ci.platform is Platform.LOCAL:
+                how = f"set {spec.env_names[-1]} or pass {spec.flag}" + (
+                    " (or add it to the config file)" if spec.in_file else ""
                 )
+            else:
+                how = f"set {spelled(spec.name)}"
+            self.problems.append(f"{spec.name} is required: {how}")
 
 
 def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUILD_NEEDS) -> Config:
@@ -124,7 +130,7 @@ def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUI
         needs = needs - {"revision", "version"}
     if values["promote_from"]:  # the package is the one the other environment runs
         needs = needs - {"package-id"}
-    c.require(needs)
+    c.require(needs, ci)
     _cross_check(c, values, needs)
     _promotion_check(c, values, needs)
     settings = _settings(c, values, ci)
@@ -179,12 +185,11 @@ def _cross_check(c: _Checker, values: dict[str, Any], needs: frozenset[str]) -> 
         )
     environment = values["environment"]
     if values["package_id"] and not environment and "environment" not in needs:
-        c.fail("package-id", "deploys an existing package: set environment too")
+        c.fail("package-id", f"deploys an existing package: set {c.label('environment')} too")
     if environment.lower() == "production" and not values["allow_production"]:
         c.fail(
             "environment",
-            "is Production; deploying there needs allow-production: true "
-            f"({c.label('allow-production')})",
+            f"is Production; deploying there needs {input_name('allow-production', 'true')}",
         )
 
 

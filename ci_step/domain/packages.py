@@ -5,10 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ci_step.domain.versions import parse_version
-from ci_step.errors import ApiError
+from ci_step.errors import ApiError, input_name
 
 TERMINAL = frozenset({"Succeeded", "Failed"})
 IN_PROGRESS = frozenset({"Queued", "Building", "Uploading"})
+STATUSES = ("Queued", "Building", "Uploading", "Succeeded", "Failed")  # as the API spells them
+
+
+def package_status(text: str) -> str:
+    """A package Status given in any case, as the API spells it (ValueError: not one)."""
+    found = next((status for status in STATUSES if status.casefold() == text.casefold()), None)
+    if found is None:
+        raise ValueError(f"is not a package status: one of {', '.join(STATUSES)} (any case)")
+    return found
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,8 @@ def choose_existing(packages: list[Package], version: str, on_existing: str) -> 
         raise ApiError(
             f"A package with version {version} already exists: {listed}.",
             error_code="VERSION_EXISTS",
-            fix="choose another version (or version: auto), or set on-existing to reuse or rebuild",
+            fix=f"choose another {input_name('version')} (or {input_name('version', 'auto')}), "
+            f"or set {input_name('on-existing')} to reuse or rebuild",
         )
     for wanted in ({"Succeeded"}, IN_PROGRESS):
         found = next((p for p in same if p.status in wanted), None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ci_step.domain.backups import COMPLETED
-from ci_step.errors import ApiError, DeadlineExceeded
+from ci_step.errors import ApiError, DeadlineExceeded, input_name
 from ci_step.flow.schedule import next_wait
 from ci_step.flow.services import Services
 from ci_step.mendix.backups_api import BackupsApi
@@ -63,7 +63,7 @@ class Backups:
                 + (f": {snapshot.status_message}" if snapshot.status_message else "")
                 + ".",
                 fix="look at the environment's Backups page in the Mendix Portal, then deploy "
-                "again (or set backup: false to deploy without a snapshot)",
+                f"again (or set {input_name('backup', 'false')} to deploy without a snapshot)",
             )
         services.log.info(f"Snapshot of {self.mode} completed", snapshot_id=snapshot.snapshot_id)
         return snapshot.snapshot_id

@@ -11,7 +11,7 @@ from ci_step.config.validate import Config
 from ci_step.domain.durations import format_duration
 from ci_step.domain.packages import Package
 from ci_step.domain.versions import release_of
-from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded
+from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded, input_name
 from ci_step.flow import deploy
 from ci_step.flow.plan import Plan, make_plan
 from ci_step.flow.schedule import next_wait
@@ -254,7 +254,8 @@ def file_version(package: Package) -> str:
         raise ApiError(
             f"The Mendix API gave package {package.package_id} the version "
             f"{shown(package.version)}, not major.minor.patch; the file is not named after it.",
-            fix="check base-url: the Mendix API gives every package a major.minor.patch Version",
+            fix=f"check {input_name('base-url')}: the Mendix API gives every package a "
+            "major.minor.patch Version",
         )
     return version
 

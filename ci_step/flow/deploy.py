@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 from ci_step.config.settings_file import Settings
 from ci_step.config.validate import Config
-from ci_step.errors import ApiError, ConfigError, DeadlineExceeded, DeployFailed, StepError
+from ci_step.errors import (
+    ApiError,
+    ConfigError,
+    DeadlineExceeded,
+    DeployFailed,
+    StepError,
+    input_name,
+)
 from ci_step.flow import settings as settings_flow
 from ci_step.flow.backup import Backups
 from ci_step.flow.environment import Environment, Timing
@@ -105,7 +112,8 @@ def promoted_package(config: Config, services: Services) -> DeployedPackage:
             f"Environment {config.promote_from} holds no package, so there is nothing to "
             f"promote to {config.environment}.",
             error_code="PACKAGE_NOT_FOUND",
-            fix="deploy a package to promote-from first, or check the promote-from input",
+            fix=f"deploy a package to {config.promote_from} first, or check "
+            f"{input_name('promote-from')}",
         )
     services.log.info(
         f"Promoting the package of {config.promote_from}",
@@ -139,7 +147,7 @@ def deploy_package(config: Config, services: Services, package_id: str, result: 
     except StepError as exc:
         raise DeployFailed(
             f"Deploying package {package_id} to {target.environment} failed: {exc.message}",
-            fix=exc.fix if exc.fix != type(exc).default_fix else "",
+            fix=exc.fix if exc.fix != type(exc).standard_fix() else "",
             error_code=exc.error_code,
         ) from None
     result.deploy_result = "success"
@@ -151,7 +159,7 @@ def _environment(target: Deployment, services: Services) -> EnvironmentInfo:
         raise ConfigError(
             [
                 f"environment '{target.environment}' is a production environment; "
-                "set allow-production: true to deploy to it"
+                f"set {input_name('allow-production', 'true')} to deploy to it"
             ]
         )
     return environment
@@ -216,7 +224,7 @@ class _Deploy:
         )
         if isinstance(exc, DeadlineExceeded):
             raise DeadlineExceeded(message, fix=exc.fix) from None
-        fix = exc.fix if exc.fix != type(exc).default_fix else ""
+        fix = exc.fix if exc.fix != type(exc).standard_fix() else ""
         raise DeployFailed(message, fix=fix, error_code=exc.error_code) from None
 
     def _doing(self, text: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from ci_step.clock import Deadline
 from ci_step.domain.durations import format_duration
-from ci_step.errors import ApiError, DeadlineExceeded, StepError
+from ci_step.errors import ApiError, DeadlineExceeded, StepError, input_name
 from ci_step.flow.schedule import next_wait
 from ci_step.flow.services import Services
 from ci_step.mendix.deploy_api import STILL_PROCESSING, DeployApi
@@ -49,11 +49,11 @@ class Phase:
             raise self.late() from None
 
     def late(self) -> DeadlineExceeded:
+        own, step = input_name(f"{self.name}-timeout"), input_name("timeout")
         return DeadlineExceeded(
             f"Environment {self.environment} did not {self.name} within "
-            f"{format_duration(self.seconds)} ({self.name}-timeout, or what was left of timeout).",
-            fix=f"raise {self.name}-timeout or timeout; look at the environment in the Mendix "
-            "Portal",
+            f"{format_duration(self.seconds)} ({own}, or what was left of {step}).",
+            fix=f"raise {own} or {step}; look at the environment in the Mendix Portal",
         )
 
 

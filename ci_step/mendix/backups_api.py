@@ -19,23 +19,36 @@ from ci_step.domain.backups import (
     parse_snapshot,
     parse_snapshot_page,
 )
-from ci_step.mendix.build_api import FIXES, BuildApi, json_answer
+from ci_step.errors import input_name
+from ci_step.mendix.build_api import BuildApi, error_fixes, json_answer
 
-BACKUPS_RIGHTS_FIX = (
-    "give the user 'Access to Backups' (and 'API Rights') on this environment: Mendix "
-    "Portal, the app's Environments page, Permissions tab; or set backup: false"
-)
-BACKUP_FIXES: dict[str, str] = FIXES | {
-    "NO_ACCESS": BACKUPS_RIGHTS_FIX,
-    "NOT_SUPPORTED": "backups exist only in Mendix Cloud: set backup: false for this environment",
-    "ENVIRONMENT_BUSY": "another backup or restore runs on the environment; wait and re-run",
-    "INVALID_STATE": "maintenance is in progress on the environment; wait and re-run",
-    "NOT_FOUND": "the snapshot no longer exists; look at the environment's backups in the Portal",
-    "ERROR_NOT_ALLOWED": (
-        "the restore was refused: the environment must be stopped and the snapshot must "
-        "belong to the same app"
-    ),
-}
+
+def backups_rights_fix() -> str:
+    return (
+        "give the user 'Access to Backups' (and 'API Rights') on this environment: Mendix "
+        "Portal, the app's Environments page, Permissions tab; or set "
+        f"{input_name('backup', 'false')}"
+    )
+
+
+def backup_fixes() -> dict[str, str]:
+    """The Build API's fixes, and those of the Backups API's own error codes."""
+    return error_fixes() | {
+        "NO_ACCESS": backups_rights_fix(),
+        "NOT_SUPPORTED": (
+            f"backups exist only in Mendix Cloud: set {input_name('backup', 'false')} for this "
+            "environment"
+        ),
+        "ENVIRONMENT_BUSY": "another backup or restore runs on the environment; wait and re-run",
+        "INVALID_STATE": "maintenance is in progress on the environment; wait and re-run",
+        "NOT_FOUND": (
+            "the snapshot no longer exists; look at the environment's backups in the Portal"
+        ),
+        "ERROR_NOT_ALLOWED": (
+            "the restore was refused: the environment must be stopped and the snapshot must "
+            "belong to the same app"
+        ),
+    }
 
 
 class BackupsApi:
@@ -56,7 +69,7 @@ class BackupsApi:
         response = self.api.transport.request(
             method, url, doing=doing, idempotent=method == "GET", json=json
         )
-        return json_answer(response, doing, BACKUP_FIXES, BACKUPS_RIGHTS_FIX)
+        return json_answer(response, doing, backup_fixes(), backups_rights_fix())
 
     def list_snapshots(
         self, project_id: str, environment_id: str, limit: int = 1, offset: int = 0

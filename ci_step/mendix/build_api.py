@@ -16,65 +16,80 @@ import requests
 
 from ci_step import __version__
 from ci_step.domain.packages import Package
-from ci_step.errors import ApiError, AuthError, describe_body
+from ci_step.errors import ApiError, AuthError, describe_body, input_name
 from ci_step.mendix.transport import Transport
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _SAFE_STATUS = re.compile(r"[A-Za-z]{1,32}")
 USER_AGENT = f"mendix-build/{__version__}"
 
-# What to do about each documented error code.
-FIXES: dict[str, str] = {
-    "INVALID_APPID": "set app-id to the app's subdomain name, for example 'calc'",
-    "APP_NOT_FOUND": (
-        "check app-id (the subdomain name, not the project id) and that the user "
-        "has API Rights on the app"
-    ),
-    "INVALID_PARAMETERS": "set branch, revision and version",
-    "INVALID_VERSION": "use a version with a major, minor and patch number, like 2.3.5",
-    "PACKAGE_NOT_FOUND": "check the package id; the package may have been deleted",
-    "PACKAGE_IN_USE": (
-        "the package is deployed on an environment or its build is still running; "
-        "deploy another package there first, or wait for the build to finish"
-    ),
-    "BUILD_NOT_SUCCEEDED": "only a package whose build succeeded can be downloaded",
-    "BUILD_FAILED": "read the build log of the package in the Mendix Portal",
-    # Deploy API v1
-    "ENVIRONMENT_NOT_FOUND": (
-        "check environment: Test, Acceptance, Production or the exact name of a flexible "
-        "environment, as the Mendix Portal lists it"
-    ),
-    "INVALID_ENVIRONMENT": "check environment: Test, Acceptance, Production or a flexible name",
-    "TRANSPORT_NOT_ALLOWED": (
-        "give the user 'Transport Rights' on this environment (Mendix Portal: the app's "
-        "Environments page, Permissions tab) next to 'API Rights'"
-    ),
-    "NO_ACCESS": "give the user 'API Rights' and 'Transport Rights' on the app's environments",
-    "APP_IS_RUNNING": "the environment was started again while deploying; re-run the deploy",
-    "NOT ALLOWED": "the package could not be processed; build it again and deploy the new one",
-    "INVALID_RUNTIME_VERSION": (
-        "the environment does not support the package's Mendix version: upgrade the "
-        "environment's stack in the Mendix Portal, or build with a supported Studio Pro version"
-    ),
-    "PACKAGE_PARSE_FAILED": "build the package again; its file could not be read by the platform",
-    "STOP_FAILED": "stop the environment in the Mendix Portal, then re-run the deploy",
-    "NO_MDA_HAS_BEEN_DEPLOYED": "transport a package before starting the environment",
-    "DB_SYNC_FAILED": (
-        "the database could not be brought in line with the new model: read the environment "
-        "log in the Mendix Portal, fix the model or the data, build and deploy again"
-    ),
-    "INVALID_DB_STRUCTURE": "set auto-sync-db: true, so the database follows the model on start",
-    "MISSING_CONSTANT": (
-        "give every constant of the model a value on this environment (Mendix Portal: "
-        "Environment Details, Model Options), then deploy again"
-    ),
-    "STARTUP_ACTION_FAILED": (
-        "the app's after-startup microflow failed: read the environment log in the Mendix Portal"
-    ),
-    "START_FAILED": "read the environment log in the Mendix Portal: the runtime did not start",
-    "INSECURE_ADMIN_PASSWORD": "change the password of the administrator user; '1' is refused",
-    "ALREADY_LOCKED": "another action holds the environment; wait for it and deploy again",
-}
+
+def error_fixes() -> dict[str, str]:
+    """What to do about each documented error code (made when asked: some name inputs)."""
+    return {
+        "INVALID_APPID": (
+            f"set {input_name('app-id')} to the app's subdomain name, for example 'calc'"
+        ),
+        "APP_NOT_FOUND": (
+            f"check {input_name('app-id')} (the subdomain name, not the project id) and that "
+            "the user has API Rights on the app"
+        ),
+        "INVALID_PARAMETERS": (
+            f"set {input_name('branch')}, {input_name('revision')} and {input_name('version')}"
+        ),
+        "INVALID_VERSION": (
+            f"set {input_name('version')} to a major, minor and patch number, like 2.3.5"
+        ),
+        "PACKAGE_NOT_FOUND": "check the package id; the package may have been deleted",
+        "PACKAGE_IN_USE": (
+            "the package is deployed on an environment or its build is still running; "
+            "deploy another package there first, or wait for the build to finish"
+        ),
+        "BUILD_NOT_SUCCEEDED": "only a package whose build succeeded can be downloaded",
+        "BUILD_FAILED": "read the build log of the package in the Mendix Portal",
+        # Deploy API v1
+        "ENVIRONMENT_NOT_FOUND": (
+            f"check {input_name('environment')}: Test, Acceptance, Production or the exact "
+            "name of a flexible environment, as the Mendix Portal lists it"
+        ),
+        "INVALID_ENVIRONMENT": (
+            f"check {input_name('environment')}: Test, Acceptance, Production or a flexible name"
+        ),
+        "TRANSPORT_NOT_ALLOWED": (
+            "give the user 'Transport Rights' on this environment (Mendix Portal: the app's "
+            "Environments page, Permissions tab) next to 'API Rights'"
+        ),
+        "NO_ACCESS": "give the user 'API Rights' and 'Transport Rights' on the app's environments",
+        "APP_IS_RUNNING": "the environment was started again while deploying; re-run the deploy",
+        "NOT ALLOWED": "the package could not be processed; build it again and deploy the new one",
+        "INVALID_RUNTIME_VERSION": (
+            "the environment does not support the package's Mendix version: upgrade the "
+            "environment's stack in the Mendix Portal, or build with a supported Studio Pro version"
+        ),
+        "PACKAGE_PARSE_FAILED": (
+            "build the package again; its file could not be read by the platform"
+        ),
+        "STOP_FAILED": "stop the environment in the Mendix Portal, then re-run the deploy",
+        "NO_MDA_HAS_BEEN_DEPLOYED": "transport a package before starting the environment",
+        "DB_SYNC_FAILED": (
+            "the database could not be brought in line with the new model: read the environment "
+            "log in the Mendix Portal, fix the model or the data, build and deploy again"
+        ),
+        "INVALID_DB_STRUCTURE": (
+            f"set {input_name('auto-sync-db', 'true')}, so the database follows the model on start"
+        ),
+        "MISSING_CONSTANT": (
+            "give every constant of the model a value on this environment (Mendix Portal: "
+            "Environment Details, Model Options), then deploy again"
+        ),
+        "STARTUP_ACTION_FAILED": (
+            "the app's after-startup microflow failed: read the environment log in the Mendix "
+            "Portal"
+        ),
+        "START_FAILED": "read the environment log in the Mendix Portal: the runtime did not start",
+        "INSECURE_ADMIN_PASSWORD": "change the password of the administrator user; '1' is refused",
+        "ALREADY_LOCKED": "another action holds the environment; wait for it and deploy again",
+    }
 
 
 @dataclass(frozen=True)
@@ -224,7 +239,7 @@ def json_answer(
     """The JSON of a 2xx answer (None when empty), else the error its status picks."""
     with response:
         if not 200 <= response.status_code < 300:
-            raise error_for(response, doing, fixes or FIXES, refused_fix or API_RIGHTS_FIX)
+            raise error_for(response, doing, fixes, refused_fix or API_RIGHTS_FIX)
         if not response.content:
             return None
         try:
@@ -238,30 +253,37 @@ def json_answer(
 API_RIGHTS_FIX = "give the user 'API Rights' on this app in the Mendix Portal (Team / Security)"
 
 
-def error_for(
-    response: requests.Response,
-    doing: str,
-    fixes: Mapping[str, str] = FIXES,
-    refused_fix: str = API_RIGHTS_FIX,
-) -> ApiError | AuthError:
-    """The status picks the class; the error body's code and message make the text.
-
-    ``fixes``: what to do about each error code; ``refused_fix``: about a 403 without one.
-    """
-    status = response.status_code
+def error_details(response: requests.Response) -> tuple[str, str]:
+    """(error code, 'code: message') of an error answer, from its JSON body when it has one."""
     body: Any = None
     try:
         body = response.json()
     except ValueError:
         body = None
     code, text = describe_body(body if isinstance(body, dict) else None)
-    detail = f"{code}: {text}" if code and text else (code or text or "no error details")
+    return code, f"{code}: {text}" if code and text else (code or text or "no error details")
+
+
+def error_for(
+    response: requests.Response,
+    doing: str,
+    fixes: Mapping[str, str] | None = None,
+    refused_fix: str = API_RIGHTS_FIX,
+) -> ApiError | AuthError:
+    """The status picks the class; the error body's code and message make the text.
+
+    ``fixes``: what to do about each error code (default: ``error_fixes()``); ``refused_fix``:
+    about a 403 without one.
+    """
+    fixes = error_fixes() if fixes is None else fixes
+    status = response.status_code
+    code, detail = error_details(response)
     if status == 401:
         return AuthError(
             f"The Mendix API refused the credentials while {doing} (HTTP 401, {detail}).",
             fix=(
-                "check username (the login e-mail of the key's owner) and api-key; "
-                "keys stop working when their user is deactivated"
+                f"check {input_name('username')} (the login e-mail of the key's owner) and "
+                f"{input_name('api-key')}; keys stop working when their user is deactivated"
             ),
             error_code=code,
         )
@@ -276,7 +298,8 @@ def error_for(
             f"The Mendix API answered a redirect (HTTP {status}) while {doing}; it was not "
             "followed, so the credentials stayed with the API host.",
             status=status,
-            fix="check base-url: it must be the API root itself, such as https://deploy.mendix.com",
+            fix=f"check {input_name('base-url')}: it must be the API root itself, such as "
+            "https://deploy.mendix.com",
         )
     return ApiError(
         f"The Mendix API rejected the request while {doing} (HTTP {status}, {detail}).",

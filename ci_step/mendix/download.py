@@ -31,7 +31,7 @@ import urllib3
 from ci_step import files
 from ci_step.clock import Deadline
 from ci_step.domain.hosts import is_loopback
-from ci_step.errors import DownloadError
+from ci_step.errors import DownloadError, input_name
 from ci_step.mendix import watchdog, zipcheck
 from ci_step.retry import Backoff, Tries
 
@@ -113,7 +113,7 @@ class _Sink:
         if self._error is not None:
             raise DownloadError(
                 f"Cannot write the package: {self._error.strerror or self._error}.",
-                fix="free disk space or choose another artifact-path",
+                fix=f"free disk space or choose another {input_name('artifact-path')}",
             )
 
     def write(self, chunk: bytes) -> None:
@@ -195,7 +195,7 @@ def fetch(storage: Storage, url: str, target: Path, expected_size: int | None) -
     except OSError as exc:
         raise DownloadError(
             f"Cannot write the package next to {target}: {exc.strerror or exc}.",
-            fix="choose an artifact-path in a writable directory",
+            fix=f"set {input_name('artifact-path')} to a file in a writable directory",
         ) from None
     tmp = Path(tmp_name)
     watchdog.guard(storage.session)

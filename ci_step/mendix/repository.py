@@ -8,9 +8,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ci_step.errors import ApiError
-from ci_step.mendix.build_api import USER_AGENT, error_for
+import requests
+
+from ci_step.errors import ApiError, AuthError, input_name
+from ci_step.mendix.build_api import USER_AGENT, error_details, error_for
 from ci_step.mendix.transport import Transport
+
+SCOPE = "mx:modelrepository:repo:read"
 
 
 def repository_branch(branch: str) -> str:
@@ -39,7 +43,7 @@ class RepositoryApi:
         response = self.transport.request("GET", url, doing=doing, idempotent=True)
         with response:
             if not 200 <= response.status_code < 300:
-                raise error_for(response, doing)
+                raise _refused(response, doing) or error_for(response, doing)
             try:
                 data: Any = response.json()
             except ValueError:
@@ -49,3 +53,27 @@ class RepositoryApi:
         if not isinstance(commit_id, str) or not commit_id:
             raise ApiError(f"The App Repository API gave no latest commit for branch {name}.")
         return commit_id
+
+
+def _refused(response: requests.Response, doing: str) -> AuthError | None:
+    """A 401 or 403: the personal access token was refused (never the API key)."""
+    status = response.status_code
+    if status not in (401, 403):
+        return None
+    code, detail = error_details(response)
+    pat = input_name("pat")
+    if status == 401:
+        return AuthError(
+            f"The App Repository API refused the personal access token ({pat}) while {doing} "
+            f"(HTTP 401, {detail}).",
+            fix=f"check {pat} (a personal access token, from the Mendix Portal's User "
+            f"Settings): it needs the scope {SCOPE} and must be neither expired nor revoked",
+            error_code=code,
+        )
+    return AuthError(
+        f"The App Repository API refused the personal access token ({pat}) permission while "
+        f"{doing} (HTTP 403, {detail}).",
+        fix=f"give the token the scope {SCOPE} and its user access to the app; check that "
+        f"{input_name('project-id')} is the app's project id",
+        error_code=code,
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ci_step import files
-from ci_step.errors import OutputError
+from ci_step.errors import OutputError, input_name
 from ci_step.report import render
 from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.report.result import StepResult
@@ -31,6 +31,7 @@ class Write:
     path: Path
     render: Callable[[StepResult], str]
     append: bool = False
+    input: str = ""  # the input that named the file, if one did
 
 
 def targets_for(ci: CiEnv, result_file: Path | None) -> list[Write]:
@@ -45,7 +46,7 @@ def targets_for(ci: CiEnv, result_file: Path | None) -> list[Write]:
     elif ci.platform is Platform.JENKINS:
         writes += jenkins_writes(ci.workspace)
     if result_file is not None:
-        writes.append(Write(result_file, render.json_document))
+        writes.append(Write(result_file, render.json_document, input="result-file"))
     return writes
 
 
@@ -126,11 +127,10 @@ def _write(result: StepResult, write: Write) -> OutputError | None:
     except OutputError as exc:
         return exc
     except OSError as exc:
-        return OutputError(
-            f"cannot write ({exc.strerror or exc})",
-            fix="make sure the directory of each file named above exists and the step may "
-            "write there",
-        )
+        fix = "make sure the directory of each file named above exists and the step may write there"
+        if write.input:
+            fix = f"set {input_name(write.input)} to a file in a writable directory"
+        return OutputError(f"cannot write ({exc.strerror or exc})", fix=fix)
     return None
 
 

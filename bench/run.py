@@ -1,7 +1,8 @@
-"""Benchmarks around the build: polling, the download, cold start. Prints a Markdown table.
+"""Benchmarks: polling, downloads (loopback, a 1 Gbit/s link), cold start; a Markdown table.
 
-    python bench/run.py            # the full set (about 5 minutes, 2 GB of scratch disk)
-    python bench/run.py --quick    # one build each, smaller downloads (about 2 minutes)
+    python bench/run.py            # the full set (about 6 minutes, 2 GB of scratch disk)
+    python bench/run.py --quick    # one build each, smaller downloads (about 1 minute)
+    python bench/run.py --only download   # or polling, limited-link, cold-start
 
 1. Polling: builds of 30 s, 5 min and 20 min on the simulator, whose clock and the step's
    run scaled (every build takes about 10 s) so request counts are unchanged. The
@@ -9,10 +10,28 @@
    (terminal status on the server -> the step knows), median over several builds whose
    lengths vary by +-10 %.
 2. Download: a 256 MiB and a 1 GiB package from the simulator (a separate process) on
-   loopback, `mendix-build download` against `curl -o` of the same URL, alternating;
-   throughput of the transfer itself and the peak RSS of our process; and SHA-256 alone
-   over as many bytes in memory, the ceiling for any download that hashes what it gets.
-3. Cold start: process start -> first request at the simulator, against
+   loopback, `mendix-build download` alternating with `curl -o f URL && sha256sum f` of
+   the same storage URL (asked for once, with curl, beforehand). Rows:
+   - throughput of the transfer itself: ours from the log's "Downloading package" to
+     "Package downloaded" (the file hashed, size- and ZIP-checked, renamed), curl's from
+     its own `time_total`; and the peak RSS of our whole process;
+   - SHA-256 alone over as many bytes in memory: the ceiling for any download that hashes;
+   - time to a verified file, whole commands as a pipeline waits for them: ours from
+     process start to exit (Python's start-up and the API call for the location
+     included), against curl's run plus sha256sum's; then the fetch and hash alone.
+3. Limited link (root only; skipped with the reason otherwise): the 1 GiB package
+   (256 MiB with --quick) across a veth pair whose server end sends through a `tbf` qdisc
+   at 1 Gbit/s, `mendix-build download` alternating with `curl -o`; throughput as in 2
+   and the peak RSS. The bench makes two network namespaces of its own (names ending in
+   its pid) and deletes them afterwards, also on an error, Ctrl-C or SIGTERM; the /30
+   between them (10.250.0.0/30) exists only inside them. The step speaks plain http to
+   loopback addresses only, so the simulator listens on 127.100.0.1, given to the server
+   namespace's `lo`; the client namespace leaves `lo` down and routes that address over
+   the veth (with `route_localnet` on both ends). Both the unmodified command and curl so
+   cross the shaped link, API calls included. (Rejected: https with a self-signed
+   certificate needs TLS in the simulator; a harness calling the download code directly
+   would skip the CLI and measure another process's RSS.)
+4. Cold start: process start -> first request at the simulator, against
    `python -c 'import requests'`.
 """
 
@@ -26,12 +45,15 @@ import os
 import platform
 import random
 import re
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -144,12 +166,18 @@ def polling(runs: int) -> list[list[str]]:
     return rows
 
 
-def start_simulator(size: int) -> tuple[subprocess.Popen[str], str, str]:
+def start_simulator(
+    size: int, host: str = "127.0.0.1", wrap: Sequence[str] = ()
+) -> tuple[subprocess.Popen[str], str, str]:
+    """The simulator as a process of its own (``wrap``: e.g. ``ip netns exec NAME``)."""
     process = subprocess.Popen(
         [
+            *wrap,
             sys.executable,
             str(ROOT / "entrypoint.py"),
             "simulate",
+            "--host",
+            host,
             "--port",
             "0",
             "--app",
@@ -175,11 +203,45 @@ def start_simulator(size: int) -> tuple[subprocess.Popen[str], str, str]:
             package = line.rsplit(" ", 1)[1].strip()
         if line.startswith("Stop with"):
             break
+    if not base or not package:
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"the simulator did not start (exit {process.returncode})")
     return process, base, package
 
 
-def download_once(base: str, package: str, workdir: Path) -> tuple[float, int]:
-    """(transfer seconds, peak RSS bytes) of `mendix-build download`."""
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@dataclass(frozen=True)
+class Ours:
+    """One `mendix-build download`."""
+
+    transfer: float  # seconds from "Downloading package" to "Package downloaded" (verified)
+    wall: float  # seconds from process start to exit: what a pipeline waits
+    rss: int  # peak RSS of the process, bytes
+
+
+@dataclass(frozen=True)
+class Curl:
+    """One `curl -o f URL && sha256sum f`."""
+
+    transfer: float  # curl's own time_total: connect to the last byte written
+    fetch: float  # seconds from curl's start to its exit
+    hash: float  # seconds from sha256sum's start to its exit (the file is in the page cache)
+
+    @property
+    def verified(self) -> float:
+        return self.fetch + self.hash
+
+
+def download_once(base: str, package: str, workdir: Path, wrap: Sequence[str] = ()) -> Ours:
     env = {
         "PATH": os.environ["PATH"],
         "MENDIX_APP_ID": "calc",
@@ -189,8 +251,9 @@ def download_once(base: str, package: str, workdir: Path) -> tuple[float, int]:
         "MENDIX_LOG_FORMAT": "json",
         "MENDIX_ARTIFACT_PATH": "ours.mda",  # in the workspace: the working directory
     }
+    started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "entrypoint.py"), "download", package],
+        [*wrap, sys.executable, str(ROOT / "entrypoint.py"), "download", package],
         env=env,
         cwd=workdir,
         stdout=subprocess.DEVNULL,
@@ -198,8 +261,15 @@ def download_once(base: str, package: str, workdir: Path) -> tuple[float, int]:
         text=True,
     )
     assert process.stderr is not None
-    stderr = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    try:
+        stderr = process.stderr.read()
+        # `ip netns exec` execs the command: the pid and its rusage are those of Python.
+        _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    wall = time.monotonic() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(stderr)
@@ -207,61 +277,247 @@ def download_once(base: str, package: str, workdir: Path) -> tuple[float, int]:
     began = datetime.fromisoformat(events["Downloading package"]["timestamp"])
     ended = datetime.fromisoformat(events["Package downloaded"]["timestamp"])
     (workdir / "ours.mda").unlink()
-    return (ended - began).total_seconds(), usage.ru_maxrss * 1024
+    return Ours((ended - began).total_seconds(), wall, usage.ru_maxrss * 1024)
 
 
-def curl_once(base: str, package: str, workdir: Path) -> float:
-    answer = requests.get(
-        f"{base}/api/1/apps/calc/packages/{package}",
-        params={"url": "true"},
-        headers={"Mendix-Username": USER, "Mendix-ApiKey": KEY},
-        timeout=30,
+def storage_location(base: str, package: str, wrap: Sequence[str] = ()) -> str:
+    """The package's storage URL, asked as a script would (curl, from where curl runs)."""
+    answer = subprocess.run(
+        [
+            *wrap,
+            "curl",
+            "-sS",
+            "-H",
+            f"Mendix-Username: {USER}",
+            "-H",
+            f"Mendix-ApiKey: {KEY}",
+            f"{base}/api/1/apps/calc/packages/{package}?url=true",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
-    location = answer.json()["Url"]["Location"]
+    return str(json.loads(answer.stdout)["Url"]["Location"])
+
+
+def curl_once(url: str, workdir: Path, wrap: Sequence[str] = (), verify: bool = True) -> Curl:
+    """`curl -o f URL && sha256sum f` (the sha256sum only with ``verify``)."""
+    target = workdir / "curl.mda"
     started = time.monotonic()
-    subprocess.run(["curl", "-sS", "-o", str(workdir / "curl.mda"), location], check=True)
-    seconds = time.monotonic() - started
-    (workdir / "curl.mda").unlink()
-    return seconds
+    done = subprocess.run(
+        [*wrap, "curl", "-sS", "-o", str(target), "-w", "%{time_total}", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    fetched = time.monotonic()
+    if verify:
+        subprocess.run(["sha256sum", str(target)], check=True, stdout=subprocess.DEVNULL)
+    hashed = time.monotonic()
+    target.unlink()
+    return Curl(float(done.stdout.strip()), fetched - started, hashed - fetched)
+
+
+def alternate(
+    runs: int, base: str, package: str, wrap: Sequence[str] = (), verify: bool = True
+) -> tuple[list[Ours], list[Curl]]:
+    """``runs`` of ours and of curl, one after the other, in a scratch directory here."""
+    url = storage_location(base, package, wrap)
+    ours, theirs = [], []
+    with tempfile.TemporaryDirectory(dir=ROOT) as work:
+        for _ in range(runs):
+            ours.append(download_once(base, package, Path(work), wrap))
+            theirs.append(curl_once(url, Path(work), wrap, verify))
+    return ours, theirs
+
+
+def spread(values: list[float]) -> str:
+    """ "median (min-max)" of a list of seconds."""
+    return f"{statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f})"
 
 
 def downloads(runs: int, sizes: list[int]) -> list[list[str]]:
     rows = []
-    rss: dict[int, float] = {}
     for size in sizes:
         process, base, package = start_simulator(size)
         try:
-            with tempfile.TemporaryDirectory(dir=ROOT) as work:
-                ours, theirs, peaks = [], [], []
-                for _ in range(runs):
-                    seconds, peak = download_once(base, package, Path(work))
-                    ours.append(size / seconds)
-                    peaks.append(peak)
-                    theirs.append(size / curl_once(base, package, Path(work)))
+            ours, theirs = alternate(runs, base, package)
         finally:
-            process.terminate()
-            process.wait(timeout=30)
-        us, curl = statistics.median(ours), statistics.median(theirs)
-        rss[size] = max(peaks)
+            stop(process)
+        name = f"{size // MIB} MiB"
+        us = statistics.median(size / o.transfer for o in ours)
+        curl = statistics.median(size / c.transfer for c in theirs)
         rows.append(
             [
-                f"download {size // MIB} MiB: throughput",
+                f"download {name}: throughput",
                 f"{us / MIB:.0f} MiB/s",
                 f"{curl / MIB:.0f} MiB/s (curl)",
                 f"{us / curl:.2f}",
             ]
         )
-        rows.append([f"download {size // MIB} MiB: peak RSS", f"{rss[size] / MIB:.1f} MiB", "", ""])
+        rows.append(
+            [f"download {name}: peak RSS", f"{max(o.rss for o in ours) / MIB:.1f} MiB", "", ""]
+        )
         hashing = statistics.median(sha256_rate(size) for _ in range(runs))
         rows.append(
             [
-                f"sha256 of {size // MIB} MiB in memory (ceiling)",
+                f"sha256 of {name} in memory (ceiling)",
                 f"{hashing / MIB:.0f} MiB/s",
                 f"{curl / MIB:.0f} MiB/s (curl)",
                 f"{hashing / curl:.2f}",
             ]
         )
+        rows += verified_rows(name, ours, theirs)
     return rows
+
+
+def verified_rows(name: str, ours: list[Ours], theirs: list[Curl]) -> list[list[str]]:
+    """Time to a verified file against `curl -o f URL && sha256sum f`: whole commands (ours
+    includes Python's start-up, the API call for the location and the exit), then the fetch
+    and hash alone (ours: the transfer, verified; theirs: curl's and sha256sum's times)."""
+    us = statistics.median(o.wall for o in ours)
+    script = statistics.median(c.verified for c in theirs)
+    transfer = statistics.median(o.transfer for o in ours)
+    fetch = statistics.median(c.fetch for c in theirs)
+    hashing = statistics.median(c.hash for c in theirs)
+    return [
+        [
+            f"verified file {name}: time (goal <= 0.50)",
+            spread([o.wall for o in ours]),
+            f"{spread([c.verified for c in theirs])} (curl && sha256sum)",
+            f"{us / script:.2f}",
+        ],
+        [
+            f"verified file {name}: fetch and hash only",
+            f"{transfer:.2f} s",
+            f"{fetch:.2f} s curl + {hashing:.2f} s sha256sum",
+            f"{transfer / script:.2f}",
+        ],
+    ]
+
+
+LINK_RATE = "1gbit"
+LINK_SERVER = "127.100.0.1"  # assigned in the server namespace; the client reaches it via veth
+LINK_NET = ("10.250.0.1", "10.250.0.2")  # a private /30 that exists only in the two namespaces
+
+
+class LimitedLink:
+    """Two network namespaces of this process's own, joined by a veth pair whose server
+    end sends through a ``tbf`` qdisc at LINK_RATE; removed on exit, whatever happened.
+
+    The simulator listens on LINK_SERVER, a 127/8 address given to the server namespace's
+    `lo`. The client namespace has no `lo` up, so 127/8 is not local there: a route sends
+    LINK_SERVER over the veth, and ``route_localnet`` on both veth ends lets such packets
+    pass. So the unmodified `mendix-build download` (which speaks plain http to loopback
+    addresses only) and curl both fetch across the shaped link.
+    """
+
+    def __init__(self) -> None:
+        tag = str(os.getpid())[-7:]
+        self.server, self.client = f"mb-srv-{tag}", f"mb-cli-{tag}"
+        self.veth = (f"mbs{tag}", f"mbc{tag}")
+
+    def in_server(self) -> list[str]:
+        return ["ip", "netns", "exec", self.server]
+
+    def in_client(self) -> list[str]:
+        return ["ip", "netns", "exec", self.client]
+
+    def _setup(self) -> list[list[str]]:
+        (srv, cli), (srv_ip, cli_ip) = self.veth, LINK_NET
+        localnet = "echo 1 > /proc/sys/net/ipv4/conf/{}/route_localnet"
+        # burst: 256 KiB (four 64 KiB GSO segments); latency bounds the queue at 50 ms
+        tbf = ["rate", LINK_RATE, "burst", "256kb", "latency", "50ms"]
+        return [
+            ["ip", "netns", "add", self.server],
+            ["ip", "netns", "add", self.client],
+            ["ip", "link", "add", srv, "type", "veth", "peer", "name", cli],
+            ["ip", "link", "set", srv, "netns", self.server],
+            ["ip", "link", "set", cli, "netns", self.client],
+            ["ip", "-n", self.server, "addr", "add", f"{srv_ip}/30", "dev", srv],
+            ["ip", "-n", self.client, "addr", "add", f"{cli_ip}/30", "dev", cli],
+            ["ip", "-n", self.server, "addr", "add", f"{LINK_SERVER}/32", "dev", "lo"],
+            [*self.in_server(), "sh", "-c", localnet.format(srv)],
+            [*self.in_client(), "sh", "-c", localnet.format(cli)],
+            ["ip", "-n", self.server, "link", "set", "lo", "up"],
+            ["ip", "-n", self.server, "link", "set", srv, "up"],
+            ["ip", "-n", self.client, "link", "set", cli, "up"],
+            ["ip", "-n", self.client, "route", "add", f"{LINK_SERVER}/32", "via", srv_ip],
+            [*self.in_server(), "tc", "qdisc", "add", "dev", srv, "root", "tbf", *tbf],
+        ]
+
+    def __enter__(self) -> LimitedLink:
+        try:
+            for argv in self._setup():
+                subprocess.run(argv, check=True, capture_output=True, text=True)
+        except subprocess.CalledProcessError as exc:
+            self.close()
+            raise OSError(f"{' '.join(exc.cmd)}: {exc.stderr.strip()}") from None
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        # Deleting a namespace deletes the veth end in it, and so the pair.
+        for name in (self.server, self.client):
+            subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+        subprocess.run(["ip", "link", "del", self.veth[0]], check=False, capture_output=True)
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def cannot_shape() -> str:
+    """Why the limited-link row cannot run here; empty when it can."""
+    if os.geteuid() != 0:
+        return "not root (network namespaces and tc need it)"
+    missing = [tool for tool in ("ip", "tc", "curl") if shutil.which(tool) is None]
+    if missing:
+        return f"{', '.join(missing)} not found (apt-get install -y iproute2 curl)"
+    return ""
+
+
+def limited_link(runs: int, size: int) -> list[list[str]]:
+    label = f"1 Gbit/s link: download {size // MIB} MiB"
+    reason = cannot_shape()
+    if reason:
+        print(f"skipped the 1 Gbit/s link row: {reason}", file=sys.stderr)
+        return [[f"{label}: skipped", reason, "", ""]]
+    # A SIGTERM should tear the namespaces down too: make it unwind like Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, _exit_on_term)
+    try:
+        with LimitedLink() as link:
+            process, base, package = start_simulator(size, LINK_SERVER, link.in_server())
+            try:
+                ours, theirs = alternate(runs, base, package, link.in_client(), verify=False)
+            finally:
+                stop(process)
+    except OSError as exc:
+        print(f"skipped the 1 Gbit/s link row: {exc}", file=sys.stderr)
+        return [[f"{label}: skipped", "cannot set up the link", "", ""]]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    us = statistics.median(size / o.transfer for o in ours)
+    curl = statistics.median(size / c.transfer for c in theirs)
+    return [
+        [
+            f"{label}: throughput (goal >= 0.97)",
+            f"{us / MIB:.1f} MiB/s",
+            f"{curl / MIB:.1f} MiB/s (curl)",
+            f"{us / curl:.3f}",
+        ],
+        [
+            f"{label}: peak RSS (goal <= 60 MiB)",
+            f"{max(o.rss for o in ours) / MIB:.1f} MiB",
+            "",
+            "",
+        ],
+    ]
+
+
+def _exit_on_term(signum: int, _: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def sha256_rate(size: int) -> float:
@@ -332,7 +588,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, 64/256 MiB download")
     parser.add_argument(
-        "--only", choices=["polling", "download", "cold-start"], help="run one section"
+        "--only",
+        choices=["polling", "download", "limited-link", "cold-start"],
+        help="run one section",
     )
     args = parser.parse_args()
     runs = 1 if args.quick else 3
@@ -340,6 +598,7 @@ def main() -> None:
     every: dict[str, Callable[[], list[list[str]]]] = {
         "polling": lambda: polling(runs),
         "download": lambda: downloads(3, sizes),
+        "limited-link": lambda: limited_link(3, sizes[-1]),
         "cold-start": lambda: cold_start(15),
     }
     sections = [every[args.only]] if args.only else list(every.values())

@@ -305,7 +305,9 @@ def test_a_plain_https_url_becomes_a_link() -> None:
     url = "https://calc-accp.mendixcloud.example:8443/index.html"
     result = StepResult(app_id="calc", environment="Acceptance", environment_url=url)
     result.deployed, result.deploy_result = True, "success"
+    result.backup_id = "snap-1"
     result.succeed()
     summary = render.step_summary(result)
+    assert "| Snapshot | ` snap-1 ` |" in summary
     assert f"([{url}]({url}))" in summary
     assert f"| ` success ` [{url}]({url}) |" in summary

@@ -157,6 +157,8 @@ def _phases(result: StepResult) -> list[str]:
         f"| Build | {_code(build)} |",
         f"| Download | {_download(result)} |",
     ]
+    if result.backup_id:
+        rows.append(f"| Snapshot | {_code(result.backup_id)} |")
     if result.environment:
         deploy = _code(result.deploy_result)
         if result.deployed and result.environment_url:

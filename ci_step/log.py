@@ -1,5 +1,9 @@
 """Logging: human console lines or JSON lines, always redacted and inert, always on stderr.
 
+A field whose value is None is left out. Sizes and durations are given as the domain's
+Bytes and Seconds: a console line shows them as a person reads them (``412.3 MiB``,
+``4m 12s``), a JSON line keeps the exact number under the same name (bytes, seconds).
+
 structlog is imported when the first line is logged, not at start-up: on the main path
 the first request goes out before anything is logged, and structlog's import costs
 about as much as the rest of the start-up together.
@@ -24,6 +28,13 @@ def _redact_values(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableM
             event[key] = redact(value)
         elif value is not None and not isinstance(value, int | float | bool):
             event[key] = redact(str(value))
+    return event
+
+
+def _drop_none(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A field that holds nothing is left out: no ``environment=None`` in a line."""
+    for key in [key for key, value in event.items() if value is None]:
+        del event[key]
     return event
 
 
@@ -60,7 +71,7 @@ def _build(log_format: str, stream: TextIO) -> Any:
 
     return structlog.wrap_logger(
         structlog.PrintLogger(stream),
-        processors=[*processors, _redact_values, render_redacted],
+        processors=[*processors, _drop_none, _redact_values, render_redacted],
         wrapper_class=structlog.make_filtering_bound_logger(20),
         cache_logger_on_first_use=False,
     )

@@ -33,8 +33,9 @@ from ci_step.mendix.repository import RepositoryApi
 from ci_step.mendix.transport import Transport
 from ci_step.report import publish
 from ci_step.report.ci_env import CiEnv
-from ci_step.report.result import StepResult
+from ci_step.report.result import PHASES, StepResult
 from ci_step.secrets import REGISTRY, redact
+from ci_step.units import Bytes, Seconds
 
 Action = Callable[[Config, Services, StepResult], None]
 
@@ -96,6 +97,8 @@ def _execute(
         for secret in config.settings.secrets if config.settings else ():
             publish.mask(secret, ci, where.stderr)
         _warn_about_revision(config, ci, log)
+        result.app_id = config.app_id
+        result.enter("request")
         action(config, _services(config, clock, log, out), result)
     except signals.Interrupted as stop:
         result.fail(Cancelled(stop.signum, stop.name, result.on_mendix))
@@ -132,18 +135,42 @@ def finish(
     for problem in problems:
         log.error("Output not written", problem=problem)
     if result.error is None:
-        log.info(
-            "Build and deploy succeeded" if result.deployed else "Build step succeeded",
-            package_id=result.package_id,
-            artifact=result.artifact_path or None,
-            environment=result.environment or None,
-        )
+        log.info(result.summary or _closing(result), **_known(_closing_fields(result)))
     else:
         for index, line in enumerate(result.error.lines()):
             (log.error if index == 0 else log.info)(line)
-        log.info("Step ended", result=result.result, exit_code=result.exit_code)
+        log.info(
+            "Step ended",
+            result=result.result,
+            exit_code=result.exit_code,
+            failed_while=PHASES.get(result.failed_phase),
+        )
     publish.announce_failure(result, ci, where.stderr)
     return result.exit_code
+
+
+def _closing(result: StepResult) -> str:
+    """The build step's closing line, when the action set none of its own."""
+    return "Build and deploy succeeded" if result.deployed else "Build step succeeded"
+
+
+def _closing_fields(result: StepResult) -> dict[str, object]:
+    if result.summary:  # the sentence says what was done
+        return {}
+    size = None if result.artifact_size is None else Bytes(result.artifact_size)
+    return {
+        "package_id": result.package_id,
+        "version": result.version,
+        "artifact": result.artifact_path,
+        "size": size,
+        "environment": result.environment if result.deployed else None,
+        "took": Seconds(result.duration_seconds),
+    }
+
+
+def _known(fields: dict[str, object]) -> dict[str, object]:
+    """The fields that hold something: no ``environment=None`` in a line."""
+    return {name: value for name, value in fields.items() if value not in (None, "")}
 
 
 def _services(config: Config, clock: Clock, log: Log, out: Writer) -> Services:
@@ -154,7 +181,7 @@ def _services(config: Config, clock: Clock, log: Log, out: Writer) -> Services:
 
     def on_retry(reason: str, wait: float, attempt: int) -> None:
         log.warning(
-            "Mendix API call failed; retrying", reason=reason, wait=f"{wait:.1f}s", attempt=attempt
+            "Mendix API call failed; retrying", reason=reason, wait=Seconds(wait), attempt=attempt
         )
 
     transport = Transport(

@@ -371,7 +371,8 @@ def test_github_summary_shows_both_phases(
     summary = (commands / "step_summary").read_text("utf-8")
     assert "Mendix build and deploy: success" in summary
     assert "| Build | ` Succeeded ` |" in summary
-    assert "| Deploy to ` Acceptance ` | ` success — https://calc-accp" in summary
+    url = "https://calc-accp.mendixcloud.example"
+    assert f"| Deploy to ` Acceptance ` | ` success ` [{url}]({url}) |" in summary
 
 
 def test_gitlab_dotenv_carries_the_deploy_outputs(

@@ -119,7 +119,7 @@ def test_timeout_exits_4_with_last_status(
     outputs = check_common(ci, run, 4, "timeout")
     assert outputs["status"] == "Queued"
     assert outputs["package-id"] == service.apps["calc"].packages[0].package_id
-    assert "timeout of 1.0s passed" in run.stderr
+    assert "timeout of 1s passed" in run.stderr
 
 
 @pytest.mark.parametrize("ci", CIS)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ci_step.domain.backups import COMPLETED
 from ci_step.errors import ApiError, DeadlineExceeded, input_name
+from ci_step.flow.heartbeat import Heartbeat
 from ci_step.flow.schedule import next_wait
 from ci_step.flow.services import Services
 from ci_step.mendix.backups_api import BackupsApi
@@ -52,8 +53,11 @@ class Backups:
         snapshot = self.api.create_snapshot(self.project_id, self.environment_id, comment)
         services.log.info(f"Snapshot of {self.mode} started", snapshot_id=snapshot.snapshot_id)
         started = services.clock.now()
+        heartbeat = Heartbeat(services.clock, services.log, f"the snapshot of {self.mode}")
         while not snapshot.done:
-            _pause(services, started, "waiting for the snapshot", self.poll_interval)
+            wait = next_wait(services.clock.now() - started, self.poll_interval)
+            heartbeat.beat(snapshot.state, wait)
+            _pause(services, wait, "waiting for the snapshot")
             snapshot = self.api.get_snapshot(
                 self.project_id, self.environment_id, snapshot.snapshot_id
             )
@@ -75,8 +79,11 @@ class Backups:
             f"Restore of {self.mode}'s database started", restore_id=restore.restore_id
         )
         started = services.clock.now()
+        heartbeat = Heartbeat(services.clock, services.log, f"the restore of {self.mode}")
         while not restore.done:
-            _pause(services, started, "waiting for the restore", self.poll_interval)
+            wait = next_wait(services.clock.now() - started, self.poll_interval)
+            heartbeat.beat(restore.state, wait)
+            _pause(services, wait, "waiting for the restore")
             restore = self.api.get_restore(self.project_id, self.environment_id, restore.restore_id)
         if restore.state != COMPLETED:
             raise BackupFailed(
@@ -87,9 +94,9 @@ class Backups:
         services.log.info(f"Database of {self.mode} restored", snapshot_id=snapshot_id)
 
 
-def _pause(services: Services, started: float, doing: str, interval: float) -> None:
+def _pause(services: Services, wait: float, doing: str) -> None:
     try:
-        services.deadline.sleep(next_wait(services.clock.now() - started, interval), doing)
+        services.deadline.sleep(wait, doing)
     except DeadlineExceeded as exc:
         raise DeadlineExceeded(
             f"The timeout passed while {doing}; the job goes on at Mendix.", fix=exc.fix

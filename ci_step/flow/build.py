@@ -8,11 +8,11 @@ from collections.abc import Callable
 from ci_step.clock import Clock, Deadline
 from ci_step.config.parsers import shown
 from ci_step.config.validate import Config
-from ci_step.domain.durations import format_duration
 from ci_step.domain.packages import Package
 from ci_step.domain.versions import release_of
 from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded, input_name
 from ci_step.flow import deploy
+from ci_step.flow.heartbeat import Heartbeat
 from ci_step.flow.plan import Plan, make_plan
 from ci_step.flow.schedule import next_wait
 from ci_step.flow.services import Services
@@ -22,6 +22,7 @@ from ci_step.mendix.build_api import BuildApi
 from ci_step.mendix.transport import Uncertain
 from ci_step.report.result import StepResult
 from ci_step.retry import Backoff, Tries
+from ci_step.units import Bytes, Seconds, format_duration
 
 # After an ambiguous failure: look, wait, look again, post again, as the deadline allows.
 START_BACKOFF = Backoff(first=1.0, cap=30.0, jitter=True)
@@ -38,7 +39,9 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
     log = services.log
     if config.environment:
         result.environment = config.environment
+        result.enter("preflight")
         deploy.preflight(config, services)
+    result.enter("plan")
     plan = make_plan(config, services)
     result.version, result.revision = plan.version, plan.revision
     if config.dry_run:
@@ -46,6 +49,7 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
         if plan.existing is not None:
             result.package_id, result.status = plan.existing.package_id, plan.existing.status
             result.reused = True
+        result.summary = "Dry run: nothing was started or changed"
         result.succeed()
         return
     if plan.existing is not None:
@@ -65,6 +69,7 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
             revision=plan.revision,
             version=plan.version,
         )
+        result.enter("build")
         package_id = start_build(plan, services)
         log.info("Build started", package_id=package_id)
     result.package_id = package_id
@@ -86,6 +91,7 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
 def run_promotion(config: Config, services: Services, result: StepResult) -> None:
     """Deploy exactly the package that promote-from runs; nothing is built."""
     result.environment = config.environment
+    result.enter("preflight")
     deploy.preflight(config, services)
     held = deploy.promoted_package(config, services)
     result.package_id, result.version = held.package_id, held.version
@@ -97,18 +103,21 @@ def run_promotion(config: Config, services: Services, result: StepResult) -> Non
             *deploy.dry_run_settings(config, services),
         ]
         services.out.write("\n".join(lines) + "\n")
+        result.summary = "Dry run: nothing was changed"
         result.succeed()
         return
     if config.download:
         package = services.api.get_package(config.app_id, held.package_id)
         fetch_artifact(config, services, package, result, file_version(package))
     deploy.deploy_package(config, services, held.package_id, result)
+    result.summary = f"Promoted from {config.promote_from}: " + _deployed(result)
     result.succeed()
 
 
 def run_deploy(config: Config, services: Services, result: StepResult, package_id: str) -> None:
     """Deploy an existing package (waiting for its build first when it still runs)."""
     result.environment = config.environment
+    result.enter("preflight")
     deploy.preflight(config, services)
     package = services.api.get_package(config.app_id, package_id)
     result.package_id, result.status, result.version = package_id, package.status, package.version
@@ -119,6 +128,7 @@ def run_deploy(config: Config, services: Services, result: StepResult, package_i
             *deploy.dry_run_settings(config, services),
         ]
         services.out.write("\n".join(lines) + "\n")
+        result.summary = "Dry run: nothing was changed"
         result.succeed()
         return
     if not package.terminal:
@@ -128,7 +138,15 @@ def run_deploy(config: Config, services: Services, result: StepResult, package_i
     if config.download:
         fetch_artifact(config, services, package, result, file_version(package))
     deploy.deploy_package(config, services, package_id, result)
+    result.summary = _deployed(result)
     result.succeed()
+
+
+def _deployed(result: StepResult) -> str:
+    """The closing line of a deploy: what runs where now."""
+    version = f" (version {result.version})" if result.version else ""
+    where = f" at {result.environment_url}" if result.environment_url else ""
+    return f"Package {result.package_id}{version} runs on {result.environment}{where}"
 
 
 def print_dry_run(plan: Plan, config: Config, services: Services) -> None:
@@ -194,7 +212,7 @@ def start_build(plan: Plan, services: Services) -> str:
                 ) from None
             services.log.info(
                 "No new build with this version is listed; looking again before a new start",
-                wait=f"{wait:.1f}s",
+                wait=Seconds(wait),
             )
             tries.sleep(wait, "starting the build")
             if (package_id := started()) is not None:
@@ -215,26 +233,31 @@ def wait_for_build(
     """Poll the package on the polling schedule until its build ends (or the deadline)."""
     clock, deadline, log = services.clock, services.deadline, services.log
     result.on_mendix = f"the build of package {package_id} keeps running on the Mendix side"
+    result.enter("build")
     started = clock.now()
+    heartbeat = Heartbeat(clock, log, f"the build of package {package_id}")
     last = ""
     while True:
         try:
             package = services.api.get_package(app_id, package_id)
         except DeadlineExceeded:
             raise _timed_out(deadline, package_id, last) from None
-        if package.status != last:
+        changed = package.status != last
+        if changed:
             last = package.status
             result.status = last
             log.info(
                 f"Build status: {last}",
                 package_id=package_id,
-                after=format_duration(clock.now() - started),
+                after=Seconds(clock.now() - started),
             )
         if package.terminal:
             result.on_mendix = ""
             return package
+        wait = next_wait(clock.now() - started, poll_interval)
+        heartbeat.beat(last, wait, reported=changed)
         try:
-            deadline.sleep(next_wait(clock.now() - started, poll_interval), "waiting")
+            deadline.sleep(wait, "waiting")
         except DeadlineExceeded:
             raise _timed_out(deadline, package_id, last) from None
 
@@ -266,6 +289,7 @@ def fetch_artifact(
     """Download ``package`` as ``<app-id>-<version>.mda`` (unless artifact-path names the
     file): ``version`` is the checked one the step asked for, never the answer's text."""
     api, log = services.api, services.log
+    result.enter("download")
 
     def location() -> str:
         fresh = api.get_package(config.app_id, package.package_id, with_url=True)
@@ -278,7 +302,11 @@ def fetch_artifact(
     url = location()
     size = package.size if package.size and package.size > 0 else None
     target = config.artifact_for(version)
-    log.info("Downloading package", path=config.shown_path(target), bytes=size)
+    log.info(
+        "Downloading package",
+        path=config.shown_path(target),
+        size=None if size is None else Bytes(size),
+    )
     storage = download.Storage(
         services.storage,
         services.deadline,
@@ -291,7 +319,10 @@ def fetch_artifact(
     result.artifact_sha256 = artifact.sha256
     result.artifact_size = artifact.size
     log.info(
-        "Package downloaded", path=result.artifact_path, bytes=artifact.size, sha256=artifact.sha256
+        "Package downloaded",
+        path=result.artifact_path,
+        size=Bytes(artifact.size),
+        sha256=artifact.sha256,
     )
 
 
@@ -304,6 +335,6 @@ def _progress_logger(log: Log, clock: Clock) -> Callable[[int, int | None], None
         if (total and percent >= state["percent"] + 10) or now - state["at"] >= 10:
             state["percent"] = percent - percent % 10
             state["at"] = now
-            log.info("Download progress", bytes=done, percent=percent if total else None)
+            log.info("Download progress", done=Bytes(done), percent=percent if total else None)
 
     return progress

@@ -23,6 +23,7 @@ from ci_step.flow.build import (
 from ci_step.flow.plan import make_plan
 from ci_step.flow.services import Services
 from ci_step.report.result import StepResult
+from ci_step.units import format_size
 
 Action = Callable[[Config, Services, StepResult], None]
 
@@ -67,6 +68,11 @@ def start(config: Config, services: Services, result: StepResult) -> None:
         result.status = "Queued"
     result.package_id = package_id
     services.out.write(package_id + "\n")
+    result.summary = (
+        f"Took the existing package {package_id} ({result.status}); no build was started"
+        if result.reused
+        else f"Build of version {plan.version} started: package {package_id}"
+    )
     result.succeed()
 
 
@@ -77,6 +83,7 @@ def wait(package_id: str) -> Action:
         _note(result, package)
         if package.status == "Failed":
             raise BuildFailed(f"Package {package_id} (version {package.version}) ended Failed.")
+        result.summary = f"Package {package_id} (version {package.version}) ended Succeeded"
         result.succeed()
 
     return action
@@ -95,6 +102,8 @@ def download(package_id: str) -> Action:
                 fix=f"wait for it first: mendix-build wait {package_id}",
             )
         fetch_artifact(config, services, package, result, file_version(package))
+        size = format_size(result.artifact_size or 0)
+        result.summary = f"Downloaded package {package_id} to {result.artifact_path} ({size})"
         result.succeed()
 
     return action
@@ -105,6 +114,7 @@ def show(package_id: str) -> Action:
         package = services.api.get_package(config.app_id, package_id)
         _note(result, package)
         services.out.write(json.dumps(describe(package), indent=2) + "\n")
+        result.summary = f"Showed package {package_id} ({package.status})"
         result.succeed()
 
     return action
@@ -122,6 +132,7 @@ def listing(as_json: bool, statuses: tuple[str, ...], versions: tuple[str, ...])
             services.out.write(json.dumps([describe(p) for p in packages], indent=2) + "\n")
         else:
             services.out.write(table(packages))
+        result.summary = f"Listed {_count(len(packages), 'package')} of app {config.app_id}"
         result.succeed()
 
     return action
@@ -149,9 +160,10 @@ def delete(package_id: str) -> Action:
         result.package_id = package_id
         if config.dry_run:
             services.out.write(f"Dry run: would delete package {package_id}\n")
+            result.summary = f"Dry run: package {package_id} would be deleted; nothing was changed"
         else:
             services.api.delete_package(config.app_id, package_id)
-            services.log.info("Package deleted", package_id=package_id)
+            result.summary = f"Deleted package {package_id}"
         result.succeed()
 
     return action
@@ -174,6 +186,7 @@ def prune(keep: int) -> Action:
             delete=len(victims),
             in_progress_untouched=running,
         )
+        deleted = 0
         for package in victims:
             label = f"{package.package_id} (version {package.version})"
             if config.dry_run:
@@ -186,10 +199,28 @@ def prune(keep: int) -> Action:
                     raise
                 services.log.warning("Kept: the package is in use", package_id=package.package_id)
                 continue
+            deleted += 1
             services.out.write(f"deleted {label}\n")
+        result.summary = _pruned(config.dry_run, len(victims), deleted, len(done) - len(victims))
         result.succeed()
 
     return action
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _pruned(dry_run: bool, victims: int, deleted: int, kept: int) -> str:
+    """Prune's closing line."""
+    if dry_run:
+        return (
+            f"Dry run: {_count(victims, 'package')} would be deleted, {kept} kept; "
+            "nothing was changed"
+        )
+    in_use = victims - deleted
+    text = f"Pruned: deleted {_count(deleted, 'package')}, kept {kept}"
+    return text + (f" and {in_use} in use" if in_use else "")
 
 
 def deploy(config: Config, services: Services, result: StepResult) -> None:

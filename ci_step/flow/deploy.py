@@ -186,6 +186,7 @@ class _Deploy:
         self.reported = False  # the failure raised already says the environment's state
 
     def run(self) -> None:
+        self.result.enter("preflight")
         info = _environment(self.target, self.services)
         self.result.environment_url = info.url
         self.before = self.env.holds() if info.status != "Empty" else ""
@@ -207,8 +208,10 @@ class _Deploy:
     def _change(self, running: bool) -> None:
         """Stop, transport, settings, start: from here on the environment is changed."""
         if running:
+            self.result.enter("stop")
             self._doing(f"environment {self.mode} is being stopped")
             self.env.stop()
+        self.result.enter("transport")
         self._doing(f"environment {self.mode} is stopped; the transport may still complete")
         self.env.transport(self.package_id)
         self._settings()
@@ -217,7 +220,8 @@ class _Deploy:
 
     def _failed(self, exc: StepError) -> None:
         """A failure before the start: the cause, and the state the environment is left in."""
-        state = self.env.state(new=self.package_id, old=self.before)
+        self.result.phase_failed()
+        state = self._left_in()
         message = (
             f"Deploying package {self.package_id} to {self.mode} failed: "
             f"{exc.message.rstrip('.')}. Now {state}."
@@ -237,6 +241,7 @@ class _Deploy:
         log = self.services.log
         if self._settings():
             log.info(f"Restarting {self.mode} so the changed settings take effect")
+            self.result.enter("stop")
             self._doing(f"environment {self.mode} is being restarted")
             self.env.stop()
             self._start()
@@ -245,6 +250,7 @@ class _Deploy:
         self._done()
 
     def _snapshot(self) -> None:
+        self.result.enter("snapshot")
         self.backups = _backups(self.target, self.services)
         self._doing(
             f"the snapshot of {self.mode} keeps running on the Mendix side; "
@@ -258,6 +264,7 @@ class _Deploy:
         try:
             self.result.backup_id = self.backups.snapshot(self.services, comment[:500])
         except ApiError as exc:
+            self.result.environment_state = f"Environment {self.mode} was not changed."
             raise DeployFailed(
                 f"{exc.message} Nothing else was changed: {self.mode} still runs as before.",
                 fix=exc.fix,
@@ -268,12 +275,14 @@ class _Deploy:
         settings = self.target.settings
         if settings is None:
             return 0
+        self.result.enter("settings")
         changes = settings_flow.apply(self.env, settings)
         self.result.settings_changed = len(changes.changes)
         self.result.settings_changes = [change.describe() for change in changes.changes]
         return len(changes.changes)
 
     def _start(self) -> None:
+        self.result.enter("start")
         self._doing(f"the start of {self.mode} goes on on the Mendix side")
         try:
             self.env.start(self.target.auto_sync_db)
@@ -293,11 +302,13 @@ class _Deploy:
 
     def _failed_start(self, failure: ApiError | DeadlineExceeded) -> None:
         """Report the app log, roll back when asked, say the state; always raises."""
+        self.result.phase_failed()  # the start failed first, whatever the rollback does
         self.result.log_tail = self._log_tail()
         outcome = ""
         if self.target.rollback:
+            self.result.enter("rollback")
             outcome = self._roll_back()
-        state = self.env.state(new=self.package_id, old=self.before)
+        state = self._left_in()
         cause = failure.message.rstrip(".")
         message = f"Deploying package {self.package_id} to {self.mode} failed: {cause}."
         if outcome:
@@ -307,6 +318,12 @@ class _Deploy:
         if isinstance(failure, DeadlineExceeded):
             raise DeadlineExceeded(message, fix=failure.fix) from None
         raise DeployFailed(message, fix=failure.fix, error_code=failure.error_code) from None
+
+    def _left_in(self) -> str:
+        """The environment's state after a failure, read afresh, kept for the summary."""
+        state = self.env.state(new=self.package_id, old=self.before)
+        self.result.environment_state = state[0].upper() + state[1:] + "."
+        return state
 
     def _log_tail(self) -> list[str]:
         """The last lines of today's (UTC) app log; a note instead when it cannot be read."""

@@ -12,13 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ci_step.clock import Deadline
-from ci_step.domain.durations import format_duration
 from ci_step.errors import ApiError, DeadlineExceeded, StepError, input_name
+from ci_step.flow.heartbeat import Heartbeat
 from ci_step.flow.schedule import next_wait
 from ci_step.flow.services import Services
+from ci_step.log import Log
 from ci_step.mendix.deploy_api import STILL_PROCESSING, DeployApi
 from ci_step.mendix.transport import Uncertain
 from ci_step.retry import Backoff, Tries
+from ci_step.units import format_duration
 
 # A package the platform still processes: 1 s, 2 s, 4 s, ... up to poll-interval.
 PROCESSING_BACKOFF = Backoff(first=1.0, jitter=False)
@@ -34,15 +36,25 @@ class Phase:
     seconds: float  # the phase's timeout input
     interval: float  # poll-interval
     deadline: Deadline
+    log: Log
 
-    def until(self, done: Callable[[], bool]) -> None:
-        """Check ``done`` on the polling schedule until it holds."""
-        while not done():
-            self.pause()
+    def until(self, status: Callable[[], str], done: Callable[[str], bool]) -> None:
+        """Read ``status`` on the polling schedule until ``done`` holds for it; a heartbeat
+        in the log while it takes long."""
+        heartbeat = Heartbeat(
+            self.deadline.clock, self.log, f"environment {self.environment} to {self.name}"
+        )
+        while not done(current := status()):
+            wait = self.next_check()
+            heartbeat.beat(current, wait)
+            self.pause(wait)
 
-    def pause(self) -> None:
+    def next_check(self) -> float:
+        return next_wait(self.deadline.elapsed(), self.interval)
+
+    def pause(self, wait: float | None = None) -> None:
         """Wait until the next check, or end the phase when its time is up."""
-        wait = next_wait(self.deadline.elapsed(), self.interval)
+        wait = self.next_check() if wait is None else wait
         try:
             self.deadline.sleep(wait, f"waiting to {self.name}")
         except DeadlineExceeded:
@@ -83,12 +95,13 @@ class Environment:
         seconds = self.timing.stop_timeout if name == "stop" else self.timing.start_timeout
         left = max(0.0, self.services.deadline.remaining())
         deadline = Deadline(self.services.clock, min(seconds, left))
-        return Phase(name, self.mode, seconds, self.timing.poll_interval, deadline)
+        interval = self.timing.poll_interval
+        return Phase(name, self.mode, seconds, interval, deadline, self.services.log)
 
     def stop(self) -> None:
         """Stop it and wait until it no longer runs."""
         self.api.stop(self.app_id, self.mode)
-        self.phase("stop").until(lambda: self.status() != "Running")
+        self.phase("stop").until(self.status, lambda status: status != "Running")
         self.services.log.info(f"Environment {self.mode} stopped")
 
     def transport(self, package_id: str) -> None:
@@ -114,7 +127,10 @@ class Environment:
         job = self._start_job(auto_sync_db, phase)
         if job is not None:
             self.services.log.info("Start job created", job_id=job, auto_sync_db=auto_sync_db)
-            phase.until(lambda: self.api.start_status(self.app_id, self.mode, job) == "Started")
+            phase.until(
+                lambda: self.api.start_status(self.app_id, self.mode, job),
+                lambda status: status == "Started",
+            )
         self.services.log.info(f"Environment {self.mode} started")
 
     def _start_job(self, auto_sync_db: bool, phase: Phase) -> str | None:

@@ -6,8 +6,9 @@ import json
 import re
 import secrets
 
-from ci_step.errors import OutputError
-from ci_step.report.result import StepResult, output_key
+from ci_step.errors import OutputError, StepError
+from ci_step.report.result import PHASES, StepResult, output_key
+from ci_step.units import format_duration, format_size
 
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses a dotenv report of 5 KiB or more
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -66,18 +67,15 @@ def _block(lines: list[str]) -> list[str]:
 
 
 def step_summary(result: StepResult) -> str:
-    """Markdown for $GITHUB_STEP_SUMMARY: the outcome, the failure (cause, fix), the outputs."""
+    """Markdown for $GITHUB_STEP_SUMMARY: what ran where, what happened (on a failure the
+    phase that failed first, the cause and the fix), each phase's outcome, the outputs."""
     icon = {"success": "✅", "failure": "❌", "timeout": "⏱️", "cancelled": "🛑"}.get(
         result.result, "⚠️"
     )
     title = "Mendix build and deploy" if result.environment else "Mendix build"
-    lines = [f"### {icon} {title}: {result.result}", ""]
+    lines = [f"### {icon} {title}: {result.result}", "", *_subject(result)]
     if result.error is not None:
-        error = result.error
-        told = [error.message, *([f"Fix: {error.fix}"] if error.fix else [])]
-        lines += [*_block(told), ""]
-        if error.docs:  # the step's own text: a link may render
-            lines += [f"More: {error.docs}", ""]
+        lines += _what_happened(result, result.error)
     if result.log_tail:
         count = len(result.log_tail)
         lines += [
@@ -88,8 +86,7 @@ def step_summary(result: StepResult) -> str:
             "</details>",
             "",
         ]
-    if result.environment:
-        lines += _phases(result)
+    lines += _phases(result)
     if result.settings_changes:
         lines += ["Settings changed (old → new):", "", *_block(result.settings_changes), ""]
     lines += ["| Output | Value |", "| --- | --- |"]
@@ -98,21 +95,88 @@ def step_summary(result: StepResult) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+# What of an environment URL from the API may become a link: https, a plain host name, an
+# optional port and a plain path; nothing Markdown or HTML reads as syntax.
+_SAFE_URL = re.compile(
+    r"https://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?(?:/[A-Za-z0-9./-]*)?"
+)
+
+
+def _link(url: str) -> str:
+    """The environment URL as a link when it is a safe https URL, as code otherwise."""
+    if _SAFE_URL.fullmatch(url) and len(url) <= 300:
+        return f"[{url}]({url})"
+    return _code(url)
+
+
+def _subject(result: StepResult) -> list[str]:
+    """One line: the app, the environment and its URL, how long the step took."""
+    parts = []
+    if result.app_id:
+        parts.append(f"App {_code(result.app_id)}")
+    if result.environment:
+        environment = f"environment {_code(result.environment)}"
+        if result.environment_url:
+            environment += f" ({_link(result.environment_url)})"
+        parts.append(environment)
+    parts.append(f"took {format_duration(result.duration_seconds)}")
+    text = ", ".join(parts)
+    return [text[0].upper() + text[1:] + ".", ""]
+
+
+def _what_happened(result: StepResult, error: StepError) -> list[str]:
+    """The phase that failed first, the state a deploy left, then the cause and the fix."""
+    lines = ["#### What happened", ""]
+    phase = PHASES.get(result.failed_phase, "")
+    verb = {"timeout": "Timed out", "cancelled": "Cancelled"}.get(result.result, "Failed")
+    if phase:
+        lines.append(f"**{verb} while {phase}.**" + _state(result))
+        lines.append("")
+    told = [error.message, *([f"Fix: {error.fix}"] if error.fix else [])]
+    lines += [*_block(told), ""]
+    if error.docs:  # the step's own text: a link may render
+        lines += [f"More: {error.docs}", ""]
+    return lines
+
+
+def _state(result: StepResult) -> str:
+    """The state a failed deploy left the environment in (text from the API: as code)."""
+    if not result.environment_state:
+        return ""
+    return f" Now: {_code(result.environment_state)}"
+
+
 def _phases(result: StepResult) -> list[str]:
-    """Build and deploy side by side, for a step that deploys."""
-    build = result.status or "not started"
+    """Each phase's outcome: build, download and, for a step that deploys, the deploy."""
+    build = result.status or ("failed" if result.failed_phase == "build" else "not started")
     if result.reused and result.status:
         build += " (existing package)"
-    deploy = result.deploy_result
-    if result.deployed and result.environment_url:
-        deploy += f" — {result.environment_url}"
-    return [
+    rows = [
         "| Phase | Outcome |",
         "| --- | --- |",
         f"| Build | {_code(build)} |",
-        f"| Deploy to {_code(result.environment)} | {_code(deploy)} |",
-        "",
+        f"| Download | {_download(result)} |",
     ]
+    if result.backup_id:
+        rows.append(f"| Snapshot | {_code(result.backup_id)} |")
+    if result.environment:
+        deploy = _code(result.deploy_result)
+        if result.deployed and result.environment_url:
+            deploy += f" {_link(result.environment_url)}"
+        elif result.environment_state:
+            deploy += f" {_code(result.environment_state)}"
+        rows.append(f"| Deploy to {_code(result.environment)} | {deploy} |")
+    return [*rows, ""]
+
+
+def _download(result: StepResult) -> str:
+    if result.artifact_path:
+        size = "" if result.artifact_size is None else f" ({format_size(result.artifact_size)})"
+        return _code(result.artifact_path) + size
+    if result.failed_phase == "download":
+        return _code("failed")
+    done = result.result == "success" or result.deploy_result != "skipped"
+    return _code("skipped" if done else "not reached")
 
 
 def dotenv(outputs: dict[str, str]) -> str:

@@ -28,6 +28,23 @@ OUTPUT_NAMES: tuple[str, ...] = (
 )
 
 
+# The phases a step goes through, in order, as a person names them after "while".
+PHASES: dict[str, str] = {
+    "inputs": "reading the inputs",
+    "request": "asking the Mendix API",
+    "preflight": "checking the environment",
+    "plan": "planning the build",
+    "build": "building the package",
+    "download": "downloading the package",
+    "snapshot": "taking the snapshot",
+    "stop": "stopping the environment",
+    "transport": "transporting the package",
+    "settings": "applying the settings file",
+    "start": "starting the environment",
+    "rollback": "rolling back",
+}
+
+
 def output_key(name: str) -> str:
     """GitLab dotenv / Jenkins property key of an output: MENDIX_PACKAGE_ID."""
     return "MENDIX_" + name.upper().replace("-", "_")
@@ -59,6 +76,20 @@ class StepResult:
     settings_changes: list[str] = field(default_factory=list)  # "constant M.N: old → new"
     log_tail: list[str] = field(default_factory=list)  # the app log's last lines, on a failed start
     on_mendix: str = ""  # what keeps going on the Mendix side if the step stops now
+    # For people (the log's closing line, the step summary), not outputs:
+    app_id: str = ""
+    phase: str = "inputs"  # what the step is doing now: a key of PHASES
+    failed_phase: str = ""  # the first phase that failed
+    environment_state: str = ""  # after a failed deploy: the state it left the environment in
+    summary: str = ""  # the closing line of a successful command; "" for the build step's own
+
+    def enter(self, phase: str) -> None:
+        """The step starts ``phase`` (a key of PHASES)."""
+        self.phase = phase
+
+    def phase_failed(self) -> None:
+        """The phase under way failed; the first one to fail is the one kept."""
+        self.failed_phase = self.failed_phase or self.phase
 
     def succeed(self) -> None:
         self.result = "success"
@@ -66,6 +97,7 @@ class StepResult:
         self.exit_code = 0
 
     def fail(self, error: StepError) -> None:
+        self.phase_failed()
         if self.deploy_result == "running":  # the error ended the deploy too
             self.deploy_result = error.result
         self.result = error.result

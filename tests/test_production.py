@@ -261,7 +261,7 @@ def test_start_timeout_with_rollback_exits_4_and_rolls_back(
 ) -> None:
     old = production.package_id
     production.hung_starts = 1  # the new package's start never ends; the old one starts
-    run = run_production(sim, workspace, rollback="true", start_timeout="1s", backup="false")
+    run = run_production(sim, workspace, rollback="true", start_timeout="3s", backup="false")
     assert run.code == 4, run.stderr
     assert run.result()["rolled-back"] is True, run.stderr
     assert production.package_id == old
@@ -299,8 +299,8 @@ def test_lost_start_answer_then_failed_start_ends_as_that_failure(
     run = run_production(sim, workspace, backup="false", start_timeout="15m")
     assert run.code == 7, run.stderr
     assert run.result()["error"]["error-code"] == "DB_SYNC_FAILED"  # type: ignore[index]
-    running = [job for job in production.jobs.values() if not job.settled]
-    assert len(running) <= 1
+    assert "already under way" in run.stderr  # the second request met the first start
+    assert len(production.jobs) == 2  # the lost one, then one once it had ended
 
 
 # -- promotion and re-runs -----------------------------------------------------------------
@@ -370,3 +370,38 @@ def test_signal_during_the_snapshot_says_it_goes_on_at_mendix(
     assert "the snapshot of Production keeps running on the Mendix side" in run.stderr
     assert run.result()["result"] == "cancelled"
     assert calls(sim, "POST", r"/stop$") == 0
+
+
+def test_rerun_whose_new_settings_keep_it_from_starting_puts_them_back(
+    sim: Simulator, production: SimEnvironment, workspace: Path
+) -> None:
+    assert run_production(sim, workspace, backup="false").code == 0
+    production.start_error, production.start_error_times = "STARTUP_ACTION_FAILED", 1
+    path = write_settings(workspace, "constants:\n  MyFirstModule.PageSize: '99'\n")
+    run = run_production(sim, workspace, backup="false", settings_file=path, rollback="true")
+    assert run.code == 7, run.stderr
+    assert run.result()["rolled-back"] is True
+    assert "settings of Production are as they were" in run.stderr
+    assert production.constants["MyFirstModule.PageSize"].value == "20"
+    assert production.current_status(0) == "Running" or production.status == "Running"
+
+
+def test_a_log_cut_short_still_lets_the_rollback_run(
+    sim: Simulator, production: SimEnvironment, workspace: Path
+) -> None:
+    production.start_error, production.start_error_times = "DB_SYNC_FAILED", 1
+    sim.add_fault(Fault("truncate", listener="storage", path=r"/logs/", after_bytes=100))
+    run = run_production(sim, workspace, rollback="true", backup="false")
+    assert run.code == 7, run.stderr
+    assert run.result()["rolled-back"] is True, run.stderr
+
+
+def test_promotion_needs_the_source_environment_running(
+    sim: Simulator, service: BuildService, production: SimEnvironment, workspace: Path
+) -> None:
+    service.seed_package("calc", "1.1.0", deployed_to="Acceptance")
+    service.apps["calc"].environments["Acceptance"].status = "Stopped"
+    run = run_production(sim, workspace, promote_from="Acceptance", revision="", version="")
+    assert run.code == 5, run.stderr
+    assert "only a package that runs there is promoted" in run.stderr
+    assert calls(sim, "POST", r".") == 0

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 
 from ci_step.config.settings_file import Settings
 from ci_step.config.validate import Config
+from ci_step.domain.settings import ChangeSet
 from ci_step.errors import (
     ApiError,
+    AuthError,
     ConfigError,
     DeadlineExceeded,
     DeployFailed,
@@ -106,7 +108,16 @@ def preflight(config: Config, services: Services) -> EnvironmentInfo:
 
 def promoted_package(config: Config, services: Services) -> DeployedPackage:
     """The package that promote-from runs (ApiError, exit 5, when it runs none)."""
-    held = DeployApi(services.api).deployed_package(config.app_id, config.promote_from)
+    api = DeployApi(services.api)
+    status = api.get_environment(config.app_id, config.promote_from).status
+    held = api.deployed_package(config.app_id, config.promote_from)
+    if held is not None and status != "Running":
+        raise ApiError(
+            f"Environment {config.promote_from} holds package {held.package_id} but is "
+            f"{status}: only a package that runs there is promoted.",
+            error_code="NOT_RUNNING",
+            fix=f"start {config.promote_from} (or deploy to it again), then promote",
+        )
     if held is None:
         raise ApiError(
             f"Environment {config.promote_from} holds no package, so there is nothing to "
@@ -184,22 +195,24 @@ class _Deploy:
         self.before = ""  # the package the environment held before
         self.backups: Backups | None = None
         self.reported = False  # the failure raised already says the environment's state
+        self.was_running = False
+        self.changes: ChangeSet | None = None  # what the settings file changed
 
     def run(self) -> None:
         self.result.enter("preflight")
         info = _environment(self.target, self.services)
         self.result.environment_url = info.url
         self.before = self.env.holds() if info.status != "Empty" else ""
-        if info.status == "Running" and self.before == self.package_id:
-            self._rerun()
-            return
-        self.services.log.info(
-            f"Deploying to {self.mode}", package_id=self.package_id, status=info.status
-        )
-        if self.target.wants_backup(info.production):
+        self.was_running = info.status == "Running"
+        rerun = self.was_running and self.before == self.package_id
+        if not rerun:
+            self.services.log.info(
+                f"Deploying to {self.mode}", package_id=self.package_id, status=info.status
+            )
+        if not rerun and info.status != "Empty" and self.target.wants_backup(info.production):
             self._snapshot()
         try:
-            self._change(info.status == "Running")
+            self._rerun() if rerun else self._change(self.was_running)
         except StepError as exc:
             if self.reported or isinstance(exc, ConfigError):
                 raise  # a failed start has said the state itself
@@ -263,7 +276,7 @@ class _Deploy:
             comment += f"; {self.target.run}"
         try:
             self.result.backup_id = self.backups.snapshot(self.services, comment[:500])
-        except ApiError as exc:
+        except (ApiError, AuthError) as exc:
             self.result.environment_state = f"Environment {self.mode} was not changed."
             raise DeployFailed(
                 f"{exc.message} Nothing else was changed: {self.mode} still runs as before.",
@@ -277,6 +290,7 @@ class _Deploy:
             return 0
         self.result.enter("settings")
         changes = settings_flow.apply(self.env, settings)
+        self.changes = changes
         self.result.settings_changed = len(changes.changes)
         self.result.settings_changes = [change.describe() for change in changes.changes]
         return len(changes.changes)
@@ -284,10 +298,20 @@ class _Deploy:
     def _start(self) -> None:
         self.result.enter("start")
         self._doing(f"the start of {self.mode} goes on on the Mendix side")
+        # With a rollback to do, the start leaves it part of the step's time.
+        reserve = self._rollback_reserve() if self.target.rollback else 0.0
         try:
-            self.env.start(self.target.auto_sync_db)
-        except (ApiError, DeadlineExceeded) as failure:
+            self.env.start(self.target.auto_sync_db, reserve=reserve)
+        except (ApiError, AuthError, DeadlineExceeded) as failure:
             self._failed_start(failure)
+
+    def _rollback_reserve(self) -> float:
+        """Seconds of the step's deadline kept for a rollback: half of what is left, at
+        most a stop and a start (and a restore's worth, guessed as a start)."""
+        timing = self.target.timing
+        return min(
+            self.services.deadline.remaining() / 2, timing.stop_timeout + 2 * timing.start_timeout
+        )
 
     def _done(self) -> None:
         self._doing("")
@@ -300,7 +324,7 @@ class _Deploy:
                 "Could not read the environment's URL after the start", reason=exc.message
             )
 
-    def _failed_start(self, failure: ApiError | DeadlineExceeded) -> None:
+    def _failed_start(self, failure: StepError) -> None:
         """Report the app log, roll back when asked, say the state; always raises."""
         self.result.phase_failed()  # the start failed first, whatever the rollback does
         self.result.log_tail = self._log_tail()
@@ -327,7 +351,8 @@ class _Deploy:
 
     def _log_tail(self) -> list[str]:
         """The last lines of today's (UTC) app log; a note instead when it cannot be read."""
-        day = datetime.datetime.now(datetime.UTC).date()
+        wall = self.services.clock.wall()
+        day = datetime.datetime.fromtimestamp(wall, datetime.UTC).date()
         storage = download.Storage(
             self.services.storage,
             self.services.deadline,
@@ -353,6 +378,8 @@ class _Deploy:
         if not self.before:
             log.warning(f"Environment {self.mode} held no package before: nothing to roll back to")
             return f"There is nothing to roll back to: {self.mode} held no package before."
+        if self.before == self.package_id:
+            return self._undo_settings()
         log.info(f"Rolling back {self.mode} to the package that ran before", package=self.before)
         try:
             self._doing(f"environment {self.mode} is being stopped for the rollback")
@@ -365,14 +392,38 @@ class _Deploy:
                 self.backups.restore(self.services, self.result.backup_id)
             self._doing(f"{self.mode} is stopped; the rollback's transport may still complete")
             self.env.transport(self.before)
-            self._doing(f"the start of {self.mode} with the package that ran before goes on")
-            self.env.start(auto_sync_db=True)
+            self._put_settings_back()
+            if self.was_running:
+                self._doing(f"the start of {self.mode} with the package that ran before goes on")
+                self.env.start(auto_sync_db=True)
         except StepError as second:
             return f"The rollback failed too: {second.message.rstrip('.')}."
         self.result.rolled_back = True
         restored = (
-            " and the database from snapshot " + self.result.backup_id
+            " with the database from snapshot " + self.result.backup_id
             if self.result.backup_id
             else " on the database as the new model left it"
         )
+        if not self.was_running:
+            return f"Rolled back: package {self.before} is back{restored} (stopped, as before)."
         return f"Rolled back: package {self.before} runs again{restored}."
+
+    def _put_settings_back(self) -> None:
+        """The values the settings file changed, as they were (where the model has them)."""
+        if self.changes is not None and self.changes.changes:
+            settings_flow.undo(self.env, self.changes)
+
+    def _undo_settings(self) -> str:
+        """A re-run whose changed settings kept the app from starting: the package did not
+        change, so the rollback puts the settings back and starts it again."""
+        if self.changes is None or not self.changes.changes:
+            return "There is nothing to roll back to: the package did not change."
+        self.services.log.info(f"Putting the settings of {self.mode} back as they were")
+        try:
+            self.env.stop()
+            self._put_settings_back()
+            self.env.start(auto_sync_db=True)
+        except StepError as second:
+            return f"The rollback failed too: {second.message.rstrip('.')}."
+        self.result.rolled_back = True
+        return f"Rolled back: the settings of {self.mode} are as they were and it runs again."

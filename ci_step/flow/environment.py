@@ -91,9 +91,10 @@ class Environment:
     def status(self) -> str:
         return self.api.get_environment(self.app_id, self.mode).status
 
-    def phase(self, name: str) -> Phase:
+    def phase(self, name: str, reserve: float = 0.0) -> Phase:
+        """The wait ``name`` within its timeout and the step's deadline less ``reserve``."""
         seconds = self.timing.stop_timeout if name == "stop" else self.timing.start_timeout
-        left = max(0.0, self.services.deadline.remaining())
+        left = max(0.0, self.services.deadline.remaining() - reserve)
         deadline = Deadline(self.services.clock, min(seconds, left))
         interval = self.timing.poll_interval
         return Phase(name, self.mode, seconds, interval, deadline, self.services.log)
@@ -121,9 +122,10 @@ class Environment:
             tries.sleep(tries.failed() or 0.0, "transporting")
         self.services.log.info(f"Package transported to {self.mode}", package_id=package_id)
 
-    def start(self, auto_sync_db: bool) -> None:
-        """Start it and wait for ``Started``; ApiError with the code when the start fails."""
-        phase = self.phase("start")
+    def start(self, auto_sync_db: bool, reserve: float = 0.0) -> None:
+        """Start it and wait for ``Started``; ApiError with the code when the start fails.
+        ``reserve``: seconds of the step's deadline the wait leaves for what follows."""
+        phase = self.phase("start", reserve)
         job = self._start_job(auto_sync_db, phase)
         if job is not None:
             self.services.log.info("Start job created", job_id=job, auto_sync_db=auto_sync_db)
@@ -154,6 +156,8 @@ class Environment:
                     "The start request may have reached Mendix; asking again", reason=exc.message
                 )
             except ApiError as exc:
+                if exc.error_code == "ALREADY_STARTED":  # however the answer came: it runs
+                    return None
                 if exc.error_code != STARTING_JOB:
                     raise
                 self.services.log.info(

@@ -35,3 +35,24 @@ def apply(environment: Environment, settings: Settings, *, dry_run: bool = False
     if not changes.changes:
         log.info(f"The settings of {mode} already hold what {settings.path} asks for")
     return changes
+
+
+def undo(environment: Environment, done: ChangeSet) -> None:
+    """Put back the values ``done`` changed, for the names the environment's model has."""
+    api, app, mode = environment.api, environment.app_id, environment.mode
+    current = api.get_settings(app, mode)
+    constants = {
+        c.name: c.old
+        for c in done.changes
+        if c.kind == "constant" and current.constant(c.name) is not None
+    }
+    events = {
+        c.name: c.old
+        for c in done.changes
+        if c.kind == "scheduled event" and current.event(c.name) is not None
+    }
+    if constants or events:
+        api.set_settings(app, mode, current.body(constants, events))
+        environment.services.log.info(
+            f"Settings of {mode} put back as they were", count=len(constants) + len(events)
+        )

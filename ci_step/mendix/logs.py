@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import requests
+import urllib3
 
 from ci_step.errors import StepError
 from ci_step.mendix import download, watchdog
@@ -21,6 +22,7 @@ from ci_step.mendix import download, watchdog
 TAIL_BYTES = 64 * 1024  # enough for 50 long lines
 READ_BUDGET = 32 * 1024 * 1024  # at most this much of a log is streamed to find its end
 TIME_LIMIT = 20.0  # seconds for the whole read
+STEP = 256 * 1024  # bytes read, or inflated, at a time
 GZIP_MAGIC = b"\x1f\x8b"
 DOING = "reading the environment's log"
 
@@ -41,7 +43,13 @@ def tail(storage: download.Storage, url: str, max_lines: int = 50) -> Tail:
             download.open_checked(storage, url, headers) as response,
         ):
             data, complete = _read(response)
-    except (requests.RequestException, watchdog.SlowAnswer) as exc:
+    except (
+        requests.RequestException,
+        urllib3.exceptions.HTTPError,
+        OSError,
+        zlib.error,
+        watchdog.SlowAnswer,
+    ) as exc:
         raise StepError(
             f"The environment's log could not be read ({type(exc).__name__})."
         ) from None
@@ -66,20 +74,45 @@ def _read(response: requests.Response) -> tuple[bytes, bool]:
 def _stream_tail(
     response: requests.Response, first: bytes, inflate: zlib._Decompress | None
 ) -> tuple[bytes, bool]:
-    kept: deque[bytes] = deque()
-    size = read = 0
+    """The last TAIL_BYTES of the (inflated) log; False when READ_BUDGET ran out first.
+
+    The budget counts inflated bytes too, and inflating is done in bounded steps, so a
+    small compressed answer cannot make a large one in memory."""
+    tail = _Tail()
     chunk = first
     while chunk:
-        read += len(chunk)
-        text = inflate.decompress(chunk) if inflate is not None else chunk
-        kept.append(text)
-        size += len(text)
-        while size - len(kept[0]) >= TAIL_BYTES:
-            size -= len(kept.popleft())
-        if read >= READ_BUDGET:
-            return b"".join(kept), False
-        chunk = response.raw.read1(256 * 1024, decode_content=False)
-    return b"".join(kept), True
+        if inflate is None:
+            tail.add(chunk)
+        else:
+            data = chunk
+            while data:
+                tail.add(inflate.decompress(data, STEP))
+                data = inflate.unconsumed_tail
+                if tail.seen >= READ_BUDGET:
+                    return tail.bytes(), False
+        if tail.seen >= READ_BUDGET:
+            return tail.bytes(), False
+        chunk = response.raw.read1(STEP, decode_content=False)
+    return tail.bytes(), True
+
+
+class _Tail:
+    """The last TAIL_BYTES of what was added, and how many bytes were seen."""
+
+    def __init__(self) -> None:
+        self.kept: deque[bytes] = deque()
+        self.size = 0
+        self.seen = 0
+
+    def add(self, data: bytes) -> None:
+        self.seen += len(data)
+        self.kept.append(data[-TAIL_BYTES:])
+        self.size += len(self.kept[-1])
+        while self.size - len(self.kept[0]) >= TAIL_BYTES:
+            self.size -= len(self.kept.popleft())
+
+    def bytes(self) -> bytes:
+        return b"".join(self.kept)[-TAIL_BYTES:]
 
 
 def _last_lines(data: bytes, max_lines: int) -> tuple[str, ...]:

@@ -168,5 +168,6 @@ def mask(value: str, ci: CiEnv, stream: TextIO) -> None:
     if ci.platform is Platform.GITHUB:
         for part in value.splitlines() or [value]:
             if part.strip():
-                stream.write(f"::add-mask::{part}\n")
+                # the runner unescapes command data: escape it so it masks this very text
+                stream.write(f"::add-mask::{render.escape_data(part)}\n")
         stream.flush()

@@ -33,15 +33,15 @@ def github_command(command: str, message: str, **properties: str) -> str:
     """One workflow command line, escaped so the message cannot start another."""
     props = ",".join(f"{k}={_escape_property(v)}" for k, v in properties.items())
     head = f"::{command} {props}::" if props else f"::{command}::"
-    return head + _escape_data(message)
+    return head + escape_data(message)
 
 
-def _escape_data(text: str) -> str:
+def escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def _fence(text: str, shortest: int) -> str:

@@ -221,3 +221,26 @@ def test_config_repr_carries_no_secret() -> None:
     config = validate(raw, CiEnv(Platform.LOCAL, {}))
     assert "SECRET" not in repr(config)
     assert "calc" in repr(config)
+
+
+def test_log_tail_and_job_messages_never_become_commands_or_markup(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    """The app log's lines and a snapshot's status message are foreign text too."""
+    production = service.apps["calc"].environments["Production"]
+    production.start_seconds, production.start_error = 0.2, "START_FAILED"
+    production.log_tail = [*INJECTED.split("\n"), "see [here](https://evil.example) <img src=x>"]
+    run = github_run(
+        sim, workspace, environment="Production", allow_production="true", backup="false"
+    )
+    assert run.code == 7, run.stderr
+    commands = runner_commands(run.stdout + "\n" + run.stderr)
+    own = [line for line in commands if line != f"::add-mask::{API_KEY}"]
+    assert len(own) == 1, own
+    assert own[0].startswith("::error title=mendix-build%3A failure::")
+    summary = (workspace.parent / "file_commands" / "step_summary").read_text("utf-8")
+    folded = summary.split("<details>", 1)[1].split("</details>", 1)[0]
+    assert "evil.example" in folded  # shown, inside the fenced block
+    outside = summary.replace(folded, "")
+    assert "evil.example" not in outside
+    assert "<img" not in outside

@@ -7,15 +7,19 @@ v2 API uses: the app's ProjectId and the environment's EnvironmentId.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from ci_step.domain.backups import COMPLETED
+from ci_step.domain.backups import COMPLETED, Restore, Snapshot
 from ci_step.errors import ApiError, DeadlineExceeded, input_name
 from ci_step.flow.heartbeat import Heartbeat
 from ci_step.flow.schedule import next_wait
 from ci_step.flow.services import Services
 from ci_step.mendix.backups_api import BackupsApi
 from ci_step.mendix.deploy_api import DeployApi
+
+Job = TypeVar("Job", Snapshot, Restore)
 
 
 class BackupFailed(ApiError):
@@ -33,10 +37,11 @@ class Backups:
     poll_interval: float
 
     @classmethod
-    def of(cls, services: Services, app_id: str, mode: str, poll_interval: float) -> Backups:
-        deploy = DeployApi(services.api)
-        project_id = deploy.get_app(app_id)
-        environment_id = deploy.get_environment(app_id, mode).environment_id
+    def of(
+        cls, services: Services, app_id: str, mode: str, environment_id: str, poll_interval: float
+    ) -> Backups:
+        """The Backups API for ``mode``, whose EnvironmentId the caller has read already."""
+        project_id = DeployApi(services.api).get_app(app_id)
         if not environment_id:
             raise ApiError(
                 f"The Deploy API gave no EnvironmentId for {mode}; without it no snapshot "
@@ -51,16 +56,14 @@ class Backups:
     def snapshot(self, services: Services, comment: str) -> str:
         """Take a snapshot and wait until it is completed; its id."""
         snapshot = self.api.create_snapshot(self.project_id, self.environment_id, comment)
-        services.log.info(f"Snapshot of {self.mode} started", snapshot_id=snapshot.snapshot_id)
-        started = services.clock.now()
-        heartbeat = Heartbeat(services.clock, services.log, f"the snapshot of {self.mode}")
-        while not snapshot.done:
-            wait = next_wait(services.clock.now() - started, self.poll_interval)
-            heartbeat.beat(snapshot.state, wait)
-            _pause(services, wait, "waiting for the snapshot")
-            snapshot = self.api.get_snapshot(
-                self.project_id, self.environment_id, snapshot.snapshot_id
-            )
+        snapshot_id = snapshot.snapshot_id
+        services.log.info(f"Snapshot of {self.mode} started", snapshot_id=snapshot_id)
+        snapshot = self._watch(
+            services,
+            snapshot,
+            lambda: self.api.get_snapshot(self.project_id, self.environment_id, snapshot_id),
+            "the snapshot",
+        )
         if snapshot.state != COMPLETED:
             raise BackupFailed(
                 f"The snapshot of {self.mode} ({snapshot.snapshot_id}) ended {snapshot.state}"
@@ -78,13 +81,13 @@ class Backups:
         services.log.info(
             f"Restore of {self.mode}'s database started", restore_id=restore.restore_id
         )
-        started = services.clock.now()
-        heartbeat = Heartbeat(services.clock, services.log, f"the restore of {self.mode}")
-        while not restore.done:
-            wait = next_wait(services.clock.now() - started, self.poll_interval)
-            heartbeat.beat(restore.state, wait)
-            _pause(services, wait, "waiting for the restore")
-            restore = self.api.get_restore(self.project_id, self.environment_id, restore.restore_id)
+        restore_id = restore.restore_id
+        restore = self._watch(
+            services,
+            restore,
+            lambda: self.api.get_restore(self.project_id, self.environment_id, restore_id),
+            "the restore",
+        )
         if restore.state != COMPLETED:
             raise BackupFailed(
                 f"The restore of snapshot {snapshot_id} onto {self.mode} ended {restore.state}"
@@ -92,6 +95,17 @@ class Backups:
                 + "."
             )
         services.log.info(f"Database of {self.mode} restored", snapshot_id=snapshot_id)
+
+    def _watch(self, services: Services, job: Job, read: Callable[[], Job], what: str) -> Job:
+        """Read the job on the polling schedule until it ends; a heartbeat while it runs."""
+        started = services.clock.now()
+        heartbeat = Heartbeat(services.clock, services.log, f"{what} of {self.mode}")
+        while not job.done:
+            wait = next_wait(services.clock.now() - started, self.poll_interval)
+            heartbeat.beat(job.state, wait)
+            _pause(services, wait, f"waiting for {what}")
+            job = read()
+        return job
 
 
 def _pause(services: Services, wait: float, doing: str) -> None:

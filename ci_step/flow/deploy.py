@@ -102,7 +102,7 @@ def preflight(config: Config, services: Services) -> EnvironmentInfo:
     target = Deployment.of(config)
     environment = _environment(target, services)
     if target.wants_backup(environment.production):
-        _backups(target, services).check_access()
+        _backups(target, services, environment).check_access()
     return environment
 
 
@@ -176,8 +176,9 @@ def _environment(target: Deployment, services: Services) -> EnvironmentInfo:
     return environment
 
 
-def _backups(target: Deployment, services: Services) -> Backups:
-    return Backups.of(services, target.app_id, target.environment, target.timing.poll_interval)
+def _backups(target: Deployment, services: Services, info: EnvironmentInfo) -> Backups:
+    interval = target.timing.poll_interval
+    return Backups.of(services, target.app_id, target.environment, info.environment_id, interval)
 
 
 class _Deploy:
@@ -210,7 +211,7 @@ class _Deploy:
                 f"Deploying to {self.mode}", package_id=self.package_id, status=info.status
             )
         if not rerun and info.status != "Empty" and self.target.wants_backup(info.production):
-            self._snapshot()
+            self._snapshot(info)
         try:
             self._rerun() if rerun else self._change(self.was_running)
         except StepError as exc:
@@ -231,18 +232,21 @@ class _Deploy:
         self._start()
         self._done()
 
-    def _failed(self, exc: StepError) -> None:
-        """A failure before the start: the cause, and the state the environment is left in."""
-        self.result.phase_failed()
+    def _failed(self, failure: StepError, outcome: str = "") -> None:
+        """Raise what ends the deploy: the cause, what a rollback did (``outcome``) and the
+        state the environment is left in; a timeout keeps its exit code."""
+        self.result.phase_failed()  # the first failure, whatever a rollback does next
         state = self._left_in()
-        message = (
-            f"Deploying package {self.package_id} to {self.mode} failed: "
-            f"{exc.message.rstrip('.')}. Now {state}."
-        )
-        if isinstance(exc, DeadlineExceeded):
-            raise DeadlineExceeded(message, fix=exc.fix) from None
-        fix = exc.fix if exc.fix != type(exc).standard_fix() else ""
-        raise DeployFailed(message, fix=fix, error_code=exc.error_code) from None
+        cause = failure.message.rstrip(".")
+        message = f"Deploying package {self.package_id} to {self.mode} failed: {cause}."
+        if outcome:
+            message += f" {outcome}"
+        message += f" Now {state}."
+        self.reported = True
+        if isinstance(failure, DeadlineExceeded):
+            raise DeadlineExceeded(message, fix=failure.fix) from None
+        fix = failure.fix if failure.fix != type(failure).standard_fix() else ""
+        raise DeployFailed(message, fix=fix, error_code=failure.error_code) from None
 
     def _doing(self, text: str) -> None:
         """What keeps going on the Mendix side if the step is stopped now."""
@@ -262,9 +266,9 @@ class _Deploy:
             log.info(f"Environment {self.mode} already runs this package; nothing to do")
         self._done()
 
-    def _snapshot(self) -> None:
+    def _snapshot(self, info: EnvironmentInfo) -> None:
         self.result.enter("snapshot")
-        self.backups = _backups(self.target, self.services)
+        self.backups = _backups(self.target, self.services, info)
         self._doing(
             f"the snapshot of {self.mode} keeps running on the Mendix side; "
             f"{self.mode} itself was not changed"
@@ -332,16 +336,7 @@ class _Deploy:
         if self.target.rollback:
             self.result.enter("rollback")
             outcome = self._roll_back()
-        state = self._left_in()
-        cause = failure.message.rstrip(".")
-        message = f"Deploying package {self.package_id} to {self.mode} failed: {cause}."
-        if outcome:
-            message += f" {outcome}"
-        message += f" Now {state}."
-        self.reported = True
-        if isinstance(failure, DeadlineExceeded):
-            raise DeadlineExceeded(message, fix=failure.fix) from None
-        raise DeployFailed(message, fix=failure.fix, error_code=failure.error_code) from None
+        self._failed(failure, outcome)
 
     def _left_in(self) -> str:
         """The environment's state after a failure, read afresh, kept for the summary."""

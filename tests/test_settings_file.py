@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ci_step.config.inputs import INPUTS
-from ci_step.config.settings_file import MAX_SETTINGS_BYTES, Settings, load
+from ci_step.config.settings_file import MAX_SETTINGS_BYTES, load
 from ci_step.config.validate import RawInput, validate
-from ci_step.domain.settings import Value
+from ci_step.domain.settings import Settings, Value
 from ci_step.errors import ConfigError
 from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.secrets import REGISTRY, redact

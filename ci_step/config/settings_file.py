@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ci_step.config.parsers import close_matches, printable
-from ci_step.domain.settings import EVENT_STATES, NAME, Value
+from ci_step.domain.settings import EVENT_STATES, NAME, Settings, Value
 from ci_step.secrets import REGISTRY
 
 MAX_SETTINGS_BYTES = 1 << 20
@@ -32,19 +31,6 @@ MAX_VALUE_CHARS = 65536
 SECTIONS = ("constants", "scheduled-events")
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and line breaks may stay
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the file asks for: constants by name, scheduled events Enabled/Disabled."""
-
-    path: str  # as the user gave it
-    constants: Mapping[str, Value] = field(default_factory=dict)
-    events: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return tuple(v.text for v in self.constants.values() if v.secret)
 
 
 class _UniqueKeyLoader(yaml.BaseLoader):

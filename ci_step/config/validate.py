@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ci_step.config import settings_file
 from ci_step.config.inputs import INPUTS, InputSpec
 from ci_step.config.parsers import Parse, shown, workspace_path
-from ci_step.config.settings_file import Settings
+from ci_step.domain.settings import Settings
 from ci_step.domain.versions import LATEST
 from ci_step.errors import ConfigError, input_name, spelled
 from ci_step.report.ci_env import CiEnv, Platform
@@ -148,6 +147,8 @@ def _settings(c: _Checker, values: dict[str, Any], ci: CiEnv) -> Settings | None
     path = values["settings_file"]
     if path is None or not values["environment"]:
         return None
+    from ci_step.config import settings_file  # the YAML reader, only with a settings file
+
     settings, problems = settings_file.load(path, c.value("settings-file") or str(path), ci.env)
     c.problems.extend(problems)
     return settings

@@ -38,6 +38,19 @@ class Value:
 
 
 @dataclass(frozen=True)
+class Settings:
+    """What the file asks for: constants by name, scheduled events Enabled/Disabled."""
+
+    path: str  # as the user gave it
+    constants: Mapping[str, Value] = field(default_factory=dict)
+    events: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(v.text for v in self.constants.values() if v.secret)
+
+
+@dataclass(frozen=True)
 class Setting:
     """One constant or scheduled event as the environment holds it."""
 

@@ -20,9 +20,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from ci_step.config.settings_file import Settings
 from ci_step.config.validate import Config
-from ci_step.domain.settings import ChangeSet
+from ci_step.domain.settings import ChangeSet, Settings
 from ci_step.errors import (
     ApiError,
     AuthError,

@@ -7,8 +7,7 @@ collection back. A name the model does not have stops the deploy before the star
 
 from __future__ import annotations
 
-from ci_step.config.settings_file import Settings
-from ci_step.domain.settings import ChangeSet, plan
+from ci_step.domain.settings import ChangeSet, Settings, plan
 from ci_step.errors import ApiError
 from ci_step.flow.environment import Environment
 

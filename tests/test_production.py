@@ -405,3 +405,15 @@ def test_promotion_needs_the_source_environment_running(
     assert run.code == 5, run.stderr
     assert "only a package that runs there is promoted" in run.stderr
     assert calls(sim, "POST", r".") == 0
+
+
+def test_a_log_past_the_read_budget_says_its_lines_are_not_the_end(
+    sim: Simulator, production: SimEnvironment, workspace: Path
+) -> None:
+    production.log_lines = 600_000  # more than the 32 MiB streamed when ranges are ignored
+    production.start_error = "START_FAILED"
+    sim.add_fault(Fault("ignore-range", listener="storage", path=r"/logs/", times=-1))
+    run = run_production(sim, workspace, backup="false")
+    assert run.code == 7, run.stderr
+    assert "these lines are not its end" in run.stderr
+    assert run.result()["error"]["log-tail"]  # type: ignore[index]

@@ -39,6 +39,7 @@ from ci_step.mendix import download, logs
 from ci_step.mendix.deploy_api import DeployApi, DeployedPackage
 from ci_step.mendix.deploy_api import Environment as EnvironmentInfo
 from ci_step.report.result import StepResult
+from ci_step.units import Bytes
 
 LOG_LINES = 50
 
@@ -361,6 +362,11 @@ class _Deploy:
             self.services.log.warning("The environment's log could not be read", reason=exc.message)
             return []
         lines = list(tail.lines)
+        if not tail.complete:  # the lines are the last that were read, not the log's end
+            self.services.log.warning(
+                "The log is longer than the step reads of it; these lines are not its end",
+                read=Bytes(logs.READ_BUDGET),
+            )
         self.services.log.info(f"Last {len(lines)} lines of the log of {self.mode} ({day}):")
         for line in lines:
             self.services.log.info(f"  | {line}")

@@ -4,77 +4,63 @@ A field whose value is None is left out. Sizes and durations are given as the do
 Bytes and Seconds: a console line shows them as a person reads them (``412.3 MiB``,
 ``4m 12s``), a JSON line keeps the exact number under the same name (bytes, seconds).
 
-structlog is imported when the first line is logged, not at start-up: on the main path
-the first request goes out before anything is logged, and structlog's import costs
-about as much as the rest of the start-up together.
+A JSON line holds the fields as given, then ``event``, ``level``, ``elapsed`` (seconds
+since start-up) and ``timestamp`` (ISO 8601, UTC). Each line is written whole and flushed.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
 import time
-from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
 from ci_step.inert import inert
 from ci_step.secrets import redact
 
 _START = time.monotonic()
+_WRITING = threading.Lock()  # the heartbeat logs from a thread of its own
 
 
-def _redact_values(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key, value in list(event.items()):
-        if isinstance(value, str):
-            event[key] = redact(value)
-        elif value is not None and not isinstance(value, int | float | bool):
-            event[key] = redact(str(value))
-    return event
+def _redacted(value: Any) -> Any:
+    """A field's value with secrets hidden; numbers and booleans stay numbers."""
+    if isinstance(value, int | float | bool):
+        return value
+    return redact(value if isinstance(value, str) else str(value))
 
 
-def _drop_none(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """A field that holds nothing is left out: no ``environment=None`` in a line."""
-    for key in [key for key, value in event.items() if value is None]:
-        del event[key]
-    return event
+def _record(level: str, event: str, fields: dict[str, Any]) -> dict[str, Any]:
+    record = {key: value for key, value in fields.items() if value is not None}
+    record["event"] = event
+    record["level"] = level
+    record.setdefault("elapsed", round(time.monotonic() - _START, 1))
+    return {key: _redacted(value) for key, value in record.items()}
 
 
-def _add_elapsed(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    event.setdefault("elapsed", round(time.monotonic() - _START, 1))
-    return event
-
-
-def _console(_: Any, level: str, event: MutableMapping[str, Any]) -> str:
-    elapsed = event.pop("elapsed", 0.0)
-    message = str(event.pop("event", ""))
-    event.pop("level", None)
+def _console(level: str, record: dict[str, Any]) -> str:
+    elapsed = record.pop("elapsed")
+    message = str(record.pop("event"))
+    del record["level"]
     prefix = {"warning": "WARNING: ", "error": "ERROR: "}.get(level, "")
-    fields = "  ".join(f"{k}={v}" for k, v in event.items())
+    fields = "  ".join(f"{k}={v}" for k, v in record.items())
     line = f"[{elapsed:7.1f}s] {prefix}{message}"
     return f"{line}  {fields}" if fields else line
 
 
-def _build(log_format: str, stream: TextIO) -> Any:
-    import structlog
+def _json(record: dict[str, Any]) -> str:
+    record["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return json.dumps(record)
 
-    renderer: Any
-    processors: list[Any] = [structlog.processors.add_log_level, _add_elapsed]
-    if log_format == "json":
-        processors.append(structlog.processors.TimeStamper(fmt="iso", utc=True))
-        renderer = structlog.processors.JSONRenderer()
-    else:
-        renderer = _console
 
-    def render_redacted(logger: Any, level: str, event: MutableMapping[str, Any]) -> str:
-        # Values were redacted before rendering (escapes would hide a secret from the
-        # registry); the whole line once more after, then no line of it may be a command.
-        return inert(redact(str(renderer(logger, level, event))))
-
-    return structlog.wrap_logger(
-        structlog.PrintLogger(stream),
-        processors=[*processors, _drop_none, _redact_values, render_redacted],
-        wrapper_class=structlog.make_filtering_bound_logger(20),
-        cache_logger_on_first_use=False,
-    )
+def render(log_format: str, level: str, event: str, fields: dict[str, Any]) -> str:
+    """One log line, without its line break. Values were redacted before rendering
+    (escapes would hide a secret from the registry); the whole line once more after,
+    then no line of it may be a command."""
+    record = _record(level, event, fields)
+    text = _json(record) if log_format == "json" else _console(level, record)
+    return inert(redact(text))
 
 
 class Log(Protocol):
@@ -88,26 +74,27 @@ class Log(Protocol):
 
 
 class Logger:
-    """The step's logger (a ``Log``); structlog is set up on the first line."""
+    """The step's logger (a ``Log``): lines in ``log_format`` to ``stream`` (stderr)."""
 
     def __init__(self, log_format: str = "auto", stream: TextIO | None = None) -> None:
         self.log_format = log_format
         self.stream = stream
-        self._logger: Any = None
 
-    def _real(self) -> Any:
-        if self._logger is None:
-            self._logger = _build(self.log_format, self.stream or sys.stderr)
-        return self._logger
+    def _write(self, level: str, event: str, fields: dict[str, Any]) -> None:
+        line = render(self.log_format, level, event, fields) + "\n"
+        stream = self.stream or sys.stderr
+        with _WRITING:
+            stream.write(line)
+            stream.flush()
 
     def info(self, event: str, **fields: Any) -> None:
-        self._real().info(event, **fields)
+        self._write("info", event, fields)
 
     def warning(self, event: str, **fields: Any) -> None:
-        self._real().warning(event, **fields)
+        self._write("warning", event, fields)
 
     def error(self, event: str, **fields: Any) -> None:
-        self._real().error(event, **fields)
+        self._write("error", event, fields)
 
 
 _current = Logger()

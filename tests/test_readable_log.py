@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,30 @@ def test_console_shows_people_text_and_json_keeps_the_exact_number() -> None:
     assert event["size"] == 432_331_571
     assert event["took"] == 252.34
     assert "gone" not in event
+
+
+class Writes(io.StringIO):
+    """A stream that keeps each write call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.calls.append(text)
+        return super().write(text)
+
+
+def test_a_json_line_is_one_write_with_fields_then_event_level_elapsed_and_utc_time() -> None:
+    stream = Writes()
+    Logger("json", stream).warning("Still waiting", status="Building", gone=None)
+    (call,) = stream.calls  # one write per line: a heartbeat's thread cannot split it
+    assert call.endswith("\n")
+    assert call.count("\n") == 1
+    event = json.loads(call)
+    assert list(event) == ["status", "event", "level", "elapsed", "timestamp"]
+    assert event["level"] == "warning"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", str(event["timestamp"]))
 
 
 def test_download_lines_read_humanly_and_exactly(sim: Simulator, workspace: Path) -> None:

@@ -236,6 +236,20 @@ def test_start_then_wait_then_download(
     assert (workspace / "calc-1.2.3.mda").is_file()
 
 
+def test_download_asks_the_api_once_for_the_package_and_its_location(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    package = service.seed_package("calc", "1.0.0")
+    fetched = run_local(sim, workspace, "download", package.package_id)
+    assert fetched.code == 0, fetched.stderr
+    # each request is recorded before it is answered: the step has exited, all are here
+    asked = sim.requests("api", "GET")
+    assert [(r.path, r.query) for r in asked] == [
+        (f"/api/1/apps/calc/packages/{package.package_id}", {"url": "true"})
+    ]
+    assert len(sim.requests("storage", "GET")) == 1
+
+
 def test_subcommands_need_only_the_app_inputs(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:

@@ -11,7 +11,6 @@ from ci_step.config.validate import Config
 from ci_step.domain.packages import Package
 from ci_step.domain.versions import release_of
 from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded, input_name
-from ci_step.flow import deploy
 from ci_step.flow.heartbeat import Heartbeat
 from ci_step.flow.plan import Plan, make_plan
 from ci_step.flow.schedule import next_wait
@@ -30,6 +29,7 @@ START_BACKOFF = Backoff(first=1.0, cap=30.0, jitter=True)
 
 def run_build(config: Config, services: Services, result: StepResult) -> None:
     """The default step: plan, then reuse or start, wait, download; deploy when asked."""
+
     if config.promote_from:
         run_promotion(config, services, result)
         return
@@ -38,6 +38,8 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
         return
     log = services.log
     if config.environment:
+        from ci_step.flow import deploy  # imported only for a deploy (start-up time)
+
         result.environment = config.environment
         result.enter("preflight")
         deploy.preflight(config, services)
@@ -84,12 +86,16 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
     else:
         log.info("Download skipped (download: false)")
     if config.environment:
+        from ci_step.flow import deploy
+
         deploy.deploy_package(config, services, package_id, result)
     result.succeed()
 
 
 def run_promotion(config: Config, services: Services, result: StepResult) -> None:
     """Deploy exactly the package that promote-from runs; nothing is built."""
+    from ci_step.flow import deploy  # imported only for a deploy (start-up time)
+
     result.environment = config.environment
     result.enter("preflight")
     deploy.preflight(config, services)
@@ -107,7 +113,7 @@ def run_promotion(config: Config, services: Services, result: StepResult) -> Non
         result.succeed()
         return
     if config.download:
-        package = services.api.get_package(config.app_id, held.package_id)
+        package = services.api.get_package(config.app_id, held.package_id, with_url=True)
         fetch_artifact(config, services, package, result, file_version(package))
     deploy.deploy_package(config, services, held.package_id, result)
     result.summary = f"Promoted from {config.promote_from}: " + _deployed(result)
@@ -116,6 +122,8 @@ def run_promotion(config: Config, services: Services, result: StepResult) -> Non
 
 def run_deploy(config: Config, services: Services, result: StepResult, package_id: str) -> None:
     """Deploy an existing package (waiting for its build first when it still runs)."""
+    from ci_step.flow import deploy  # imported only for a deploy (start-up time)
+
     result.environment = config.environment
     result.enter("preflight")
     deploy.preflight(config, services)
@@ -167,6 +175,8 @@ def print_dry_run(plan: Plan, config: Config, services: Services) -> None:
             json.dumps(plan.body(), indent=2),
         ]
     if config.environment:
+        from ci_step.flow import deploy
+
         lines.append(f"Then the package would be {deploy.describe(config)}.")
         lines += deploy.dry_run_settings(config, services)
     services.out.write("\n".join(lines) + "\n")
@@ -287,19 +297,20 @@ def fetch_artifact(
     config: Config, services: Services, package: Package, result: StepResult, version: str
 ) -> None:
     """Download ``package`` as ``<app-id>-<version>.mda`` (unless artifact-path names the
-    file): ``version`` is the checked one the step asked for, never the answer's text."""
+    file): ``version`` is the checked one the step asked for, never the answer's text.
+    A ``package`` read with its URL is fetched from that URL; else the API is asked for it."""
     api, log = services.api, services.log
     result.enter("download")
 
-    def location() -> str:
-        fresh = api.get_package(config.app_id, package.package_id, with_url=True)
+    def location(answer: Package | None = None) -> str:
+        fresh = answer or api.get_package(config.app_id, package.package_id, with_url=True)
         if not fresh.url:
             raise ApiError(
                 f"The Mendix API gave no download location for package {package.package_id}."
             )
         return download.check_location(fresh.url, download.PACKAGE_LOCATION)
 
-    url = location()
+    url = location(package if package.url else None)
     size = package.size if package.size and package.size > 0 else None
     target = config.artifact_for(version)
     log.info(

@@ -92,7 +92,8 @@ def wait(package_id: str) -> Action:
 def download(package_id: str) -> Action:
     def action(config: Config, services: Services, result: StepResult) -> None:
         result.package_id = package_id
-        package = services.api.get_package(config.app_id, package_id)
+        # with its URL: a Succeeded package is fetched without asking again
+        package = services.api.get_package(config.app_id, package_id, with_url=True)
         _note(result, package)
         if package.status != "Succeeded":
             raise ApiError(

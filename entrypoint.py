@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 SUBCOMMANDS = frozenset(
     {
@@ -29,7 +30,7 @@ SUBCOMMANDS = frozenset(
 )
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> NoReturn:
     args = argv[1:]
     if args and args[0] in ("mendix-build", "mendix_build"):
         args = args[1:]
@@ -38,12 +39,11 @@ def main(argv: list[str]) -> int:
             os.execvp(args[0], args)  # noqa: S606 - the container command, as given
         except OSError as exc:
             sys.stderr.write(f"mendix-build image: cannot run {args[0]!r}: {exc.strerror}\n")
-            return 127
-    from ci_step.cli import cli
+            sys.exit(127)
+    from ci_step.cli import main as run
 
-    cli.main(args=args, prog_name="mendix-build")
-    return 0
+    run(args)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    main(sys.argv)

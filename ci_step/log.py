@@ -21,7 +21,7 @@ from ci_step.inert import inert
 from ci_step.secrets import redact
 
 _START = time.monotonic()
-_WRITING = threading.Lock()  # the heartbeat logs from a thread of its own
+_WRITING = threading.Lock()  # a line is written whole, whichever thread logs it
 
 
 def _redacted(value: Any) -> Any:

@@ -163,7 +163,7 @@ class Writes(io.StringIO):
 def test_a_json_line_is_one_write_with_fields_then_event_level_elapsed_and_utc_time() -> None:
     stream = Writes()
     Logger("json", stream).warning("Still waiting", status="Building", gone=None)
-    (call,) = stream.calls  # one write per line: a heartbeat's thread cannot split it
+    (call,) = stream.calls  # one write per line: no other writer can split it
     assert call.endswith("\n")
     assert call.count("\n") == 1
     event = json.loads(call)

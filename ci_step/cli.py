@@ -437,6 +437,8 @@ def main(args: list[str] | None = None) -> NoReturn:
         code = 0
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+        if not isinstance(done.code, int | None):  # as Python would: the text, then exit 1
+            sys.stderr.write(f"{done.code}\n")
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

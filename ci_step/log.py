@@ -50,7 +50,7 @@ def _console(level: str, record: dict[str, Any]) -> str:
 
 
 def _json(record: dict[str, Any]) -> str:
-    record["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    record["timestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return json.dumps(record)
 
 

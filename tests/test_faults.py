@@ -314,11 +314,21 @@ def test_server_ignoring_ranges_means_a_fresh_start(
     assert "ignored the range request; starting over" in result.stderr
 
 
+def step_args(service: BuildService, command: str) -> tuple[str, ...]:
+    """How the package is fetched: by the default step, which builds version 1.2.3 and then
+    asks for its location, or by `download ID` of an existing 1.2.3, whose one answer
+    carries the location."""
+    if command == "run":
+        return ()
+    return ("download", service.seed_package("calc", "1.2.3").package_id)
+
+
+@pytest.mark.parametrize("command", ["run", "download"])
 def test_location_expired_before_download_is_refreshed(
-    sim: Simulator, service: BuildService, workspace: Path
+    command: str, sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     sim.add_fault(Fault("expire", listener="storage"))
-    result = run_local(sim, workspace)
+    result = run_local(sim, workspace, *step_args(service, command))
     assert_exact_success(result, service)
     assert len(sim.requests("api", "GET", path=r"/packages/[^/]+$")) >= 2
     assert [r.query.get("url") for r in sim.requests("api", "GET")].count("true") == 2
@@ -395,14 +405,15 @@ def test_refused_storage_redirect_exits_6_and_leaves_nothing(
     assert len(sim.requests("storage")) == (11 if not location else 1)
 
 
+@pytest.mark.parametrize("command", ["run", "download"])
 @pytest.mark.parametrize(
     "location", ["file:///etc/passwd", "http://mendix-storage.invalid/x.mda", "//x", "https://"]
 )
 def test_refused_package_location_exits_6_without_a_storage_request(
-    location: str, sim: Simulator, workspace: Path
+    location: str, command: str, sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
     sim.add_fault(Fault("location", path=r"/packages/[^/]+$", location=location, times=-1))
-    result = run_local(sim, workspace)
+    result = run_local(sim, workspace, *step_args(service, command))
     assert result.code == 6, result.stderr
     assert "The package location from the Mendix API" in result.stderr
     assert "not followed" in result.stderr

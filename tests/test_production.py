@@ -217,17 +217,26 @@ def test_rollback_after_db_sync_failed_runs_the_old_package_on_the_restored_data
     assert f"running the package that ran before ({old})" in error["message"]
     assert any("DB_SYNC_FAILED" in line for line in error["log-tail"])
     assert "| " in run.stderr  # the log's last lines in the console
+    assert "is down" not in error["fix"]  # it runs again: the fix is about the new model
 
 
 def test_failed_start_without_rollback_says_it_is_stopped_with_the_new_package(
     sim: Simulator, production: SimEnvironment, workspace: Path
 ) -> None:
+    old = production.package_id
     production.start_error = "STARTUP_ACTION_FAILED"
     run = run_local(sim, workspace, environment="Production", allow_production="true")
     assert run.code == 7, run.stderr
-    message = run.result()["error"]["message"]  # type: ignore[index]
-    assert "stopped, holding the new package" in message
+    error = run.result()["error"]
+    assert isinstance(error, dict)
+    assert "stopped, holding the new package" in error["message"]
     assert run.result()["rolled-back"] is False
+    # the app that ran is down: putting it back comes first, then the cause's own fix
+    assert error["fix"].startswith(
+        "Production is down: deploy the package that ran before to it again "
+        f"(`MENDIX_PACKAGE_ID={old}`); then "
+    )
+    assert "STARTUP_ACTION_FAILED" not in error["fix"]
 
 
 def test_rollback_of_a_first_deploy_has_nothing_to_go_back_to(
@@ -252,8 +261,30 @@ def test_a_rollback_that_fails_too_reports_both(
     message = run.result()["error"]["message"]  # type: ignore[index]
     assert "DB_SYNC_FAILED" in message or "Synchronization" in message
     assert "The rollback failed too" in message
-    assert "Now environment Production is" in message
+    assert "Now environment Production is stopped, holding the new package" in message
     assert run.result()["rolled-back"] is False
+    fix = run.result()["error"]["fix"]  # type: ignore[index]
+    assert fix.startswith("Production is down: deploy the package that ran before to it again")
+
+
+def test_a_rollback_whose_start_fails_says_to_start_the_old_package(
+    sim: Simulator, production: SimEnvironment, workspace: Path
+) -> None:
+    old = production.package_id
+    production.start_error, production.start_error_times = "DB_SYNC_FAILED", 2  # both starts
+    run = run_production(sim, workspace, rollback="true")
+    assert run.code == 7, run.stderr
+    error = run.result()["error"]
+    assert isinstance(error, dict)
+    assert (
+        f"Now environment Production is stopped, holding the package that ran before ({old})"
+        in error["message"]
+    )
+    assert error["fix"].startswith(
+        "Production is down, holding the package that ran before: start it from the Mendix "
+        "Portal; then "
+    )
+    assert f"Fix: {error['fix']}" in run.stderr
 
 
 def test_start_timeout_with_rollback_exits_4_and_rolls_back(

@@ -33,7 +33,7 @@ from ci_step.errors import (
 )
 from ci_step.flow import settings as settings_flow
 from ci_step.flow.backup import Backups
-from ci_step.flow.environment import Environment, Timing
+from ci_step.flow.environment import Environment, Left, Timing
 from ci_step.flow.services import Services
 from ci_step.mendix import download, logs
 from ci_step.mendix.deploy_api import DeployApi, DeployedPackage
@@ -236,17 +236,34 @@ class _Deploy:
         """Raise what ends the deploy: the cause, what a rollback did (``outcome``) and the
         state the environment is left in; a timeout keeps its exit code."""
         self.result.phase_failed()  # the first failure, whatever a rollback does next
-        state = self._left_in()
+        left = self._left_in()
         cause = failure.message.rstrip(".")
         message = f"Deploying package {self.package_id} to {self.mode} failed: {cause}."
         if outcome:
             message += f" {outcome}"
-        message += f" Now {state}."
+        message += f" Now {left.words}."
         self.reported = True
         if isinstance(failure, DeadlineExceeded):
-            raise DeadlineExceeded(message, fix=failure.fix) from None
+            raise DeadlineExceeded(message, fix=self._up_first(left, failure.fix)) from None
         fix = failure.fix if failure.fix != type(failure).standard_fix() else ""
+        fix = self._up_first(left, fix or DeployFailed.standard_fix())
         raise DeployFailed(message, fix=fix, error_code=failure.error_code) from None
+
+    def _up_first(self, left: Left, fix: str) -> str:
+        """When the deploy took down an app that ran, getting it up again comes first."""
+        if not (self.was_running and left.down and self.before):
+            return fix
+        if left.held == self.before:
+            first = (
+                f"{self.mode} is down, holding the package that ran before: start it from "
+                "the Mendix Portal"
+            )
+        else:
+            first = (
+                f"{self.mode} is down: deploy the package that ran before to it again "
+                f"({input_name('package-id', self.before)})"
+            )
+        return f"{first}; then {fix}" if fix else first
 
     def _doing(self, text: str) -> None:
         """What keeps going on the Mendix side if the step is stopped now."""
@@ -338,11 +355,11 @@ class _Deploy:
             outcome = self._roll_back()
         self._failed(failure, outcome)
 
-    def _left_in(self) -> str:
+    def _left_in(self) -> Left:
         """The environment's state after a failure, read afresh, kept for the summary."""
-        state = self.env.state(new=self.package_id, old=self.before)
-        self.result.environment_state = state[0].upper() + state[1:] + "."
-        return state
+        left = self.env.state(new=self.package_id, old=self.before)
+        self.result.environment_state = left.words[0].upper() + left.words[1:] + "."
+        return left
 
     def _log_tail(self) -> list[str]:
         """The last lines of today's (UTC) app log; a note instead when it cannot be read."""

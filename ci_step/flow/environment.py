@@ -170,19 +170,34 @@ class Environment:
         held = self.api.deployed_package(self.app_id, self.mode)
         return held.package_id if held is not None else ""
 
-    def state(self, new: str, old: str) -> str:
-        """The environment's state in words, for a failed deploy's message."""
+    def state(self, new: str, old: str) -> Left:
+        """Where a failed deploy left the environment, read afresh."""
         try:
             status = self.status()
             held = self.holds() if status != "Empty" else ""
         except StepError:
-            return f"environment {self.mode}'s state could not be read"
+            return Left("", "", f"environment {self.mode}'s state could not be read")
         which = _which(held, new, old)
         if status == "Running":
-            return f"environment {self.mode} is running {which}"
+            return Left(status, held, f"environment {self.mode} is running {which}")
         if status == "Empty":
-            return f"environment {self.mode} is empty"
-        return f"environment {self.mode} is stopped, holding {which}"
+            return Left(status, held, f"environment {self.mode} is empty")
+        return Left(status, held, f"environment {self.mode} is stopped, holding {which}")
+
+
+@dataclass(frozen=True)
+class Left:
+    """The state a failed deploy left an environment in: its status ("" when it could not
+    be read), the package it holds ("" for none), and both in words."""
+
+    status: str
+    held: str
+    words: str
+
+    @property
+    def down(self) -> bool:
+        """Known not to be running."""
+        return self.status not in ("", "Running")
 
 
 def _which(held: str, new: str, old: str) -> str:

@@ -17,38 +17,16 @@ _STATE_SHOWN = re.compile(r"[A-Za-z_ -]{1,32}")
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    snapshot_id: str
+class Job:
+    """A snapshot or a restore as the step follows it: its id, state and message."""
+
+    job_id: str
     state: str  # one of STATES
     status_message: str = ""
-    model_version: str = ""
-    comment: str = ""
-    created_at: str = ""
-    finished_at: str = ""
-    expires_at: str = ""
 
     @property
     def done(self) -> bool:
         return self.state in TERMINAL
-
-
-@dataclass(frozen=True)
-class Restore:
-    restore_id: str
-    state: str  # one of STATES
-    status_message: str = ""
-    source_snapshot_id: str = ""
-    target_environment_id: str = ""
-
-    @property
-    def done(self) -> bool:
-        return self.state in TERMINAL
-
-
-@dataclass(frozen=True)
-class SnapshotPage:
-    total: int | None
-    snapshots: tuple[Snapshot, ...]
 
 
 def _text(data: dict[str, Any], key: str) -> str:
@@ -79,40 +57,27 @@ def _state(data: dict[str, Any], what: str) -> str:
     )
 
 
-def parse_snapshot(data: object) -> Snapshot:
+def _job(data: object, key: str, what: str) -> Job:
     if not isinstance(data, dict):
-        raise ApiError("The Backups API answered with something that is not a snapshot.")
-    return Snapshot(
-        snapshot_id=_id(data, "snapshot_id", "snapshot"),
-        state=_state(data, "snapshot"),
+        raise ApiError(f"The Backups API answered with something that is not a {what}.")
+    return Job(
+        job_id=_id(data, key, what),
+        state=_state(data, what),
         status_message=_text(data, "status_message"),
-        model_version=_text(data, "model_version"),
-        comment=_text(data, "comment"),
-        created_at=_text(data, "created_at"),
-        finished_at=_text(data, "finished_at"),
-        expires_at=_text(data, "expires_at"),
     )
 
 
-def parse_restore(data: object) -> Restore:
-    if not isinstance(data, dict):
-        raise ApiError("The Backups API answered with something that is not a restore.")
-    return Restore(
-        restore_id=_id(data, "restore_id", "restore"),
-        state=_state(data, "restore"),
-        status_message=_text(data, "status_message"),
-        source_snapshot_id=_text(data, "source_snapshot_id"),
-        target_environment_id=_text(data, "target_environment_id"),
-    )
+def parse_snapshot(data: object) -> Job:
+    return _job(data, "snapshot_id", "snapshot")
 
 
-def parse_snapshot_page(data: object) -> SnapshotPage:
-    """The answer to listing snapshots: ``{limit, offset, total, snapshots: […]}``."""
+def parse_restore(data: object) -> Job:
+    return _job(data, "restore_id", "restore")
+
+
+def parse_snapshot_page(data: object) -> tuple[Job, ...]:
+    """The snapshots in the answer to listing them: ``{limit, offset, total, snapshots}``."""
     items = data.get("snapshots") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or not isinstance(items, list):
+    if not isinstance(items, list):
         raise ApiError("The Backups API answered the snapshot list with something else.")
-    total = data.get("total")
-    return SnapshotPage(
-        total=total if isinstance(total, int) and not isinstance(total, bool) else None,
-        snapshots=tuple(parse_snapshot(item) for item in items),
-    )
+    return tuple(parse_snapshot(item) for item in items)

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
-from ci_step.domain.backups import COMPLETED, Restore, Snapshot
+from ci_step.domain.backups import COMPLETED, Job
 from ci_step.errors import ApiError, DeadlineExceeded, input_name
 from ci_step.flow.heartbeat import Heartbeat
 from ci_step.flow.schedule import next_wait
 from ci_step.flow.services import Services
 from ci_step.mendix.backups_api import BackupsApi
 from ci_step.mendix.deploy_api import DeployApi
-
-Job = TypeVar("Job", Snapshot, Restore)
 
 
 class BackupFailed(ApiError):
@@ -56,7 +53,7 @@ class Backups:
     def snapshot(self, services: Services, comment: str) -> str:
         """Take a snapshot and wait until it is completed; its id."""
         snapshot = self.api.create_snapshot(self.project_id, self.environment_id, comment)
-        snapshot_id = snapshot.snapshot_id
+        snapshot_id = snapshot.job_id
         services.log.info(f"Snapshot of {self.mode} started", snapshot_id=snapshot_id)
         snapshot = self._watch(
             services,
@@ -66,22 +63,20 @@ class Backups:
         )
         if snapshot.state != COMPLETED:
             raise BackupFailed(
-                f"The snapshot of {self.mode} ({snapshot.snapshot_id}) ended {snapshot.state}"
+                f"The snapshot of {self.mode} ({snapshot.job_id}) ended {snapshot.state}"
                 + (f": {snapshot.status_message}" if snapshot.status_message else "")
                 + ".",
                 fix="look at the environment's Backups page in the Mendix Portal, then deploy "
                 f"again (or set {input_name('backup', 'false')} to deploy without a snapshot)",
             )
-        services.log.info(f"Snapshot of {self.mode} completed", snapshot_id=snapshot.snapshot_id)
-        return snapshot.snapshot_id
+        services.log.info(f"Snapshot of {self.mode} completed", snapshot_id=snapshot.job_id)
+        return snapshot.job_id
 
     def restore(self, services: Services, snapshot_id: str) -> None:
         """Put the snapshot's database back (the environment must be stopped); wait for it."""
         restore = self.api.create_restore(self.project_id, self.environment_id, snapshot_id)
-        services.log.info(
-            f"Restore of {self.mode}'s database started", restore_id=restore.restore_id
-        )
-        restore_id = restore.restore_id
+        services.log.info(f"Restore of {self.mode}'s database started", restore_id=restore.job_id)
+        restore_id = restore.job_id
         restore = self._watch(
             services,
             restore,

@@ -12,9 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from ci_step.domain.backups import (
-    Restore,
-    Snapshot,
-    SnapshotPage,
+    Job,
     parse_restore,
     parse_snapshot,
     parse_snapshot_page,
@@ -72,10 +70,10 @@ class BackupsApi:
         return json_answer(response, doing, backup_fixes(), backups_rights_fix())
 
     def list_snapshots(
-        self, project_id: str, environment_id: str, limit: int = 1, offset: int = 0
-    ) -> SnapshotPage:
-        """A page of the environment's snapshots (limit 1: the cheapest access check)."""
-        query = urlencode({"offset": offset, "limit": limit})
+        self, project_id: str, environment_id: str, limit: int = 1
+    ) -> tuple[Job, ...]:
+        """The environment's newest snapshots (limit 1: the cheapest access check)."""
+        query = urlencode({"offset": 0, "limit": limit})
         data = self._call(
             "GET",
             f"{self._environment(project_id, environment_id)}/snapshots?{query}",
@@ -83,7 +81,7 @@ class BackupsApi:
         )
         return parse_snapshot_page(data)
 
-    def create_snapshot(self, project_id: str, environment_id: str, comment: str) -> Snapshot:
+    def create_snapshot(self, project_id: str, environment_id: str, comment: str) -> Job:
         data = self._call(
             "POST",
             f"{self._environment(project_id, environment_id)}/snapshots",
@@ -92,7 +90,7 @@ class BackupsApi:
         )
         return parse_snapshot(data)
 
-    def get_snapshot(self, project_id: str, environment_id: str, snapshot_id: str) -> Snapshot:
+    def get_snapshot(self, project_id: str, environment_id: str, snapshot_id: str) -> Job:
         data = self._call(
             "GET",
             f"{self._environment(project_id, environment_id)}/snapshots/"
@@ -103,7 +101,7 @@ class BackupsApi:
 
     def create_restore(
         self, project_id: str, environment_id: str, snapshot_id: str, db_only: bool = True
-    ) -> Restore:
+    ) -> Job:
         """Restore ``snapshot_id`` onto the environment (which must be stopped)."""
         query = urlencode(
             {"source_snapshot_id": snapshot_id, "db_only": "true" if db_only else "false"}
@@ -115,7 +113,7 @@ class BackupsApi:
         )
         return parse_restore(data)
 
-    def get_restore(self, project_id: str, environment_id: str, restore_id: str) -> Restore:
+    def get_restore(self, project_id: str, environment_id: str, restore_id: str) -> Job:
         data = self._call(
             "GET",
             f"{self._environment(project_id, environment_id)}/restores/"

@@ -417,6 +417,23 @@ def test_rerun_whose_new_settings_keep_it_from_starting_puts_them_back(
     assert production.status == "Running"
 
 
+def test_settings_put_back_on_a_stopped_environment_leave_it_stopped(
+    sim: Simulator, production: SimEnvironment, workspace: Path
+) -> None:
+    assert run_production(sim, workspace, backup="false").code == 0
+    production.status = "Stopped"  # holds this package, not running
+    starts = calls(sim, "POST", r"/start$")
+    production.start_error, production.start_error_times = "STARTUP_ACTION_FAILED", 1
+    path = write_settings(workspace, "constants:\n  MyFirstModule.PageSize: '99'\n")
+    run = run_production(sim, workspace, backup="false", settings_file=path, rollback="true")
+    assert run.code == 7, run.stderr
+    assert run.result()["rolled-back"] is True
+    assert "settings of Production are as they were (stopped, as before)" in run.stderr
+    assert production.constants["MyFirstModule.PageSize"].value == "20"
+    assert production.status == "Stopped"
+    assert calls(sim, "POST", r"/start$") == starts + 1  # the failed one only
+
+
 def test_a_log_that_ends_early_still_lets_the_rollback_run(
     sim: Simulator, production: SimEnvironment, workspace: Path
 ) -> None:

@@ -431,16 +431,23 @@ class _Deploy:
             settings_flow.undo(self.env, self.changes)
 
     def _undo_settings(self) -> str:
-        """A re-run whose changed settings kept the app from starting: the package did not
-        change, so the rollback puts the settings back and starts it again."""
+        """Changed settings kept the app from starting and the package did not change: the
+        rollback puts the settings back and starts it again if it ran before."""
         if self.changes is None or not self.changes.changes:
             return "There is nothing to roll back to: the package did not change."
         self.services.log.info(f"Putting the settings of {self.mode} back as they were")
         try:
+            self._doing(f"environment {self.mode} is being stopped for the rollback")
             self.env.stop()
             self._put_settings_back()
-            self.env.start(auto_sync_db=True)
+            if self.was_running:
+                self._doing(f"the start of {self.mode} with its settings as they were goes on")
+                self.env.start(auto_sync_db=True)
         except StepError as second:
             return f"The rollback failed too: {second.message.rstrip('.')}."
         self.result.rolled_back = True
+        if not self.was_running:
+            return (
+                f"Rolled back: the settings of {self.mode} are as they were (stopped, as before)."
+            )
         return f"Rolled back: the settings of {self.mode} are as they were and it runs again."

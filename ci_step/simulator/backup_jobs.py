@@ -8,7 +8,7 @@ a snapshot keeps the value it found, a completed restore puts it back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
 SNAPSHOT_MESSAGES = {
@@ -66,7 +66,6 @@ class Job:
 
 @dataclass
 class SimSnapshot(Job):
-    environment_id: str = ""
     comment: str = ""
     model_version: str = ""
     database: str = ""  # the database it holds
@@ -74,7 +73,6 @@ class SimSnapshot(Job):
 
 @dataclass
 class SimRestore(Job):
-    source: SimSnapshot | None = None
+    source: SimSnapshot = field(kw_only=True)
     target_environment_id: str = ""
-    db_only: bool = True
     applied: bool = False

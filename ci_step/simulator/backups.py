@@ -104,7 +104,6 @@ def create_snapshot(
         times.queued,
         times.snapshot,
         environment.snapshot_fails,
-        environment_id=environment.environment_id,
         comment=comment,
         model_version=environment.model_version,
         database=environment.database,
@@ -175,7 +174,6 @@ def create_restore(
         environment.restore_fails,
         source=source,
         target_environment_id=environment.environment_id,
-        db_only=db_only == "true",
     )
     environment.restores.append(restore)
     return Reply(201, describe_restore(service, restore))
@@ -198,7 +196,7 @@ def describe_restore(service: BuildService, restore: SimRestore) -> dict[str, An
         "restore_id": restore.job_id,
         "state": state,
         "status_message": RESTORE_MESSAGES[state],
-        "source_snapshot_id": restore.source.job_id if restore.source else "",
+        "source_snapshot_id": restore.source.job_id,
         "target_environment_id": restore.target_environment_id,
     }
 

@@ -103,7 +103,7 @@ class SimEnvironment:
             if not job.settled and now >= job.ends_at:
                 self._settle(job)
         for restore in self.restores:
-            if not restore.applied and restore.state(now) == "completed" and restore.source:
+            if not restore.applied and restore.state(now) == "completed":
                 restore.applied = True
                 self.database = restore.source.database
         if self.status == "Stopping":

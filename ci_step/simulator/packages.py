@@ -64,7 +64,9 @@ class SimPackage:
     stuck: bool = False
     in_use: bool = False
     fixed_status: str | None = None
-    reports_size: bool = True  # False: answers leave out Size, as the reference allows
+    # False: answers leave out Size. The reference always gives it; a client that survives
+    # its absence is tested with this (a deviation, not documented behaviour)
+    reports_size: bool = True
     # the model's constants and scheduled events (name -> Enabled/Disabled), which a
     # transport brings to the environment
     constants: dict[str, Constant] = field(default_factory=lambda: dict(MODEL_CONSTANTS))

@@ -108,9 +108,9 @@ def _match(template: list[str], parts: list[str]) -> dict[str, str] | None:
 def json_only(handler: Callable[[Ctx, Call], Reply]) -> Callable[[Ctx, Call], Reply]:
     """A handler that refuses a request without ``Content-Type: application/json``.
 
-    The notes say calls with a body send it and the reference says most calls require it;
-    how the API refuses a call without it is *unverified*: 415 with a v1 error body,
-    ``UNSUPPORTED_MEDIA_TYPE``, is the simulator's guess.
+    The notes say calls with a body send it. That the API refuses a call without it, also a
+    body-less POST such as stop or a restore, and how, are *unverified*: 415 with a v1 error
+    body, ``UNSUPPORTED_MEDIA_TYPE``, is the simulator's guess.
     """
 
     def checked(ctx: Ctx, call: Call) -> Reply:

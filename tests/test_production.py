@@ -444,6 +444,19 @@ def test_a_log_that_ends_early_still_lets_the_rollback_run(
     assert run.result()["rolled-back"] is True, run.stderr
 
 
+def test_a_log_that_trickles_is_cut_by_the_deadline_without_a_download_first(
+    sim: Simulator, production: SimEnvironment, workspace: Path
+) -> None:
+    """No download ran before (download: false), so the log's read is the storage
+    session's first exchange: it too ends by the step's deadline, not at the log's end."""
+    production.start_error = "DB_SYNC_FAILED"
+    sim.add_fault(Fault("trickle", listener="storage", path=r"/logs/", times=-1))
+    run = run_production(sim, workspace, backup="false", timeout="6s")  # 14 KB at 5 B/s
+    assert run.code == 7, run.stderr  # the start's failure, reported once the read is cut
+    assert "log could not be read  reason=The timeout of 6s passed" in run.stderr
+    assert any(r.fault == "trickle" for r in sim.requests("storage"))
+
+
 def test_promotion_needs_the_source_environment_running(
     sim: Simulator, service: BuildService, production: SimEnvironment, workspace: Path
 ) -> None:

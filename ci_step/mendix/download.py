@@ -185,6 +185,9 @@ class Storage:
     notice: Notice
     read_timeout: float = 60.0
 
+    def __post_init__(self) -> None:
+        watchdog.guard(self.session)  # every exchange with the storage host ends by the deadline
+
 
 def fetch(storage: Storage, url: str, target: Path, expected_size: int | None) -> Artifact:
     try:
@@ -198,7 +201,6 @@ def fetch(storage: Storage, url: str, target: Path, expected_size: int | None) -
             fix=f"set {input_name('artifact-path')} to a file in a writable directory",
         ) from None
     tmp = Path(tmp_name)
-    watchdog.guard(storage.session)
     try:
         with os.fdopen(fd, "w+b") as out:
             sink = _Sink(out)

@@ -83,6 +83,16 @@ def test_429_with_retry_after_http_date(
     assert gaps(sim)[0] >= 0.9
 
 
+@pytest.mark.parametrize("header", ["\u00b2", "soon", "-5"])
+def test_429_with_a_retry_after_that_is_no_time_falls_back_to_the_backoff(
+    header: str, sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    sim.add_fault(Fault("status", method="GET", status=429, retry_after=header, times=2))
+    result = run_local(sim, workspace)
+    assert_exact_success(result, service)
+    assert [r.fault for r in sim.requests("api", "GET")[:3]] == ["status", "status", ""]
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_gateway_errors_with_html_bodies_are_retried(
     status: int, sim: Simulator, service: BuildService, workspace: Path

@@ -457,6 +457,21 @@ def test_a_log_that_trickles_is_cut_by_the_deadline_without_a_download_first(
     assert any(r.fault == "trickle" for r in sim.requests("storage"))
 
 
+@pytest.mark.parametrize("url", ["https://[x/log", "file:///etc/passwd", ""])
+def test_a_log_url_that_cannot_be_followed_still_lets_the_rollback_run(
+    url: str, sim: Simulator, production: SimEnvironment, workspace: Path
+) -> None:
+    production.start_error, production.start_error_times = "DB_SYNC_FAILED", 1
+    sim.add_fault(
+        Fault("rewrite", path=r"/logs/", field_name="DownloadUrl", field_value=url, times=-1)
+    )
+    run = run_production(sim, workspace, rollback="true", backup="false")
+    assert run.code == 7, run.stderr
+    assert "The environment's log could not be read" in run.stderr
+    assert run.result()["rolled-back"] is True, run.stderr
+    assert sim.requests("storage") == []
+
+
 def test_promotion_needs_the_source_environment_running(
     sim: Simulator, service: BuildService, production: SimEnvironment, workspace: Path
 ) -> None:

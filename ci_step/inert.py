@@ -5,9 +5,9 @@ GitHub's runner reads every line of a container action's stdout and stderr (spli
 it starts with ``::`` (``::name props::data``), or when it holds ``##[`` anywhere (the
 older ``##[name props]data`` form). Which names it obeys changes while it runs
 (``stop-commands`` makes any token one), so the shape is broken whatever the name:
-``::`` at the start of a line becomes ``: :`` and ``##[`` becomes ``## [``. Every line
-of text from elsewhere passes here; the step's own commands (``::add-mask::``, its one
-``::error::``) are written around it.
+``::`` at the start of a line becomes ``: :`` and ``##[`` becomes ``## [``, and control
+characters become spaces. Every line of text from elsewhere passes here; the step's own
+commands (``::add-mask::``, its one ``::error::``) are written around it.
 """
 
 from __future__ import annotations
@@ -26,9 +26,26 @@ class Writer(Protocol):
     def flush(self) -> None: ...
 
 
+# Control characters an ASCII text may hold (tab and line feed are kept).
+_ASCII_CONTROLS = dict.fromkeys((*range(0x09), *range(0x0B, 0x20), 0x7F), " ")
+
+
+def printable(text: str, keep: str = "\t\n") -> str:
+    """``text`` with every control or invisible character but those in ``keep`` read as a
+    space: foreign text can then neither move the cursor, colour or hide what follows,
+    nor start a line of its own (a lone ``\r``)."""
+    if text.isascii():
+        controls = _ASCII_CONTROLS
+        if keep != "\t\n":
+            controls = {code: " " for code in controls if chr(code) not in keep}
+        return text.translate(controls)
+    return "".join(c if c.isprintable() or c in keep else " " for c in text)
+
+
 def inert(text: str) -> str:
-    """``text`` (starting a line) with no line a runner would take as a command."""
-    text = text.replace(_OLD_FORM, _OLD_FORM_INERT)
+    """``text`` (starting a line), printable, with no line a runner would take as a
+    command."""
+    text = printable(text).replace(_OLD_FORM, _OLD_FORM_INERT)
     if _COMMAND not in text:
         return text
     return "".join(_line(line) for line in text.splitlines(keepends=True))

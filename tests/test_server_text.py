@@ -118,6 +118,22 @@ def test_api_error_message_never_becomes_a_command(
 
 
 @pytest.mark.parametrize("log_format", ["console", "json"])
+def test_control_characters_from_the_api_reach_no_printed_line(
+    sim: Simulator, workspace: Path, log_format: str
+) -> None:
+    """A server's text can neither clear, colour or hide the log, nor start a line."""
+    message = "bad\x1b[2J\x1b[8mhidden\rFAKE: Build step succeeded\u202egnp.\x00\x85end"
+    body = json.dumps({"errorCode": "INVALID_PARAMETERS", "errorMessage": message})
+    sim.add_fault(Fault("status", method="POST", status=400, body=body))
+    run = github_run(sim, workspace, log_format=log_format)
+    assert run.code == 5, run.stderr
+    printed = run.stdout + run.stderr
+    assert [c for c in printed if not (c.isprintable() or c in "\n\t")] == []
+    assert not any(line.startswith("FAKE") for line in printed.splitlines())
+    assert "hidden" in printed
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
 def test_package_texts_never_become_commands(
     sim: Simulator, service: BuildService, workspace: Path, log_format: str
 ) -> None:

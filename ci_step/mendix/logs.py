@@ -17,6 +17,7 @@ import requests
 import urllib3
 
 from ci_step.errors import StepError
+from ci_step.inert import printable
 from ci_step.mendix import download, watchdog
 
 TAIL_BYTES = 64 * 1024  # enough for 50 long lines
@@ -127,5 +128,5 @@ def _last_lines(data: bytes, max_lines: int) -> tuple[str, ...]:
 
 def _printable(line: str) -> str:
     """A line without control characters (a log is foreign text); long lines shortened."""
-    clean = "".join(c if c.isprintable() or c == "\t" else " " for c in line)
+    clean = printable(line)
     return clean if len(clean) <= 500 else clean[:497] + "..."

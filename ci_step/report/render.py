@@ -7,6 +7,7 @@ import re
 import secrets
 
 from ci_step.errors import OutputError, StepError
+from ci_step.inert import printable
 from ci_step.report.result import PHASES, StepResult, output_key
 from ci_step.units import format_duration, format_size
 
@@ -30,10 +31,15 @@ def github_output(outputs: dict[str, str], delimiter: str | None = None) -> str:
 
 
 def github_command(command: str, message: str, **properties: str) -> str:
-    """One workflow command line, escaped so the message cannot start another."""
-    props = ",".join(f"{k}={_escape_property(v)}" for k, v in properties.items())
+    """One workflow command line, escaped so the message cannot start another, and with no
+    other control character in it."""
+    props = ",".join(f"{k}={_escape_property(_visible(v))}" for k, v in properties.items())
     head = f"::{command} {props}::" if props else f"::{command}::"
-    return head + escape_data(message)
+    return head + escape_data(_visible(message))
+
+
+def _visible(text: str) -> str:
+    return printable(text, keep="\t\r\n")  # line breaks are escaped, not dropped
 
 
 def escape_data(text: str) -> str:

@@ -302,6 +302,23 @@ def simulate_process(*options: str) -> Iterator[tuple[subprocess.Popen[str], str
             process.kill()
 
 
+def simulate_inputs(base: str, **overrides: str) -> dict[str, str]:
+    """Inputs for the 'calc' app of a simulate_process at ``base``, with the command's demo
+    credentials: the newest revision, no download."""
+    values = {
+        "app-id": "calc",
+        "username": "demo@example.com",
+        "api-key": "demo-api-key",
+        "base-url": base,
+        "revision": "latest",
+        "version": "1.0.0",
+        "download": "false",
+        "poll-interval": "0.1",
+    }
+    values.update({k.replace("_", "-"): v for k, v in overrides.items()})
+    return values
+
+
 @pytest.fixture
 def rig() -> Iterator[Rig]:
     """The step's services and the simulator on one fake clock."""

@@ -29,6 +29,7 @@ from tests.conftest import (
     run_entrypoint,
     run_local,
     signal_entrypoint,
+    simulate_inputs,
     simulate_process,
 )
 
@@ -157,10 +158,10 @@ def test_start_failures_exit_7_with_code_and_fix(
     assert_deploy_failed(run, code, fix_words)
     # the 500 carrying the verdict ends the deploy at once: no retry, no change after it
     # (only reads follow: the day's log, the state the environment is left in)
+    assert "retrying" not in run.stderr
     calls = deploy_calls(sim)
     after = calls[len(calls) - calls[::-1].index("GET start") :]
     assert all(call.startswith("GET ") for call in after), calls
-    assert "GET start" not in after
     assert (workspace / "calc-1.2.3.mda").exists()  # the package itself is fine
 
 
@@ -486,18 +487,7 @@ def test_simulate_command_injects_deploy_errors(workspace: Path) -> None:
     options = ("--queued", "0", "--building", "0.2", "--uploading", "0")
     deploy = ("--deploy-error", "MISSING_CONSTANT", "--start-seconds", "0.2")
     with simulate_process(*options, *deploy) as (_, base):
-        values = {
-            "app-id": "calc",
-            "username": "demo@example.com",
-            "api-key": "demo-api-key",
-            "base-url": base,
-            "revision": "latest",
-            "version": "1.0.0",
-            "environment": "Acceptance",
-            "download": "false",
-            "poll-interval": "0.1",
-            "result-file": "result.json",
-        }
+        values = simulate_inputs(base, environment="Acceptance", result_file="result.json")
         run = run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace)
     assert_deploy_failed(run, "MISSING_CONSTANT", "constant")
 

@@ -8,15 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from ci_step.domain.backups import parse_restore, parse_snapshot, parse_snapshot_page
 from ci_step.domain.settings import Value, parse_settings, plan
 from ci_step.errors import ApiError, AuthError, describe_body
-from ci_step.mendix.backups_api import backup_fixes, backups_rights_fix
-from ci_step.mendix.build_api import error_for
+from ci_step.mendix.backups_api import BackupsApi
 from ci_step.mendix.deploy_api import DeployApi
-from ci_step.simulator import BuildService, Simulator
+from ci_step.simulator import BuildService, Fault, Simulator
 from tests.conftest import run_local
 from tests.rig import Rig
 
@@ -175,29 +173,27 @@ def test_error_bodies_in_either_spelling(body: dict[str, object]) -> None:
     assert describe_body(body) == ("NO_ACCESS", "No access")
 
 
-def answer(status: int, body: object) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response._content = json.dumps(body).encode()
-    return response
-
-
-def test_backups_no_access_names_the_permission() -> None:
-    error = error_for(
-        answer(403, {"code": "NO_ACCESS", "message": "Forbidden"}),
-        "listing the environment's snapshots",
-        backup_fixes(),
-        backups_rights_fix(),
-    )
-    assert isinstance(error, AuthError)
+def test_backups_no_access_names_the_permission(rig: Rig) -> None:
+    backups = BackupsApi(rig.services(rig.config()).api)
+    app = rig.service.apps["calc"]
+    environment_id = app.environments["Acceptance"].environment_id
+    app.backup_access = False
+    with pytest.raises(AuthError) as denied:
+        backups.list_snapshots(app.project_id, environment_id)
+    error = denied.value
     assert error.exit_code == 3
     assert error.error_code == "NO_ACCESS"
     assert "Access to Backups" in error.fix
-    other = error_for(answer(403, {}), "creating a snapshot", backup_fixes(), backups_rights_fix())
-    assert "Access to Backups" in other.fix
-    busy = error_for(
-        answer(400, {"code": "ENVIRONMENT_BUSY"}), "creating a snapshot", backup_fixes()
-    )
+    app.backup_access = True
+    rig.sim.add_fault(Fault("status", method="POST", path=r"/snapshots$", status=403, body="{}"))
+    with pytest.raises(AuthError) as other:
+        backups.create_snapshot(app.project_id, environment_id, "first")
+    assert "Access to Backups" in other.value.fix
+    # the rig's clock stands still: this snapshot stays queued, the environment busy
+    backups.create_snapshot(app.project_id, environment_id, "runs")
+    with pytest.raises(ApiError) as refused:
+        backups.create_snapshot(app.project_id, environment_id, "second")
+    busy = refused.value
     assert (type(busy), busy.error_code, busy.exit_code) == (ApiError, "ENVIRONMENT_BUSY", 5)
 
 

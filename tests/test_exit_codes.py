@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -75,13 +74,11 @@ def test_unknown_host_exits_5_at_once_naming_host_and_input(
     overrides = {"base_url": f"https://{host}"} if not args else {}
     if name == "repository-url":
         overrides = {"revision": "latest", "pat": "pat-1234", "project_id": "p-1"}
-    started = time.monotonic()
     run = run_local(sim, workspace, *args, timeout="5m", **overrides)
-    assert time.monotonic() - started < 15  # no retries (it took 40 s and more before)
     assert run.code == 5, run.stderr
     assert f"The host {host} (from `{label}`) does not exist" in run.stderr
     assert f"Fix: correct the host name in `{label}`" in run.stderr
-    assert "retrying" not in run.stderr
+    assert "retrying" not in run.stderr  # no retries (they took 40 s and more before)
     error = run.result()["error"]
     assert isinstance(error, dict)
     assert host in error["message"]

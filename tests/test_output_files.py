@@ -4,7 +4,6 @@ could not be written."""
 
 from __future__ import annotations
 
-import json
 import stat
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from ci_step.simulator import Simulator
 from tests import ci_formats
-from tests.conftest import github_env, gitlab_env, inputs, jenkins_env, run_entrypoint
+from tests.conftest import Run, github_env, gitlab_env, inputs, jenkins_env, run_entrypoint
 
 MAKERS = {"github": github_env, "gitlab": gitlab_env, "jenkins": jenkins_env}
 
@@ -46,20 +45,19 @@ def test_every_written_file_honours_the_umask(
     assert oct(mode(workspace / "reports")) == oct(0o777 & ~umask)
 
 
-def github_run(sim: Simulator, workspace: Path, **files: str) -> tuple[int, str, Path]:
+def github_run(sim: Simulator, workspace: Path, **files: str) -> Run:
+    """The step in GitHub Actions writing result.json; ``files`` override file-command paths."""
     env = github_env(workspace, inputs(sim, result_file="result.json")) | files
-    run = run_entrypoint(env, workspace)
-    return run.code, run.stderr, workspace / "result.json"
+    return run_entrypoint(env, workspace)
 
 
 def test_unwritable_github_output_makes_every_report_say_so(
     sim: Simulator, workspace: Path, tmp_path: Path
 ) -> None:
     missing = tmp_path / "no-such-dir" / "out"
-    code, stderr, result_file = github_run(sim, workspace, GITHUB_OUTPUT=str(missing))
-    assert code == 2, stderr
-    document = json.loads(result_file.read_text("utf-8"))
-    assert document["exit-code"] == 2
+    run = github_run(sim, workspace, GITHUB_OUTPUT=str(missing))
+    assert run.code == 2, run.stderr
+    document = run.result()  # its exit-code agrees with the process's
     assert document["result"] == "error"
     error = document["error"]
     assert isinstance(error, dict)
@@ -70,7 +68,7 @@ def test_unwritable_github_output_makes_every_report_say_so(
     assert "✅" not in summary
     assert summary.startswith("### ⚠️ Mendix build: error")
     assert str(missing) in summary
-    assert f"{missing}: cannot write" in stderr
+    assert f"{missing}: cannot write" in run.stderr
     assert not missing.parent.exists()
 
 
@@ -78,11 +76,9 @@ def test_unwritable_step_summary_rewrites_what_was_written_before(
     sim: Simulator, workspace: Path, tmp_path: Path
 ) -> None:
     missing = tmp_path / "no-such-dir" / "summary"
-    code, stderr, result_file = github_run(sim, workspace, GITHUB_STEP_SUMMARY=str(missing))
-    assert code == 2, stderr
-    document = json.loads(result_file.read_text("utf-8"))
-    assert document["exit-code"] == 2
-    error = document["error"]
+    run = github_run(sim, workspace, GITHUB_STEP_SUMMARY=str(missing))
+    assert run.code == 2, run.stderr
+    error = run.result()["error"]  # its exit-code agrees with the process's
     assert isinstance(error, dict)
     assert str(missing) in error["message"]
     # GitHub keeps the last value of an output set twice: the later block wins.

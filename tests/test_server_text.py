@@ -246,7 +246,9 @@ def test_config_repr_carries_no_secret() -> None:
 def test_log_tail_and_job_messages_never_become_commands_or_markup(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
-    """The app log's lines and a snapshot's status message are foreign text too."""
+    """The app log's lines are foreign text too: a failed start's log tail that holds runner
+    commands and markup gives no command, and its link stays inside the summary's fenced
+    block. Backup is off, so no snapshot (nor its status message) is part of this run."""
     production = service.apps["calc"].environments["Production"]
     production.start_seconds, production.start_error = 0.2, "START_FAILED"
     production.log_tail = [*INJECTED.split("\n"), "see [here](https://evil.example) <img src=x>"]

@@ -65,11 +65,11 @@ class _Reader:
         self.events: dict[str, str] = {}
         self.problems: list[str] = []
 
-    def section(self, key: object, value: object) -> None:
+    def section(self, key: str, value: object) -> None:
+        """One top-level entry; keys are text, as every mapping key BaseLoader builds."""
         if key not in SECTIONS:
-            shown = printable(key) if isinstance(key, str) else repr(key)
             self.problems.append(
-                f"unknown key '{shown}' in {self.where}{close_matches(key, SECTIONS)}"
+                f"unknown key '{printable(key)}' in {self.where}{close_matches(key, SECTIONS)}"
             )
             return
         if value is None or value == "":
@@ -80,12 +80,11 @@ class _Reader:
             )
             return
         for name, item in value.items():
-            self.entry(str(key), name, item)
+            self.entry(key, name, item)
 
-    def entry(self, section: str, name: object, item: object) -> None:
-        label = f"'{printable(name) if isinstance(name, str) else repr(name)}' under {section}:"
-        where = f"{label} in {self.where}"
-        if not isinstance(name, str) or not NAME.fullmatch(name):
+    def entry(self, section: str, name: str, item: object) -> None:
+        where = f"'{printable(name)}' under {section}: in {self.where}"
+        if not NAME.fullmatch(name):
             self.problems.append(f"{where} is not a name of the form Module.Name")
             return
         if not isinstance(item, str):

@@ -1,13 +1,15 @@
 """Load the YAML config file into plain strings, the way every other source arrives.
 
 Scalars are read as text (YAML's BaseLoader): ``download: false`` is the string
-"false" and a revision such as ``0123456`` is not turned into an octal number.
+"false" and a revision such as ``0123456`` is not turned into an octal number. The
+reading itself (``read_yaml``) is shared with the settings file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -24,32 +26,74 @@ class FileValues:
     problems: list[str] = field(default_factory=list)
 
 
-def load(path_text: str) -> FileValues:
-    loaded = FileValues(path=path_text)
-    path = Path(path_text)
+class Unreadable(Exception):
+    """The file cannot be read as YAML at all (the message says why)."""
+
+
+class _UniqueKeyLoader(yaml.BaseLoader):
+    """BaseLoader that remembers keys written twice in one mapping (YAML keeps the last)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[str, int]] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if isinstance(key, str):
+                folded = key.lower()
+                if folded in seen:
+                    self.duplicates.append((key, key_node.start_mark.line + 1))
+                seen.add(folded)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
+
+
+def read_yaml(path: Path, where: str, max_bytes: int) -> tuple[object, list[tuple[str, int]]]:
+    """The document, its scalars as text, and the keys written twice in it (key, line).
+
+    ``where`` names the file in messages ("config file x.yml"). Raises Unreadable when
+    there is no document: too big, missing, not UTF-8 text, not YAML, nested too deeply.
+    """
     try:
         size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            loaded.problems.append(
-                f"config file {path_text} is {size} bytes; at most {MAX_CONFIG_BYTES} are read"
-            )
-            return loaded
+        if size > max_bytes:
+            raise Unreadable(f"{where} is {size} bytes; at most {max_bytes} are read")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        loaded.problems.append(f"config file {path_text} does not exist")
-        return loaded
-    except (OSError, UnicodeDecodeError) as exc:
-        loaded.problems.append(f"config file {path_text} cannot be read: {exc}")
-        return loaded
+        raise Unreadable(f"{where} does not exist") from None
+    except UnicodeDecodeError:
+        raise Unreadable(f"{where} cannot be read: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise Unreadable(f"{where} cannot be read: {exc.strerror}") from None
     try:
-        document = yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
+        loader = _UniqueKeyLoader(text)  # refuses control characters at once
+        try:
+            document = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        loaded.problems.append(f"config file {path_text} is not valid YAML{at}")
-        return loaded
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise Unreadable(f"{where} is not valid YAML{at}") from None
     except RecursionError:
-        loaded.problems.append(f"config file {path_text} is nested too deeply")
+        raise Unreadable(f"{where} is nested too deeply") from None
+    return document, loader.duplicates
+
+
+def not_single(value: object) -> str:
+    """The problem with a list or mapping given where one value belongs."""
+    return f"must be a single value, not {'a list' if isinstance(value, list) else 'a mapping'}"
+
+
+def load(path_text: str) -> FileValues:
+    loaded = FileValues(path=path_text)
+    try:
+        # A key written twice is not reported here: the last one counts, as YAML has it.
+        document, _twice = read_yaml(Path(path_text), f"config file {path_text}", MAX_CONFIG_BYTES)
+    except Unreadable as exc:
+        loaded.problems.append(str(exc))
         return loaded
     if document is None or document == "":
         return loaded
@@ -63,11 +107,9 @@ def load(path_text: str) -> FileValues:
     return loaded
 
 
-def _take(loaded: FileValues, key: object, value: object) -> None:
+def _take(loaded: FileValues, key: str, value: object) -> None:
+    """One entry; ``key`` is text, as every mapping key BaseLoader builds."""
     where = f"in config file {loaded.path}"
-    if not isinstance(key, str):
-        loaded.problems.append(f"key {key!r} {where} is not an input name")
-        return
     spec = BY_NAME.get(key)
     if spec is None:
         loaded.problems.append(
@@ -84,8 +126,7 @@ def _take(loaded: FileValues, key: object, value: object) -> None:
             loaded.problems.append(f"'{key}' cannot be set {where}")
         return
     if not isinstance(value, str):
-        kind = "a list" if isinstance(value, list) else "a mapping"
-        loaded.problems.append(f"'{key}' {where} must be a single value, not {kind}")
+        loaded.problems.append(f"'{key}' {where} {not_single(value)}")
         return
     if value != "":
         loaded.values[key] = value

@@ -48,12 +48,11 @@ def printable(value: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def close_matches(key: object, known: tuple[str, ...]) -> str:
+def close_matches(key: str, known: tuple[str, ...]) -> str:
     """' (did you mean ...?)' for an unknown key, else the known keys."""
     import difflib  # only when a file holds an unknown key
 
-    text = key.lower().replace("_", "-") if isinstance(key, str) else ""
-    matches = difflib.get_close_matches(text, known, n=2, cutoff=0.6)
+    matches = difflib.get_close_matches(key.lower().replace("_", "-"), known, n=2, cutoff=0.6)
     if not matches:
         return f" (known keys: {', '.join(known)})"
     return " (did you mean " + " or ".join(f"'{m}'" for m in matches) + "?)"

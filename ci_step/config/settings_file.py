@@ -18,10 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from ci_step.config.config_file import Unreadable, not_single, read_yaml
 from ci_step.config.parsers import close_matches, printable
 from ci_step.domain.settings import EVENT_STATES, NAME, Settings, Value
 from ci_step.secrets import REGISTRY
@@ -33,26 +31,6 @@ _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and line breaks may stay
 
 
-class _UniqueKeyLoader(yaml.BaseLoader):
-    """BaseLoader that remembers keys written twice in one mapping (YAML keeps the last)."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.duplicates: list[tuple[str, int]] = []
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[str] = set()
-        for key_node, _value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if isinstance(key, str):
-                folded = key.lower()
-                if folded in seen:
-                    self.duplicates.append((key, key_node.start_mark.line + 1))
-                seen.add(folded)
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
-        return mapping
-
-
 def load(path: Path, shown: str, environ: Mapping[str, str]) -> tuple[Settings | None, list[str]]:
     """The file's settings and every problem found (then no settings).
 
@@ -61,11 +39,14 @@ def load(path: Path, shown: str, environ: Mapping[str, str]) -> tuple[Settings |
     """
     where = f"settings file {shown}"
     try:
-        document, duplicates = _read(path, where)
-    except _Unreadable as exc:
+        document, twice = read_yaml(path, where, MAX_SETTINGS_BYTES)
+    except Unreadable as exc:
         return None, [str(exc)]
     reader = _Reader(where, environ)
-    reader.problems.extend(duplicates)
+    reader.problems.extend(
+        f"'{printable(key)}' in {where} is written twice (again at line {line}); keep one"
+        for key, line in twice
+    )
     if isinstance(document, dict):
         for key, value in document.items():
             reader.section(key, value)
@@ -76,41 +57,6 @@ def load(path: Path, shown: str, environ: Mapping[str, str]) -> tuple[Settings |
     return Settings(shown, reader.constants, reader.events), []
 
 
-class _Unreadable(Exception):
-    """The file cannot be read as YAML at all (the message says why)."""
-
-
-def _read(path: Path, where: str) -> tuple[object, list[str]]:
-    """The document and the keys written twice in it; _Unreadable when there is none."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_SETTINGS_BYTES:
-            raise _Unreadable(f"{where} is {size} bytes; at most {MAX_SETTINGS_BYTES} are read")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise _Unreadable(f"{where} does not exist") from None
-    except UnicodeDecodeError:
-        raise _Unreadable(f"{where} cannot be read: it is not UTF-8 text") from None
-    except OSError as exc:
-        raise _Unreadable(f"{where} cannot be read: {exc.strerror}") from None
-    loader = _UniqueKeyLoader(text)
-    try:
-        document = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise _Unreadable(f"{where} is not valid YAML{at}") from None
-    except RecursionError:
-        raise _Unreadable(f"{where} is nested too deeply") from None
-    finally:
-        loader.dispose()
-    duplicates = [
-        f"'{printable(key)}' in {where} is written twice (again at line {line}); keep one"
-        for key, line in loader.duplicates
-    ]
-    return document, duplicates
-
-
 class _Reader:
     def __init__(self, where: str, environ: Mapping[str, str]) -> None:
         self.where = where
@@ -119,11 +65,11 @@ class _Reader:
         self.events: dict[str, str] = {}
         self.problems: list[str] = []
 
-    def section(self, key: object, value: object) -> None:
+    def section(self, key: str, value: object) -> None:
+        """One top-level entry; keys are text, as every mapping key BaseLoader builds."""
         if key not in SECTIONS:
-            shown = printable(key) if isinstance(key, str) else repr(key)
             self.problems.append(
-                f"unknown key '{shown}' in {self.where}{close_matches(key, SECTIONS)}"
+                f"unknown key '{printable(key)}' in {self.where}{close_matches(key, SECTIONS)}"
             )
             return
         if value is None or value == "":
@@ -134,17 +80,15 @@ class _Reader:
             )
             return
         for name, item in value.items():
-            self.entry(str(key), name, item)
+            self.entry(key, name, item)
 
-    def entry(self, section: str, name: object, item: object) -> None:
-        label = f"'{printable(name) if isinstance(name, str) else repr(name)}' under {section}:"
-        where = f"{label} in {self.where}"
-        if not isinstance(name, str) or not NAME.fullmatch(name):
+    def entry(self, section: str, name: str, item: object) -> None:
+        where = f"'{printable(name)}' under {section}: in {self.where}"
+        if not NAME.fullmatch(name):
             self.problems.append(f"{where} is not a name of the form Module.Name")
             return
         if not isinstance(item, str):
-            kind = "a list" if isinstance(item, list) else "a mapping"
-            self.problems.append(f"{where} must be a single value, not {kind}")
+            self.problems.append(f"{where} {not_single(item)}")
             return
         if section == "constants":
             value = self.constant(item, where)

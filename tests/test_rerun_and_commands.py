@@ -100,6 +100,20 @@ def test_on_existing_rebuild_always_builds(
     assert calls == ["GET", "POST"]
 
 
+@pytest.mark.parametrize("version", ["1.2.4", "auto"])
+def test_a_new_build_lists_the_packages_once_before_it_starts(
+    version: str, sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    service.seed_package("calc", "1.2.3")
+    result = run_local(sim, workspace, version=version)
+    assert result.code == 0, result.stderr
+    assert posted_versions(sim) == ["1.2.4"]
+    # the plan's listing both looks for a package to reuse and tells a lost start's build
+    # apart from the old ones
+    calls = [r.method for r in sim.requests("api", path=r"/packages$")]
+    assert calls == ["GET", "POST"]
+
+
 # -- resolved inputs ----------------------------------------------------------------------
 
 

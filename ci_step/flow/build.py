@@ -192,7 +192,11 @@ def start_build(plan: Plan, services: Services) -> str:
     late) and only then posts again; until the next wait would pass the deadline.
     """
     api, deadline = services.api, services.deadline
-    known = {p.package_id for p in api.list_packages(plan.app_id) if p.version == plan.version}
+    known = plan.known
+    if known is None:  # the plan did not list the packages
+        known = frozenset(
+            p.package_id for p in api.list_packages(plan.app_id) if p.version == plan.version
+        )
 
     def started() -> str | None:
         package_id = find_started(api, plan, known)
@@ -229,7 +233,7 @@ def start_build(plan: Plan, services: Services) -> str:
                 return package_id
 
 
-def find_started(api: BuildApi, plan: Plan, known: set[str]) -> str | None:
+def find_started(api: BuildApi, plan: Plan, known: frozenset[str]) -> str | None:
     """The package with the plan's version that is not one of ``known``, if any."""
     for package in api.list_packages(plan.app_id):
         if package.version == plan.version and package.package_id not in known:

@@ -19,6 +19,8 @@ class Plan:
     version: str
     description: str
     existing: Package | None = None  # reuse it (Succeeded) or wait for it (in progress)
+    # the ids of the packages with this version when the plan was made (None: not listed)
+    known: frozenset[str] | None = None
 
     def body(self) -> dict[str, str]:
         """The start request's JSON body."""
@@ -57,7 +59,11 @@ def make_plan(config: Config, services: Services) -> Plan:
     if auto:
         version = next_version(packages or [], config.version)
         services.log.info(f"Version {config.version}: {version}")
-    existing = None
-    if packages is not None and not auto:
-        existing = choose_existing(packages, version, config.on_existing)
-    return Plan(config.app_id, config.branch, revision, version, config.description, existing)
+    existing, known = None, None
+    if packages is not None:
+        known = frozenset(p.package_id for p in packages if p.version == version)
+        if not auto:
+            existing = choose_existing(packages, version, config.on_existing)
+    return Plan(
+        config.app_id, config.branch, revision, version, config.description, existing, known
+    )

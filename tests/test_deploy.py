@@ -266,6 +266,24 @@ def test_package_id_deploys_without_building_or_downloading(
     assert (result["package-id"], result["version"]) == (package.package_id, "3.0.0")
 
 
+def test_package_id_with_download_reads_the_package_and_its_location_once(
+    sim: Simulator, service: BuildService, acceptance: SimEnvironment, workspace: Path
+) -> None:
+    package = service.seed_package("calc", "3.0.0")
+    run = run_local(
+        sim,
+        workspace,
+        environment="Acceptance",
+        package_id=package.package_id,
+        version="",
+        download="true",
+    )
+    assert run.code == 0, run.stderr
+    reads = sim.requests("api", "GET", path=rf"/packages/{package.package_id}$")
+    assert [r.query for r in reads] == [{"url": "true"}]
+    assert (workspace / "calc-3.0.0.mda").is_file()
+
+
 def test_package_id_of_a_failed_build_exits_1(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:

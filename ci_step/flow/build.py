@@ -127,7 +127,7 @@ def run_deploy(config: Config, services: Services, result: StepResult, package_i
     result.environment = config.environment
     result.enter("preflight")
     deploy.preflight(config, services)
-    package = services.api.get_package(config.app_id, package_id)
+    package = services.api.get_package(config.app_id, package_id, with_url=config.download)
     result.package_id, result.status, result.version = package_id, package.status, package.version
     if config.dry_run:
         lines = [

@@ -213,15 +213,15 @@ class _Deploy:
         if not rerun and info.status != "Empty" and self.target.wants_backup(info.production):
             self._snapshot(info)
         try:
-            self._rerun() if rerun else self._change(self.was_running)
+            self._rerun() if rerun else self._change()
         except StepError as exc:
             if self.reported or isinstance(exc, ConfigError):
                 raise  # a failed start has said the state itself
             self._failed(exc)
 
-    def _change(self, running: bool) -> None:
+    def _change(self) -> None:
         """Stop, transport, settings, start: from here on the environment is changed."""
-        if running:
+        if self.was_running:
             self.result.enter("stop")
             self._doing(f"environment {self.mode} is being stopped")
             self.env.stop()
@@ -312,7 +312,6 @@ class _Deploy:
         self.result.enter("settings")
         changes = settings_flow.apply(self.env, settings)
         self.changes = changes
-        self.result.settings_changed = len(changes.changes)
         self.result.settings_changes = [change.describe() for change in changes.changes]
         return len(changes.changes)
 

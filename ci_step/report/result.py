@@ -69,10 +69,8 @@ class StepResult:
     deploy_result: str = "skipped"
     backup_id: str = ""  # the snapshot taken before the deploy
     rolled_back: bool = False  # the package that ran before runs again
-    settings_changed: int = 0  # constants and scheduled events changed
     error: StepError | None = None
     exit_code: int = 70
-    notes: list[str] = field(default_factory=list)
     settings_changes: list[str] = field(default_factory=list)  # "constant M.N: old → new"
     log_tail: list[str] = field(default_factory=list)  # the app log's last lines, on a failed start
     on_mendix: str = ""  # what keeps going on the Mendix side if the step stops now
@@ -103,6 +101,11 @@ class StepResult:
         self.result = error.result
         self.error = error
         self.exit_code = exit_code_of(error)
+
+    @property
+    def settings_changed(self) -> int:
+        """How many constants and scheduled events the deploy changed."""
+        return len(self.settings_changes)
 
     def redacted(self, clean: Callable[[str], str]) -> StepResult:
         """A copy whose texts passed ``clean``: what any format may escape next."""

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ci_step.domain.answers import text
 from ci_step.errors import ApiError
 
 QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
@@ -29,11 +30,6 @@ class Job:
         return self.state in TERMINAL
 
 
-def _text(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    return value if isinstance(value, str) else ""
-
-
 def _id(data: dict[str, Any], key: str, what: str) -> str:
     """The job's id (``key``, or ``id`` as a newer answer may name it), checked."""
     value = data.get(key)
@@ -47,7 +43,7 @@ def _id(data: dict[str, Any], key: str, what: str) -> str:
 
 
 def _state(data: dict[str, Any], what: str) -> str:
-    state = _text(data, "state").strip().lower()
+    state = text(data, "state").strip().lower()
     if state in STATES:
         return state
     shown = f" '{state}'" if _STATE_SHOWN.fullmatch(state) else ""
@@ -63,7 +59,7 @@ def _job(data: object, key: str, what: str) -> Job:
     return Job(
         job_id=_id(data, key, what),
         state=_state(data, what),
-        status_message=_text(data, "status_message"),
+        status_message=text(data, "status_message"),
     )
 
 

@@ -39,7 +39,7 @@ def resolve_revision(config: Config, services: Services) -> str:
         revision = services.repository.latest_commit(config.project_id, config.branch)
         source = "App Repository API"
     else:
-        revision = services.api.get_branch(config.app_id, config.branch).latest_revision
+        revision = services.api.latest_revision(config.app_id, config.branch)
         source = "Team Server API"
     if not is_revision(revision):
         raise ApiError(f"The {source} named an unusable latest revision for {config.branch}.")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
 from ci_step import __version__
+from ci_step.domain.answers import text
 from ci_step.domain.packages import Package
 from ci_step.errors import ApiError, AuthError, describe_body, input_name
 from ci_step.mendix.transport import Transport
@@ -92,17 +92,6 @@ def error_fixes() -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class Branch:
-    name: str
-    latest_revision: str
-
-
-def _text(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    return value if isinstance(value, str) else ""
-
-
 def _int(data: dict[str, Any], key: str) -> int | None:
     value = data.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
@@ -111,21 +100,21 @@ def _int(data: dict[str, Any], key: str) -> int | None:
 def parse_package(data: object) -> Package:
     if not isinstance(data, dict):
         raise ApiError("The Mendix API answered with something that is not a package.")
-    package_id = _text(data, "PackageId")
-    status = _text(data, "Status")
+    package_id = text(data, "PackageId")
+    status = text(data, "Status")
     if not _SAFE_ID.fullmatch(package_id) or not _SAFE_STATUS.fullmatch(status):
         raise ApiError("The Mendix API answered with a package without a valid PackageId/Status.")
     url_obj = data.get("Url")
     url = ttl = None
     if isinstance(url_obj, dict):
-        url = _text(url_obj, "Location") or None
+        url = text(url_obj, "Location") or None
         ttl = _int(url_obj, "TTL")
     return Package(
         package_id=package_id,
         status=status,
-        version=_text(data, "Version"),
-        name=_text(data, "Name"),
-        description=_text(data, "Description"),
+        version=text(data, "Version"),
+        name=text(data, "Name"),
+        description=text(data, "Description"),
         size=_int(data, "Size"),
         creation_date=_int(data, "CreationDate"),
         url=url,
@@ -214,7 +203,8 @@ class BuildApi:
             doing=f"deleting package {package_id}",
         )
 
-    def get_branch(self, app_id: str, name: str) -> Branch:
+    def latest_revision(self, app_id: str, name: str) -> str:
+        """The latest revision of branch ``name`` (Team Server API)."""
         data = self.call(
             "GET",
             f"{self.app_url(app_id)}/branches/{quote(name, safe='')}",
@@ -227,7 +217,7 @@ class BuildApi:
             revision = str(revision)
         if not isinstance(revision, str) or not revision:
             raise ApiError(f"The Team Server API gave no latest revision for branch {name}.")
-        return Branch(name=_text(data, "Name") or name, latest_revision=revision)
+        return revision
 
 
 def json_answer(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from ci_step.domain.answers import text
 from ci_step.domain.settings import EnvironmentSettings, parse_settings
 from ci_step.errors import ApiError
 from ci_step.mendix.build_api import BuildApi
@@ -42,7 +43,6 @@ class Environment:
     url: str
     production: bool
     environment_id: str = ""  # EnvironmentId, what the Backups API names it by; "" if absent
-    model_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,6 @@ class DeployedPackage:
 
     package_id: str
     version: str
-    name: str
-
-
-def _text(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    return value if isinstance(value, str) else ""
 
 
 class DeployApi:
@@ -70,21 +64,20 @@ class DeployApi:
         data = self.api.call(
             "GET", self._environment(app_id, mode), doing=f"reading environment {mode}"
         )
-        if not isinstance(data, dict) or not _text(data, "Status"):
+        if not isinstance(data, dict) or not text(data, "Status"):
             raise ApiError(f"The Deploy API answered environment {mode} without a Status.")
-        environment_id = _text(data, "EnvironmentId")
+        environment_id = text(data, "EnvironmentId")
         return Environment(
-            status=_text(data, "Status"),
-            url=_text(data, "Url"),
+            status=text(data, "Status"),
+            url=text(data, "Url"),
             production=data.get("Production") is True,
             environment_id=environment_id if _SAFE_ID.fullmatch(environment_id) else "",
-            model_version=_text(data, "ModelVersion"),
         )
 
     def get_app(self, app_id: str) -> str:
         """The app's ProjectId: the id the v2 APIs (backups) name it by."""
         data = self.api.call("GET", self.api.app_url(app_id), doing=f"reading app {app_id}")
-        project_id = _text(data, "ProjectId") if isinstance(data, dict) else ""
+        project_id = text(data, "ProjectId") if isinstance(data, dict) else ""
         if not _SAFE_ID.fullmatch(project_id):
             raise ApiError(f"The Deploy API answered app {app_id} without a valid ProjectId.")
         return project_id
@@ -101,10 +94,10 @@ class DeployApi:
             if exc.error_code == "PACKAGE_NOT_FOUND":
                 return None
             raise
-        package_id = _text(data, "PackageId") if isinstance(data, dict) else ""
+        package_id = text(data, "PackageId") if isinstance(data, dict) else ""
         if not isinstance(data, dict) or not _SAFE_ID.fullmatch(package_id):
             return None
-        return DeployedPackage(package_id, _text(data, "Version"), _text(data, "Name"))
+        return DeployedPackage(package_id, text(data, "Version"))
 
     def get_settings(self, app_id: str, mode: str) -> EnvironmentSettings:
         """The environment's constants and scheduled events, as the next start will use them."""
@@ -133,7 +126,7 @@ class DeployApi:
             f"{self._environment(app_id, mode)}/logs/{day.isoformat()}",
             doing=f"asking for the log of environment {mode}",
         )
-        url = _text(data, "DownloadUrl") if isinstance(data, dict) else ""
+        url = text(data, "DownloadUrl") if isinstance(data, dict) else ""
         if not url:  # whether it may be followed is the download's check
             raise ApiError(f"The Deploy API gave no DownloadUrl for the log of {mode}.")
         return url
@@ -181,7 +174,7 @@ class DeployApi:
             doing=f"reading the start of environment {mode}",
             final_codes=START_FAILURES,
         )
-        status = _text(data, "Status") if isinstance(data, dict) else ""
+        status = text(data, "Status") if isinstance(data, dict) else ""
         if not status:
             raise ApiError(f"The Deploy API answered the start job of {mode} without a Status.")
         return status

@@ -33,6 +33,7 @@ from ci_step.clock import Deadline
 from ci_step.domain.hosts import is_loopback
 from ci_step.errors import DownloadError, input_name
 from ci_step.mendix import watchdog, zipcheck
+from ci_step.mendix.transport import RETRY_STATUSES
 from ci_step.retry import Backoff, Tries
 
 CHUNK = 1 << 20
@@ -43,7 +44,6 @@ STALL_BACKOFF = Backoff(first=0.5, cap=4.0, jitter=False, tries=MAX_STALLS + 1)
 MAX_REFRESHES = 3
 MAX_REDIRECTS = 10
 EXPIRED_STATUSES = frozenset({401, 403, 410})
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DOING = "downloading the package"
 PACKAGE_LOCATION = "The package location from the Mendix API"
 

@@ -349,6 +349,21 @@ def test_promotion_deploys_exactly_the_package_acceptance_runs(
     assert run.result()["package-id"] == accepted.package_id
 
 
+def test_promotion_dry_run_names_the_package_and_changes_nothing(
+    sim: Simulator, service: BuildService, production: SimEnvironment, workspace: Path
+) -> None:
+    before = production.package_id
+    accepted = service.seed_package("calc", "1.1.0", deployed_to="Acceptance")
+    values = {"promote_from": "Acceptance", "revision": "", "version": "", "dry_run": "true"}
+    run = run_production(sim, workspace, **values)
+    assert run.code == 0, run.stderr
+    assert run.stdout.startswith("Dry run: nothing was changed.\n")
+    assert f"Package {accepted.package_id} (version 1.1.0." in run.stdout
+    assert "which Acceptance runs, would be deployed to Production" in run.stdout
+    assert production.package_id == before
+    assert sim.requests("api", "POST") == []
+
+
 def test_promotion_from_an_empty_environment_exits_5(
     sim: Simulator, service: BuildService, production: SimEnvironment, workspace: Path
 ) -> None:

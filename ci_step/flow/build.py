@@ -102,21 +102,31 @@ def run_promotion(config: Config, services: Services, result: StepResult) -> Non
     held = deploy.promoted_package(config, services)
     result.package_id, result.version = held.package_id, held.version
     if config.dry_run:
-        lines = [
-            "Dry run: nothing was changed.",
+        subject = (
             f"Package {held.package_id} (version {held.version or 'unknown'}), which "
-            f"{config.promote_from} runs, would be {deploy.describe(config)}.",
-            *deploy.dry_run_settings(config, services),
-        ]
-        services.out.write("\n".join(lines) + "\n")
-        result.summary = "Dry run: nothing was changed"
-        result.succeed()
+            f"{config.promote_from} runs,"
+        )
+        _dry_run_deploy(config, services, result, subject)
         return
     if config.download:
         package = services.api.get_package(config.app_id, held.package_id, with_url=True)
         fetch_artifact(config, services, package, result, file_version(package))
     deploy.deploy_package(config, services, held.package_id, result)
     result.summary = f"Promoted from {config.promote_from}: " + _deployed(result)
+    result.succeed()
+
+
+def _dry_run_deploy(config: Config, services: Services, result: StepResult, subject: str) -> None:
+    """Say what deploying ``subject`` would do, settings included; change nothing."""
+    from ci_step.flow import deploy
+
+    lines = [
+        "Dry run: nothing was changed.",
+        f"{subject} would be {deploy.describe(config)}.",
+        *deploy.dry_run_settings(config, services),
+    ]
+    services.out.write("\n".join(lines) + "\n")
+    result.summary = "Dry run: nothing was changed"
     result.succeed()
 
 
@@ -130,14 +140,7 @@ def run_deploy(config: Config, services: Services, result: StepResult, package_i
     package = services.api.get_package(config.app_id, package_id, with_url=config.download)
     result.package_id, result.status, result.version = package_id, package.status, package.version
     if config.dry_run:
-        lines = [
-            "Dry run: nothing was changed.",
-            f"Package {package_id} ({package.status}) would be {deploy.describe(config)}.",
-            *deploy.dry_run_settings(config, services),
-        ]
-        services.out.write("\n".join(lines) + "\n")
-        result.summary = "Dry run: nothing was changed"
-        result.succeed()
+        _dry_run_deploy(config, services, result, f"Package {package_id} ({package.status})")
         return
     if not package.terminal:
         package = wait_for_build(services, config.app_id, package_id, config.poll_interval, result)

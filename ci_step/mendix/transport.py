@@ -13,7 +13,6 @@ from __future__ import annotations
 import email.utils
 import random
 import socket
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +57,7 @@ class Transient(Exception):
         self.sent = sent
 
 
-def retry_after(value: str | None, now: float | None = None) -> float | None:
+def retry_after(value: str | None, now: float) -> float | None:
     """Seconds named by a Retry-After header (delta-seconds or HTTP-date).
 
     ``now``: the wall-clock time (Unix seconds) an HTTP-date is measured from.
@@ -74,7 +73,7 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
         return None
     if when.tzinfo is None:
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return max(0.0, when.timestamp() - now)
 
 
 def never_sent(exc: BaseException) -> bool:

@@ -134,6 +134,7 @@ def test_every_problem_at_once_each_naming_the_file_and_the_key(tmp_path: Path) 
         ("constants:\n  A.B: [unclosed\n", "is not valid YAML at line"),
         ("---\na: 1\n---\nb: 2\n", "is not valid YAML"),
         ("constants:\n  ? [a, b]\n  : c\n", "is not valid YAML"),
+        ("constants:\n  A.B: \x07bell\n", "is not valid YAML"),
     ],
 )
 def test_broken_files(text: str, message: str, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@
 ``{"comment"}``: a new snapshot), ``snapshots/{SnapshotId}``, ``restores?source_snapshot_id=
 …&db_only=true|false`` (POST) and ``restores/{RestoreId}``; jobs in backup_jobs.py. The same
 two Mendix headers as v1. The notes give no error body for v2, so errors use v1's
-``{"errorCode", "errorMessage"}``. Creates answer 201 (the notes: success codes of the
+``{"errorCode", "errorMessage"}`` (*unverified*). Creates answer 201 (the notes: success codes of the
 create calls are undocumented, accept any 2xx).
 """
 
@@ -70,6 +70,7 @@ def list_snapshots(
         limit = int(call.query.get("limit", str(DEFAULT_LIMIT)))
     except ValueError:
         offset = limit = -1
+    # *Unverified*: how bad paging values are refused, and the order (newest first)
     if offset < 0 or limit < 1:
         return error(400, "INVALID_PARAMETERS", "offset and limit must be whole numbers.")
     newest_first = sorted(environment.snapshots, key=lambda s: s.created, reverse=True)
@@ -92,7 +93,7 @@ def create_snapshot(
 ) -> Reply:
     data = call.json()
     comment = data.get("comment", "") if isinstance(data, dict) else None
-    if not isinstance(comment, str):
+    if not isinstance(comment, str):  # *unverified* refusal
         return error(400, "INVALID_PARAMETERS", 'The body must be {"comment": "..."}.')
     now = service.sim_now()
     if environment.busy(now):
@@ -152,7 +153,7 @@ def create_restore(
     """Only onto a stopped environment, from a completed snapshot of the same app."""
     wanted = call.query.get("source_snapshot_id", "")
     db_only = call.query.get("db_only", "false").lower()
-    if db_only not in ("true", "false"):
+    if db_only not in ("true", "false"):  # *unverified* refusal, as for every bad parameter
         return error(400, "INVALID_PARAMETERS", "db_only must be true or false.")
     snapshots = [s for e in app.environments.values() for s in e.snapshots]
     source = next((s for s in snapshots if s.job_id == wanted), None)

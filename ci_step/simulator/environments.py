@@ -288,7 +288,8 @@ def start(environment: SimEnvironment, data: object, now: float) -> Reply:
     fails_with = "MISSING_CONSTANT" if missing else _start_error(environment)
     out_of_sync = environment.database != environment.model_version
     if not fails_with and auto_sync is not True and environment.package_id and out_of_sync:
-        fails_with = "INVALID_DB_STRUCTURE"  # a new model needs its database synchronised
+        # *unverified*: a new model started without AutoSyncDb fails this way
+        fails_with = "INVALID_DB_STRUCTURE"
     seconds = environment.start_seconds
     if environment.hung_starts > 0:
         environment.hung_starts -= 1

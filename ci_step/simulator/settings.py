@@ -89,7 +89,10 @@ def describe(constants: Mapping[str, Setting], events: Mapping[str, Setting]) ->
 
 
 def change(constants: dict[str, Setting], events: dict[str, Setting], data: object) -> Reply:
-    """``POST …/settings``: check every entry, then change the values."""
+    """``POST …/settings``: check every entry, then change the values.
+
+    *Unverified*: a malformed body answered 400 ``INVALID_PARAMETERS``, and a successful
+    change answered with the settings as they are now (the notes give neither)."""
     if not isinstance(data, dict):
         return error(400, "INVALID_PARAMETERS", _BAD_BODY)
     new_constants = _entries(data, "Constants")

@@ -4,8 +4,8 @@
 ``{"comment"}``: a new snapshot), ``snapshots/{SnapshotId}``, ``restores?source_snapshot_id=
 …&db_only=true|false`` (POST) and ``restores/{RestoreId}``; jobs in backup_jobs.py. The same
 two Mendix headers as v1. The notes give no error body for v2, so errors use v1's
-``{"errorCode", "errorMessage"}`` (*unverified*). Creates answer 201 (the notes: success codes of the
-create calls are undocumented, accept any 2xx).
+``{"errorCode", "errorMessage"}`` (*unverified*). Creates answer 201 (the notes: success
+codes of the create calls are undocumented, accept any 2xx).
 """
 
 from __future__ import annotations

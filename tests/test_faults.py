@@ -33,6 +33,7 @@ from tests.conftest import (
     mendix_env,
     run_entrypoint,
     run_local,
+    simulate_inputs,
     simulate_process,
 )
 from tests.rig import Rig, plan_of
@@ -168,16 +169,7 @@ def test_server_clock_ten_minutes_behind_still_one_build(workspace: Path) -> Non
     options = ("--queued", "0", "--building", "0.2", "--uploading", "0", "--clock-offset", "-600")
     fault = ("--fault", "status:method=POST,status=503,process=true")
     with simulate_process(*options, *fault) as (_, base):
-        values = {
-            "app-id": "calc",
-            "username": "demo@example.com",
-            "api-key": "demo-api-key",
-            "base-url": base,
-            "revision": "latest",
-            "version": "1.0.0",
-            "download": "false",
-            "poll-interval": "0.1",
-        }
+        values = simulate_inputs(base)
         run = run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace)
         listed = requests.get(
             f"{base}/api/1/apps/calc/packages",

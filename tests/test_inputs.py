@@ -98,7 +98,7 @@ def test_defaults_apply(sim: Simulator, workspace: Path) -> None:
     assert run_entrypoint(env, workspace).code == 0
     body = posted(sim)
     assert body["Branch"] == "main"
-    assert body["Description"] == "Built by mendix-build"
+    assert body["Description"] == "Built by mendix-build [revision 3f2a9c1b7e]"
 
 
 def test_config_file_holds_most_inputs(sim: Simulator, workspace: Path) -> None:
@@ -115,7 +115,7 @@ def test_config_file_holds_most_inputs(sim: Simulator, workspace: Path) -> None:
         "Branch": "branches/feature",
         "Revision": "a1b2c3d4e5f6",
         "Version": "2.0.0",
-        "Description": "from the file",
+        "Description": "from the file [revision a1b2c3d4e5f6]",
     }
 
 

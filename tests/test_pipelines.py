@@ -157,7 +157,7 @@ def test_github_description_names_the_run(
         "Revision": "3f2a9c1b7e",
         "Version": "1.2.3",
         "Description": "GitHub Actions Build Mendix app #12: "
-        "https://github.com/acme/calc-pipeline/actions/runs/987654",
+        "https://github.com/acme/calc-pipeline/actions/runs/987654 [revision 3f2a9c1b7e]",
     }
     assert not list(workspace.glob("*.mda"))
 
@@ -168,9 +168,13 @@ def test_gitlab_and_jenkins_descriptions(sim: Simulator, workspace: Path) -> Non
         jenkins_env(workspace, inputs(sim, download="false", version="1.2.4")), workspace
     )
     first, second = (json.loads(r.body)["Description"] for r in sim.requests("api", "POST"))
-    assert first == "GitLab pipeline 4242: https://gitlab.example.com/acme/calc/-/pipelines/4242"
-    assert (
-        second == "Jenkins jenkins-calc-main-31: https://jenkins.example.com/job/calc/job/main/31/"
+    assert first == (
+        "GitLab pipeline 4242: https://gitlab.example.com/acme/calc/-/pipelines/4242 "
+        "[revision 3f2a9c1b7e]"
+    )
+    assert second == (
+        "Jenkins jenkins-calc-main-31: https://jenkins.example.com/job/calc/job/main/31/ "
+        "[revision 3f2a9c1b7e]"
     )
 
 

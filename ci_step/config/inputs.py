@@ -94,7 +94,8 @@ INPUTS: tuple[InputSpec, ...] = (
     ),
     InputSpec(
         "description",
-        "Package description. Default: names the CI run when known.",
+        "Package description (the step adds ' [revision <rev>]'). Default: names the CI run "
+        "when known.",
         parse=plain(parsers.description),
     ),
     InputSpec(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ci_step.domain.versions import parse_version
+from ci_step.domain.provenance import built_from, revisions_in
+from ci_step.domain.versions import parse_version, same_revision
 from ci_step.errors import ApiError, input_name
 
 TERMINAL = frozenset({"Succeeded", "Failed"})
@@ -36,6 +37,16 @@ class Package:
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
+    @property
+    def built_from(self) -> str:
+        """The revision it was built from, as its Name and Description tell ('': unknown)."""
+        return built_from(self.name, self.description, self.version)
+
+    def built_from_other(self, revision: str) -> str | None:
+        """A revision its texts name that is not ``revision``; None: none does."""
+        found = revisions_in(self.name, self.description, self.version)
+        return next((other for other in found if not same_revision(other, revision)), None)
+
 
 def next_version(packages: list[Package], mode: str) -> str:
     """The next version above the highest major.minor.patch among ``packages``."""
@@ -50,8 +61,14 @@ def next_version(packages: list[Package], mode: str) -> str:
     return f"{major}.{minor}.{patch + 1}"
 
 
-def choose_existing(packages: list[Package], version: str, on_existing: str) -> Package | None:
-    """The package to reuse or attach to, per ``on-existing``; None: build."""
+def choose_existing(
+    packages: list[Package], version: str, on_existing: str, revision: str = ""
+) -> Package | None:
+    """The package to reuse or attach to, per ``on-existing``; None: build.
+
+    The newest that Succeeded, else the newest in progress; one known to be built from
+    ``revision`` goes before the others. Whether the one chosen may be reused is
+    ``refuse_other_revision``'s to say."""
     same = sorted(
         (p for p in packages if p.version == version),
         key=lambda p: p.creation_date or 0,
@@ -67,8 +84,28 @@ def choose_existing(packages: list[Package], version: str, on_existing: str) -> 
             fix=f"choose another {input_name('version')} (or {input_name('version', 'auto')}), "
             f"or set {input_name('on-existing')} to reuse or rebuild",
         )
-    for wanted in ({"Succeeded"}, IN_PROGRESS):
-        found = next((p for p in same if p.status in wanted), None)
-        if found is not None:
-            return found
+    built = [p for p in same if same_revision(p.built_from, revision)]
+    for candidates in (built, same):
+        for wanted in ({"Succeeded"}, IN_PROGRESS):
+            found = next((p for p in candidates if p.status in wanted), None)
+            if found is not None:
+                return found
     return None  # only Failed ones: build it again
+
+
+def refuse_other_revision(package: Package, revision: str) -> ApiError | None:
+    """The refusal to reuse ``package`` (or wait for it) when it was built from another
+    revision than ``revision``: reusing it would ship other code under the outputs of this
+    one. None: its texts name no other revision."""
+    other = package.built_from_other(revision)
+    if other is None:
+        return None
+    return ApiError(
+        f"Package {package.package_id} ({package.status}) with version {package.version} was "
+        f"built from revision {other}, not from revision {revision} that this run asks for; "
+        "reusing it would ship the other revision's code.",
+        error_code="REVISION_DIFFERS",
+        fix=f"give a new {input_name('version')} (or {input_name('version', 'auto')}) to build "
+        f"revision {revision}, or set {input_name('on-existing', 'rebuild')} to build it "
+        "again with this version",
+    )

@@ -29,3 +29,19 @@ def release_of(version: str) -> str | None:
     """major.minor.patch of a package's Version (a fourth number dropped); None: not one."""
     match = PACKAGE_VERSION.fullmatch(version)
     return match.group(1) if match else None
+
+
+def same_revision(one: str, other: str) -> bool:
+    """Whether two revisions name the same commit: equal (any case), or one Git hash the
+    start of the other (a short and a full hash). SVN numbers only ever equal: 12 is not
+    123, and a longer text that could be an SVN number is never taken for a full hash."""
+    one, other = one.casefold(), other.casefold()
+    if one == other:
+        return bool(one)  # no revision is the same as nothing
+    short, full = sorted((one, other), key=len)
+    return bool(
+        GIT_HASH.fullmatch(short)
+        and GIT_HASH.fullmatch(full)
+        and not SVN_REVISION.fullmatch(full)
+        and full.startswith(short)
+    )

@@ -45,15 +45,21 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
         deploy.preflight(config, services)
     result.enter("plan")
     plan = make_plan(config, services)
-    result.version, result.revision = plan.version, plan.revision
+    result.version = plan.version
     if config.dry_run:
         print_dry_run(plan, config, services)
+        if plan.refusal is not None:
+            raise plan.refusal
+        result.revision = plan.delivers
         if plan.existing is not None:
             result.package_id, result.status = plan.existing.package_id, plan.existing.status
             result.reused = True
         result.summary = "Dry run: nothing was started or changed"
         result.succeed()
         return
+    if plan.refusal is not None:
+        raise plan.refusal
+    result.revision = plan.delivers
     if plan.existing is not None:
         package_id = plan.existing.package_id
         result.reused = True
@@ -62,6 +68,7 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
             f"{verb} the existing package with version {plan.version}",
             package_id=package_id,
             status=plan.existing.status,
+            revision=plan.delivers or "unknown",
         )
     else:
         log.info(
@@ -78,8 +85,8 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
     package = wait_for_build(services, config.app_id, package_id, config.poll_interval, result)
     if package.status == "Failed":
         raise BuildFailed(
-            f"The Mendix build of version {plan.version} (revision {plan.revision} on "
-            f"{plan.branch}) ended Failed; package {package_id}."
+            f"The Mendix build of version {plan.version} (revision {plan.delivers or 'unknown'}"
+            f" on {plan.branch}) ended Failed; package {package_id}."
         )
     if config.download:
         fetch_artifact(config, services, package, result, plan.version)
@@ -101,6 +108,7 @@ def run_promotion(config: Config, services: Services, result: StepResult) -> Non
     deploy.preflight(config, services)
     held = deploy.promoted_package(config, services)
     result.package_id, result.version = held.package_id, held.version
+    result.revision = held.built_from
     if config.dry_run:
         subject = (
             f"Package {held.package_id} (version {held.version or 'unknown'}), which "
@@ -110,6 +118,7 @@ def run_promotion(config: Config, services: Services, result: StepResult) -> Non
         return
     if config.download:
         package = services.api.get_package(config.app_id, held.package_id, with_url=True)
+        result.revision = result.revision or package.built_from
         fetch_artifact(config, services, package, result, file_version(package))
     deploy.deploy_package(config, services, held.package_id, result)
     result.summary = f"Promoted from {config.promote_from}: " + _deployed(result)
@@ -139,6 +148,7 @@ def run_deploy(config: Config, services: Services, result: StepResult, package_i
     deploy.preflight(config, services)
     package = services.api.get_package(config.app_id, package_id, with_url=config.download)
     result.package_id, result.status, result.version = package_id, package.status, package.version
+    result.revision = package.built_from
     if config.dry_run:
         _dry_run_deploy(config, services, result, f"Package {package_id} ({package.status})")
         return
@@ -165,7 +175,8 @@ def print_dry_run(plan: Plan, config: Config, services: Services) -> None:
     if plan.existing is not None:
         lines.append(
             f"A package with version {plan.version} exists ({plan.existing.package_id}, "
-            f"{plan.existing.status}); on-existing: {config.on_existing} would reuse it."
+            f"{plan.existing.status}); on-existing: {config.on_existing} would "
+            + _would_reuse(plan.existing, plan.refusal)
         )
     else:
         lines += [
@@ -184,6 +195,15 @@ def print_dry_run(plan: Plan, config: Config, services: Services) -> None:
         lines += deploy.dry_run_settings(config, services)
     services.out.write("\n".join(lines) + "\n")
     services.out.flush()
+
+
+def _would_reuse(existing: Package, refusal: ApiError | None) -> str:
+    """The dry run's word on the package with the version: reuse it, or refuse it and why."""
+    if refusal is not None:
+        return f"refuse it: {refusal.message}"
+    if existing.built_from:
+        return f"reuse it (built from revision {existing.built_from})."
+    return "reuse it; the revision it was built from could not be determined."
 
 
 def start_build(plan: Plan, services: Services) -> str:

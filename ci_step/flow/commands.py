@@ -48,12 +48,16 @@ def _note(result: StepResult, package: Package) -> None:
     result.package_id = package.package_id
     result.status = package.status
     result.version = package.version or result.version
+    result.revision = package.built_from
 
 
 def start(config: Config, services: Services, result: StepResult) -> None:
     """Start a build (or take the existing one, per on-existing) and print its package id."""
     plan = make_plan(config, services)
-    result.version, result.revision = plan.version, plan.revision
+    result.version = plan.version
+    if plan.refusal is not None:
+        raise plan.refusal
+    result.revision = plan.delivers
     if plan.existing is not None:
         package_id = plan.existing.package_id
         result.reused = True

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ci_step.config.validate import Config
-from ci_step.domain.packages import Package, choose_existing, next_version
+from ci_step.domain.packages import (
+    Package,
+    choose_existing,
+    next_version,
+    refuse_other_revision,
+)
+from ci_step.domain.provenance import with_revision
 from ci_step.domain.versions import AUTO_VERSIONS, LATEST, is_revision
 from ci_step.errors import ApiError
 from ci_step.flow.services import Services
@@ -21,6 +27,14 @@ class Plan:
     existing: Package | None = None  # reuse it (Succeeded) or wait for it (in progress)
     # the ids of the packages with this version when the plan was made (None: not listed)
     known: frozenset[str] | None = None
+    # why ``existing`` must not be reused: it was built from another revision
+    refusal: ApiError | None = None
+
+    @property
+    def delivers(self) -> str:
+        """The revision of the package the run delivers: the one it builds, or the one the
+        package it reuses was built from ('' when its texts do not tell)."""
+        return self.revision if self.existing is None else self.existing.built_from
 
     def body(self) -> dict[str, str]:
         """The start request's JSON body."""
@@ -63,7 +77,17 @@ def make_plan(config: Config, services: Services) -> Plan:
     if packages is not None:
         known = frozenset(p.package_id for p in packages if p.version == version)
         if not auto:
-            existing = choose_existing(packages, version, config.on_existing)
-    return Plan(
-        config.app_id, config.branch, revision, version, config.description, existing, known
-    )
+            existing = choose_existing(packages, version, config.on_existing, revision)
+    description = with_revision(config.description, revision)
+    plan = Plan(config.app_id, config.branch, revision, version, description, existing, known)
+    if existing is None:
+        return plan
+    refusal = refuse_other_revision(existing, revision)
+    if refusal is None and not existing.built_from:
+        services.log.warning(
+            f"The revision package {existing.package_id} was built from could not be "
+            f"determined (neither its Name nor its Description names one); it is taken for "
+            f"revision {revision} unchecked, and the revision output stays empty",
+            package_id=existing.package_id,
+        )
+    return replace(plan, refusal=refusal)

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ci_step.domain.answers import text
+from ci_step.domain.provenance import built_from
 from ci_step.domain.settings import EnvironmentSettings, parse_settings
 from ci_step.errors import ApiError
 from ci_step.mendix.build_api import BuildApi
@@ -51,6 +52,13 @@ class DeployedPackage:
 
     package_id: str
     version: str
+    name: str = ""
+    description: str = ""
+
+    @property
+    def built_from(self) -> str:
+        """The revision it was built from, as its Name and Description tell ('': unknown)."""
+        return built_from(self.name, self.description, self.version)
 
 
 class DeployApi:
@@ -97,7 +105,9 @@ class DeployApi:
         package_id = text(data, "PackageId") if isinstance(data, dict) else ""
         if not isinstance(data, dict) or not _SAFE_ID.fullmatch(package_id):
             return None
-        return DeployedPackage(package_id, text(data, "Version"))
+        return DeployedPackage(
+            package_id, text(data, "Version"), text(data, "Name"), text(data, "Description")
+        )
 
     def get_settings(self, app_id: str, mode: str) -> EnvironmentSettings:
         """The environment's constants and scheduled events, as the next start will use them."""

@@ -47,6 +47,18 @@ def run_production(sim: Simulator, workspace: Path, **values: str) -> Run:
     return run_local(sim, workspace, **(PRODUCTION | values))
 
 
+def version_of(service: BuildService, package_id: str) -> str:
+    """The version the Deploy API gives a package: major.minor.patch.revision."""
+    package = next(p for p in service.apps["calc"].packages if p.package_id == package_id)
+    return f"{package.version}.{package.revision}"
+
+
+def start_under_way(environment: SimEnvironment) -> str:
+    """The JobId of the one start of ``environment`` that has not ended."""
+    (job,) = [job for job in environment.jobs.values() if not job.settled]
+    return job.job_id
+
+
 def write_settings(workspace: Path, text: str) -> str:
     (workspace / "settings.yml").write_text(text, encoding="utf-8")
     return "settings.yml"
@@ -252,23 +264,29 @@ def test_rollback_of_a_first_deploy_has_nothing_to_go_back_to(
 
 
 def test_a_rollback_that_fails_too_reports_both(
-    sim: Simulator, production: SimEnvironment, workspace: Path
+    sim: Simulator, service: BuildService, production: SimEnvironment, workspace: Path
 ) -> None:
+    old = production.package_id
     production.start_error, production.start_error_times = "DB_SYNC_FAILED", 1
     production.restore_fails = True
     run = run_production(sim, workspace, rollback="true")
     assert run.code == 7, run.stderr
     message = run.result()["error"]["message"]  # type: ignore[index]
     assert "DB_SYNC_FAILED" in message
-    assert "The rollback failed too" in message
+    # each package is named with its version beside its id
+    new = run.result()["package-id"]
+    assert message.startswith(f"Deploying package {new} (version 1.2.3) to Production failed: ")
+    assert f"The rollback to package {old} (version {version_of(service, old)}) failed too" in (
+        message
+    )
     assert "Now environment Production is stopped, holding the new package" in message
     assert run.result()["rolled-back"] is False
     fix = run.result()["error"]["fix"]  # type: ignore[index]
     assert fix.startswith("Production is down: deploy the package that ran before to it again")
 
 
-def test_a_rollback_whose_start_fails_says_to_start_the_old_package(
-    sim: Simulator, production: SimEnvironment, workspace: Path
+def test_when_both_starts_fail_the_cause_is_said_once_and_the_fix_covers_both(
+    sim: Simulator, service: BuildService, production: SimEnvironment, workspace: Path
 ) -> None:
     old = production.package_id
     production.start_error, production.start_error_times = "DB_SYNC_FAILED", 2  # both starts
@@ -276,15 +294,115 @@ def test_a_rollback_whose_start_fails_says_to_start_the_old_package(
     assert run.code == 7, run.stderr
     error = run.result()["error"]
     assert isinstance(error, dict)
+    message, fix = error["message"], error["fix"]
+    assert message.count("Synchronization of database failed") == 1, message
+    assert (
+        f"The rollback put back package {old} (version {version_of(service, old)}) with the "
+        "database from snapshot "
+    ) in message
+    assert "but its start failed the same way." in message
     assert (
         f"Now environment Production is stopped, holding the package that ran before ({old})"
-        in error["message"]
+        in message
     )
-    assert error["fix"].startswith(
-        "Production is down, holding the package that ran before: start it from the Mendix "
-        "Portal; then "
+    # starting the old package again would fail the same way: the fix answers both starts
+    assert fix.startswith(
+        "Production is down: the rollback's start failed too; for both starts: the database "
+        "could not be brought in line with the new model"
     )
-    assert f"Fix: {error['fix']}" in run.stderr
+    assert fix.count("the database could not be brought") == 1
+    assert "start it from the Mendix Portal" not in fix
+    assert f"Fix: {fix}" in run.stderr
+
+
+def test_when_the_rollbacks_start_fails_otherwise_the_fix_answers_each_cause(
+    sim: Simulator, production: SimEnvironment, workspace: Path
+) -> None:
+    production.hung_starts = 1  # the new package's start outlives start-timeout
+    production.start_error, production.start_error_times = "START_FAILED", 2  # then this
+    run = run_production(sim, workspace, rollback="true", start_timeout="1s", backup="false")
+    assert run.code == 4, run.stderr
+    error = run.result()["error"]
+    assert isinstance(error, dict)
+    assert "did not start within 1s" in error["message"]
+    assert "but its start failed too: " in error["message"]
+    assert "START_FAILED" in error["message"]
+    assert error["fix"] == (
+        "Production is down: the rollback's start failed too: read the environment log in the "
+        "Mendix Portal: the runtime did not start; then, for the first start: raise "
+        "`MENDIX_START_TIMEOUT` or `MENDIX_TIMEOUT`; look at the environment in the Mendix Portal"
+    )
+
+
+def test_the_rollbacks_start_is_bound_by_what_is_left_of_timeout_not_start_timeout(
+    sim: Simulator, production: SimEnvironment, workspace: Path
+) -> None:
+    old = production.package_id
+    production.hung_starts = 1  # the new package's start outlives start-timeout
+    production.start_seconds = 3  # the old one's takes longer than start-timeout too
+    run = run_production(sim, workspace, rollback="true", start_timeout="1s", backup="false")
+    assert run.code == 4, run.stderr  # the new package's start-timeout
+    assert run.result()["rolled-back"] is True, run.stderr
+    assert (production.package_id, production.status) == (old, "Running")
+    message = run.result()["error"]["message"]  # type: ignore[index]
+    assert f"Now environment Production is running the package that ran before ({old})" in (message)
+
+
+def test_a_rollback_whose_start_outlives_the_timeout_is_reported_as_starting(
+    sim: Simulator, production: SimEnvironment, workspace: Path
+) -> None:
+    """The environment reads Stopped while its start goes on: the step's last word says a
+    start is under way, its job and how to watch it, and the fix never asks for a start."""
+    old = production.package_id
+    production.hung_starts = 1  # the new package's start outlives start-timeout
+    production.start_seconds = 600  # the old one's outlives the step's timeout
+    values = inputs(
+        sim,
+        result_file="result.json",
+        rollback="true",
+        start_timeout="1s",
+        timeout="8s",
+        backup="false",
+        **PRODUCTION,
+    )
+    run = run_entrypoint(github_env(workspace, values), workspace)
+    assert run.code == 4, run.stderr
+    job = start_under_way(production)
+    error = run.result()["error"]
+    assert isinstance(error, dict)
+    message, fix = error["message"], error["fix"]
+    assert "asked for its start, which had not ended when `with: timeout:` ran out" in message
+    assert message.endswith(
+        f"Now environment Production is starting the package that ran before ({old}), as far "
+        f"as the step knows: its start job {job} still reported Starting at the last check "
+        "(watch it on the environment's page in the Mendix Portal, or with GET "
+        f"{sim.base_url}/api/1/apps/calc/environments/Production/start/{job})."
+    )
+    assert "stopped" not in message
+    assert fix.startswith(f"Production is still starting (start job {job}): watch that start ")
+    assert "start it" not in fix
+    assert run.result()["rolled-back"] is False
+    summary = (workspace.parent / "file_commands" / "step_summary").read_text("utf-8")
+    assert "is starting the package that ran before" in summary
+    assert production.status == "Stopped"  # as the API says while the start goes on
+    assert calls(sim, "POST", r"/start$") == 2
+
+
+def test_a_start_that_outlives_start_timeout_is_reported_as_under_way(
+    sim: Simulator, production: SimEnvironment, workspace: Path
+) -> None:
+    production.start_seconds = 600
+    run = run_production(sim, workspace, start_timeout="1s", backup="false")
+    assert run.code == 4, run.stderr
+    new, job = run.result()["package-id"], start_under_way(production)
+    error = run.result()["error"]
+    assert isinstance(error, dict)
+    assert (
+        f"Now environment Production is starting the new package {new}: its start job {job} "
+        "is under way (watch it on the environment's page in the Mendix Portal"
+    ) in error["message"]
+    assert error["fix"].startswith(f"Production is still starting (start job {job}): ")
+    assert "deploy the package that ran before" not in error["fix"]
 
 
 def test_start_timeout_with_rollback_exits_4_and_rolls_back(

@@ -9,10 +9,11 @@ The order matters and so does each answer:
 4. start, done only when its job reports ``Started``.
 A failed start (an error code, or start-timeout) brings the tail of the day's app log into
 the error; with rollback the package that ran before is put back (with the database from
-the snapshot, when one was taken) and started. Every failure says the state it leaves the
-environment in. Failures are DeployFailed (exit 7) with the API's error code and a fix;
-the deadline and signals keep their own exit codes, and a rollback never turns a failed
-deploy into a success.
+the snapshot, when one was taken) and started, within what is left of the step's timeout.
+Every failure says the state it leaves the environment in: a start still under way is
+said as such, with its job, never as a stopped environment to start. Failures are
+DeployFailed (exit 7) with the API's error code and a fix; the deadline and signals keep
+their own exit codes, and a rollback never turns a failed deploy into a success.
 """
 
 from __future__ import annotations
@@ -156,8 +157,9 @@ def deploy_package(config: Config, services: Services, package_id: str, result: 
     except (ConfigError, DeadlineExceeded, DeployFailed):
         raise
     except StepError as exc:
+        package = _package(package_id, result.version)
         raise DeployFailed(
-            f"Deploying package {package_id} to {target.environment} failed: {exc.message}",
+            f"Deploying {package} to {target.environment} failed: {exc.message}",
             fix=exc.fix if exc.fix != type(exc).standard_fix() else "",
             error_code=exc.error_code,
         ) from None
@@ -174,6 +176,25 @@ def _environment(target: Deployment, services: Services) -> EnvironmentInfo:
             ]
         )
     return environment
+
+
+def _package(package_id: str, version: str) -> str:
+    """A package as a message names it: its id, and its version when known."""
+    return f"package {package_id} (version {version})" if version else f"package {package_id}"
+
+
+def _fix_of(failure: StepError) -> str:
+    """What to do about ``failure`` of a deploy: its own fix, else the deploy's."""
+    if isinstance(failure, DeadlineExceeded):
+        return failure.fix
+    own = failure.fix if failure.fix != type(failure).standard_fix() else ""
+    return own or DeployFailed.standard_fix()
+
+
+def _same_cause(first: StepError, second: StepError) -> bool:
+    return first.message == second.message or (
+        bool(first.error_code) and first.error_code == second.error_code
+    )
 
 
 def _backups(target: Deployment, services: Services, info: EnvironmentInfo) -> Backups:
@@ -194,6 +215,8 @@ class _Deploy:
         self.mode = target.environment
         self.env = Environment(services, target.app_id, target.environment, target.timing)
         self.before = ""  # the package the environment held before
+        self.before_version = ""  # and its version
+        self.second: StepError | None = None  # how the rollback's start failed, if it did
         self.backups: Backups | None = None
         self.reported = False  # the failure raised already says the environment's state
         self.was_running = False
@@ -203,7 +226,9 @@ class _Deploy:
         self.result.enter("preflight")
         info = _environment(self.target, self.services)
         self.result.environment_url = info.url
-        self.before = self.env.holds() if info.status != "Empty" else ""
+        held = self.env.package() if info.status != "Empty" else None
+        if held is not None:
+            self.before, self.before_version = held.package_id, held.version
         self.was_running = info.status == "Running"
         rerun = self.was_running and self.before == self.package_id
         if not rerun:
@@ -238,32 +263,51 @@ class _Deploy:
         self.result.phase_failed()  # the first failure, whatever a rollback does next
         left = self._left_in()
         cause = failure.message.rstrip(".")
-        message = f"Deploying package {self.package_id} to {self.mode} failed: {cause}."
+        package = _package(self.package_id, self.result.version)
+        message = f"Deploying {package} to {self.mode} failed: {cause}."
         if outcome:
             message += f" {outcome}"
         message += f" Now {left.words}."
         self.reported = True
+        fix = self._up_first(left, _fix_of(failure))
         if isinstance(failure, DeadlineExceeded):
-            raise DeadlineExceeded(message, fix=self._up_first(left, failure.fix)) from None
-        fix = failure.fix if failure.fix != type(failure).standard_fix() else ""
-        fix = self._up_first(left, fix or DeployFailed.standard_fix())
+            raise DeadlineExceeded(message, fix=fix) from None
         raise DeployFailed(message, fix=fix, error_code=failure.error_code) from None
 
     def _up_first(self, left: Left, fix: str) -> str:
-        """When the deploy took down an app that ran, getting it up again comes first."""
-        if not (self.was_running and left.down and self.before):
+        """When the deploy took down an app that ran, getting it up again comes first:
+        while a start of it is under way, that start is watched, never asked for again."""
+        if not (self.was_running and self.before):
             return fix
-        if left.held == self.before:
+        if left.start_job:
             first = (
-                f"{self.mode} is down, holding the package that ran before: start it from "
-                "the Mendix Portal"
+                f"{self.mode} is still starting (start job {left.start_job}): watch that "
+                "start on the environment's page in the Mendix Portal until the app runs, "
+                "and read the environment's log there should it fail"
             )
-        else:
+        elif not left.down:
+            return fix
+        elif left.held != self.before:
             first = (
                 f"{self.mode} is down: deploy the package that ran before to it again "
                 f"({input_name('package-id', self.before)})"
             )
+        elif self.second is not None:
+            return self._both_failed(self.second, fix)
+        else:
+            first = (
+                f"{self.mode} is down, holding the package that ran before: start it from "
+                "the Mendix Portal"
+            )
         return f"{first}; then {fix}" if fix else first
+
+    def _both_failed(self, second: StepError, fix: str) -> str:
+        """The fix when the rollback's start failed too: one that answers both starts."""
+        first = f"{self.mode} is down: the rollback's start failed too"
+        again = _fix_of(second)
+        if again == fix:
+            return f"{first}; for both starts: {fix}"
+        return f"{first}: {again}; then, for the first start: {fix}"
 
     def _doing(self, text: str) -> None:
         """What keeps going on the Mendix side if the step is stopped now."""
@@ -351,7 +395,7 @@ class _Deploy:
         outcome = ""
         if self.target.rollback:
             self.result.enter("rollback")
-            outcome = self._roll_back()
+            outcome = self._roll_back(failure)
         self._failed(failure, outcome)
 
     def _left_in(self) -> Left:
@@ -388,14 +432,15 @@ class _Deploy:
             self.services.log.info(f"  | {line}")
         return lines
 
-    def _roll_back(self) -> str:
+    def _roll_back(self, failure: StepError) -> str:
         """Put back what ran before; what happened, in a sentence."""
         log = self.services.log
         if not self.before:
             log.warning(f"Environment {self.mode} held no package before: nothing to roll back to")
             return f"There is nothing to roll back to: {self.mode} held no package before."
         if self.before == self.package_id:
-            return self._undo_settings()
+            return self._undo_settings(failure)
+        old = _package(self.before, self.before_version)
         log.info(f"Rolling back {self.mode} to the package that ran before", package=self.before)
         try:
             self._doing(f"environment {self.mode} is being stopped for the rollback")
@@ -409,27 +454,47 @@ class _Deploy:
             self._doing(f"{self.mode} is stopped; the rollback's transport may still complete")
             self.env.transport(self.before)
             self._put_settings_back()
-            if self.was_running:
-                self._doing(f"the start of {self.mode} with the package that ran before goes on")
-                self.env.start(auto_sync_db=True)
         except StepError as second:
-            return f"The rollback failed too: {second.message.rstrip('.')}."
-        self.result.rolled_back = True
+            return f"The rollback to {old} failed too: {second.message.rstrip('.')}."
         restored = (
             " with the database from snapshot " + self.result.backup_id
             if self.result.backup_id
             else " on the database as the new model left it"
         )
+        if self.was_running:
+            self._doing(f"the start of {self.mode} with the package that ran before goes on")
+            failed = self._start_again(failure, f"The rollback put back {old}{restored}")
+            if failed:
+                return failed
+        self.result.rolled_back = True
         if not self.was_running:
-            return f"Rolled back: package {self.before} is back{restored} (stopped, as before)."
-        return f"Rolled back: package {self.before} runs again{restored}."
+            return f"Rolled back: {old} is back{restored} (stopped, as before)."
+        return f"Rolled back: {old} runs again{restored}."
+
+    def _start_again(self, failure: StepError, done: str) -> str:
+        """Start what ran before again, within what is left of the step's timeout
+        (start-timeout bounds only the new package's start). '' once it runs; else ``done``
+        and how that start ended, without repeating the cause ``failure`` gave already."""
+        try:
+            self.env.start(auto_sync_db=True, start_timeout=False)
+        except StepError as second:
+            self.second = second
+            if isinstance(second, DeadlineExceeded):  # the state says whether it goes on
+                timeout = input_name("timeout")
+                return (
+                    f"{done} and asked for its start, which had not ended when {timeout} ran out."
+                )
+            if _same_cause(failure, second):
+                return f"{done}, but its start failed the same way."
+            return f"{done}, but its start failed too: {second.message.rstrip('.')}."
+        return ""
 
     def _put_settings_back(self) -> None:
         """The values the settings file changed, as they were (where the model has them)."""
         if self.changes is not None and self.changes.changes:
             settings_flow.undo(self.env, self.changes)
 
-    def _undo_settings(self) -> str:
+    def _undo_settings(self, failure: StepError) -> str:
         """Changed settings kept the app from starting and the package did not change: the
         rollback puts the settings back and starts it again if it ran before."""
         if self.changes is None or not self.changes.changes:
@@ -439,11 +504,14 @@ class _Deploy:
             self._doing(f"environment {self.mode} is being stopped for the rollback")
             self.env.stop()
             self._put_settings_back()
-            if self.was_running:
-                self._doing(f"the start of {self.mode} with its settings as they were goes on")
-                self.env.start(auto_sync_db=True)
         except StepError as second:
             return f"The rollback failed too: {second.message.rstrip('.')}."
+        if self.was_running:
+            self._doing(f"the start of {self.mode} with its settings as they were goes on")
+            done = f"The rollback put the settings of {self.mode} back as they were"
+            failed = self._start_again(failure, done)
+            if failed:
+                return failed
         self.result.rolled_back = True
         if not self.was_running:
             return (

@@ -177,10 +177,14 @@ class DeployApi:
             raise ApiError(f"The Deploy API accepted the start of {mode} but gave no JobId.")
         return job
 
+    def start_url(self, app_id: str, mode: str, job_id: str) -> str:
+        """Where the start job ``job_id`` is read (GET)."""
+        return f"{self._environment(app_id, mode)}/start/{quote(job_id, safe='')}"
+
     def start_status(self, app_id: str, mode: str, job_id: str) -> str:
         data = self.api.call(
             "GET",
-            f"{self._environment(app_id, mode)}/start/{quote(job_id, safe='')}",
+            self.start_url(app_id, mode, job_id),
             doing=f"reading the start of environment {mode}",
             final_codes=START_FAILURES,
         )

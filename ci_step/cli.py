@@ -336,11 +336,12 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
 @click.option(
     "--deploy-error",
     default="",
-    metavar="CODE",
+    metavar="CODE[:times=N]",
     help="Every environment fails deploys with this errorCode: DB_SYNC_FAILED, "
     "MISSING_CONSTANT, STARTUP_ACTION_FAILED, START_FAILED, INSECURE_ADMIN_PASSWORD (start), "
     "INVALID_RUNTIME_VERSION, TRANSPORT_NOT_ALLOWED, PACKAGE_PARSE_FAILED (transport), "
-    "STOP_FAILED.",
+    "STOP_FAILED; with times=N only the next N starts (transports, stops) per environment, "
+    "e.g. DB_SYNC_FAILED:times=1 to watch a rollback.",
 )
 @click.option(
     "--processing",
@@ -402,13 +403,22 @@ def simulate_command(**options: Any) -> None:
         service, faults = prepare(settings)
     except OptionError as exc:
         raise click.BadParameter(str(exc), param_hint=exc.option) from None
-    serve(
-        service,
-        host=settings.host,
-        port=settings.port,
-        storage_port=settings.storage_port,
-        faults=faults,
-    )
+    try:
+        serve(
+            service,
+            host=settings.host,
+            port=settings.port,
+            storage_port=settings.storage_port,
+            faults=faults,
+        )
+    except OptionError as exc:  # nothing wrong with the command: one line, no usage
+        raise _Refused(str(exc)) from None
+
+
+class _Refused(click.ClickException):
+    """An option the command line took that the machine refuses: exit 2, one line."""
+
+    exit_code = 2
 
 
 @cli.command("demo")

@@ -233,17 +233,26 @@ class StepProcess:
         with self._seen:
             return "".join(self._stderr)
 
-    def wait_for(self, text: str, timeout: float = 60) -> None:
-        """Return once a line the step wrote to stderr contains ``text``."""
+    @property
+    def stdout(self) -> str:
+        with self._seen:
+            return "".join(self._stdout)
+
+    def wait_for(self, text: str, timeout: float = 60, *, printed: bool = False) -> None:
+        """Return once a line the step wrote to stderr (``printed``: to stdout) contains
+        ``text``."""
+        lines = self._stdout if printed else self._stderr
 
         def logged() -> bool:
-            return any(text in line for line in self._stderr)
+            return any(text in line for line in lines)
 
         with self._seen:
             self._seen.wait_for(lambda: logged() or self._open == 0, timeout)
             if logged():
                 return
-        raise AssertionError(f"the step did not log {text!r}; its stderr:\n{self.stderr}")
+        raise AssertionError(
+            f"the step did not write {text!r}; its stdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+        )
 
     def finish(self, timeout: float = 90) -> Run:
         """Wait for the exit: the step's Run."""
@@ -281,25 +290,25 @@ def signal_entrypoint(
 
 
 @contextlib.contextmanager
+def simulating(*options: str) -> Iterator[tuple[StepProcess, str]]:
+    """`mendix-build simulate --port 0 OPTIONS` in its own process, once its banner is out:
+    (the process, whose output is read as it comes, the API base URL)."""
+    step = StepProcess(os.environ, Path.cwd(), "simulate", "--port", "0", *options)
+    try:
+        step.wait_for("Stop with Ctrl-C.", printed=True)
+        first = step.stdout.splitlines()[0]
+        assert first.startswith("Mendix Build API simulator at http://127.0.0.1:"), first
+        yield step, first.split(" at ", 1)[1].split(" ", 1)[0]
+    finally:
+        step.process.terminate()
+        step.finish(timeout=10)
+
+
+@contextlib.contextmanager
 def simulate_process(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """`mendix-build simulate --port 0 OPTIONS` in its own process: (process, API base URL)."""
-    process = subprocess.Popen(
-        [sys.executable, str(ENTRYPOINT), "simulate", "--port", "0", *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.startswith("Mendix Build API simulator at http://127.0.0.1:"), first
-        yield process, first.split(" at ", 1)[1].split(" ", 1)[0]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        finally:
-            process.kill()
+    with simulating(*options) as (step, base):
+        yield step.process, base
 
 
 def simulate_inputs(base: str, **overrides: str) -> dict[str, str]:

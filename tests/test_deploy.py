@@ -31,6 +31,7 @@ from tests.conftest import (
     signal_entrypoint,
     simulate_inputs,
     simulate_process,
+    simulating,
 )
 
 ENV_PATH = r"/environments/"
@@ -194,6 +195,23 @@ def test_stop_failure_exits_7(sim: Simulator, acceptance: SimEnvironment, worksp
     run = run_local(sim, workspace, environment="Acceptance", download="false")
     assert_deploy_failed(run, "STOP_FAILED", "stop the environment")
     assert "POST transport" not in deploy_calls(sim)
+
+
+@pytest.mark.parametrize("code", ["STOP_FAILED", "TRANSPORT_NOT_ALLOWED", "START_FAILED"])
+def test_a_deploy_error_for_one_time_fails_one_deploy(
+    code: str, sim: Simulator, acceptance: SimEnvironment, workspace: Path
+) -> None:
+    if code == "STOP_FAILED":
+        acceptance.stop_error, acceptance.stop_error_times = True, 1
+    elif code == "TRANSPORT_NOT_ALLOWED":
+        acceptance.transport_error, acceptance.transport_error_times = code, 1
+    else:
+        acceptance.start_error, acceptance.start_error_times = code, 1
+    first = run_local(sim, workspace, environment="Acceptance", download="false")
+    assert_deploy_failed(first, code, "")
+    again = run_local(sim, workspace, environment="Acceptance", download="false")
+    assert again.code == 0, again.stderr
+    assert acceptance.status == "Running"
 
 
 def test_production_needs_allow_production_and_sends_nothing(
@@ -510,9 +528,43 @@ def test_simulate_command_injects_deploy_errors(workspace: Path) -> None:
     assert_deploy_failed(run, "MISSING_CONSTANT", "constant")
 
 
-def test_simulate_command_refuses_an_unknown_deploy_error() -> None:
+def test_simulate_deploy_error_for_one_start_lets_a_rollback_start_the_old_package(
+    workspace: Path,
+) -> None:
+    options = ("--time-scale", "20", "--seed", "calc:1.0.0:Succeeded:Production")
+    with simulating(*options, "--deploy-error", "DB_SYNC_FAILED:times=1") as (step, base):
+        (seeded,) = [line for line in step.stdout.splitlines() if "package 1.0.0" in line]
+        old = seeded.rsplit(" ", 1)[1]
+        values = simulate_inputs(
+            base,
+            version="2.0.0",
+            environment="Production",
+            allow_production="true",
+            rollback="true",
+            result_file="result.json",
+        )
+        run = run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace)
+        headers = {"Mendix-Username": "demo@example.com", "Mendix-ApiKey": "demo-api-key"}
+        production = f"{base}/api/1/apps/calc/environments/Production"
+        status = requests.get(production, headers=headers, timeout=10).json()["Status"]
+        deployed = requests.get(f"{production}/package", headers=headers, timeout=10).json()
+    result = assert_deploy_failed(run, "DB_SYNC_FAILED", "")
+    assert result["rolled-back"] is True, run.stderr
+    assert (status, deployed["PackageId"]) == ("Running", old)  # the rollback's start worked
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("OOPS", "unknown deploy error 'OOPS'; expected CODE[:times=N], CODE one of"),
+        ("DB_SYNC_FAILED:times=x", "bad value in deploy error setting 'times=x'"),
+        ("DB_SYNC_FAILED:tims=1", "bad deploy error setting 'tims=1'; keys: times"),
+        ("DB_SYNC_FAILED:times=0", "times is how many fail, at least 1 (-1: every one)"),
+    ],
+)
+def test_simulate_command_refuses_a_bad_deploy_error(spec: str, message: str) -> None:
     done = subprocess.run(
-        [sys.executable, str(ENTRYPOINT), "simulate", "--port", "0", "--deploy-error", "OOPS"],
+        [sys.executable, str(ENTRYPOINT), "simulate", "--port", "0", "--deploy-error", spec],
         capture_output=True,
         text=True,
         timeout=30,
@@ -520,7 +572,8 @@ def test_simulate_command_refuses_an_unknown_deploy_error() -> None:
     )
     assert done.returncode == 2
     assert "--deploy-error" in done.stderr
-    assert "DB_SYNC_FAILED" in done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_bad_deploy_inputs_are_all_named_and_nothing_is_sent(

@@ -274,6 +274,20 @@ def test_filter_status_refuses_an_unknown_status_before_any_request(
     assert sim.requests() == []
 
 
+@pytest.mark.parametrize(("given", "meant"), [("Success", "Succeeded"), ("fail", "Failed")])
+def test_filter_status_suggests_the_closest_status(
+    given: str, meant: str, sim: Simulator, workspace: Path
+) -> None:
+    run = run_local(sim, workspace, "list", "--filter-status", given)
+    assert run.code == 2, run.stderr
+    assert (
+        f"--filter-status '{given}' is not a package status (did you mean '{meant}'?): one of "
+        in run.stderr
+    )
+    assert run.stdout == ""
+    assert sim.requests() == []
+
+
 # -- the speller's rules, in-process --------------------------------------------------------
 
 

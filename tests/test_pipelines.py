@@ -98,6 +98,22 @@ def test_success_builds_downloads_and_reports(
     assert "Download" in run.stderr
 
 
+def test_github_summary_of_a_build_alone_has_no_deploy_rows(
+    sim: Simulator, workspace: Path
+) -> None:
+    run = run_entrypoint(github_env(workspace, inputs(sim)), workspace)
+    outputs = check_common("github", run, 0, "success")
+    assert outputs["deploy-result"] == "skipped"  # the outputs keep every name
+    summary = (workspace.parent / "file_commands" / "step_summary").read_text("utf-8")
+    rows = [line.split("|")[1].strip() for line in summary.splitlines() if line.startswith("| ")]
+    assert "package-id" in rows
+    assert "Download" in rows
+    deploy = {"environment", "environment-url", "deployed", "deploy-result", "backup-id"}
+    assert deploy.isdisjoint(rows)
+    assert {"rolled-back", "settings-changed"}.isdisjoint(rows)
+    assert not any(row.startswith(("Deploy", "Snapshot")) for row in rows)
+
+
 @pytest.mark.parametrize("ci", CIS)
 def test_failed_build_exits_1_with_outputs(ci: str, sim: Simulator, workspace: Path) -> None:
     run = run_entrypoint(CIS[ci](workspace, inputs(sim, revision=FAILING)), workspace)

@@ -337,6 +337,19 @@ def test_list_table_json_and_filters(
     assert [p["PackageId"] for p in json.loads(by_version.stdout)] == [bad.package_id]
 
 
+def test_list_shows_sizes_as_people_read_them_and_exact_bytes_in_json(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    service.apps["calc"].package_size = 2_000_000
+    big = service.seed_package("calc", "1.0.0")
+    table = run_local(sim, workspace, "list")
+    assert table.code == 0, table.stderr
+    (row,) = [line for line in table.stdout.splitlines() if line.startswith(big.package_id)]
+    assert row.endswith("  1.9 MiB")
+    as_json = run_local(sim, workspace, "list", "--json")
+    assert [p["Size"] for p in json.loads(as_json.stdout)] == [2_000_000]
+
+
 def test_delete_and_package_in_use(sim: Simulator, service: BuildService, workspace: Path) -> None:
     free = service.seed_package("calc", "1.0.0")
     deployed = service.seed_package("calc", "1.0.1", in_use=True)

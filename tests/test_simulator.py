@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -14,7 +18,16 @@ import requests
 from ci_step.simulator import BuildService, Durations, Fault, Simulator, content
 from ci_step.simulator.faults import parse_fault
 from ci_step.simulator.state import DEFAULT_SIZE
-from tests.conftest import API_KEY, ENTRYPOINT, GIT_HEAD, USER, simulate_process
+from tests.conftest import (
+    API_KEY,
+    ENTRYPOINT,
+    GIT_HEAD,
+    USER,
+    base_env,
+    run_entrypoint,
+    simulate_process,
+    simulating,
+)
 from tests.rig import Rig
 
 AUTH = {"Mendix-Username": USER, "Mendix-ApiKey": API_KEY}
@@ -337,3 +350,78 @@ def test_simulate_refuses_a_package_too_small_for_a_zip() -> None:
     )
     assert done.returncode == 2
     assert "ZIP archive of at least 120 bytes" in done.stderr
+
+
+@pytest.mark.parametrize("option", ["--port", "--storage-port"])
+def test_simulate_on_a_port_in_use_says_so_in_one_line(option: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, str(ENTRYPOINT), "simulate", "--port", "0", option, str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is in use ({option}): choose another, "
+        f"or {option} 0 for any free one"
+    ]
+
+
+def test_simulate_banner_says_which_credentials_it_takes_and_how_to_pass_them(
+    tmp_path: Path,
+) -> None:
+    options = ("--username", "tester@example.com", "--api-key", "sim-key-0042", "--app", "calc")
+    with simulating(*options) as (step, base):
+        banner = step.stdout.splitlines()
+        assert banner[1].startswith(
+            "Accepting Mendix-Username tester@example.com with Mendix-ApiKey sim-key-0042"
+        )
+        # the next line is for a shell; the variables it sets are what mendix-build reads
+        words = shlex.split(banner[2])
+        assert words[0] == "export"
+        variables = dict(word.split("=", 1) for word in words[1:])
+        assert variables == {
+            "MENDIX_BASE_URL": base,
+            "MENDIX_USERNAME": "tester@example.com",
+            "MENDIX_API_KEY": "sim-key-0042",
+        }
+        env = base_env(tmp_path) | variables | {"MENDIX_APP_ID": "calc"}
+        listed = run_entrypoint(env, tmp_path, "list")
+    assert listed.code == 0, listed.stderr
+    assert listed.stdout.startswith("PACKAGE ID")
+
+
+def test_simulate_logs_each_request_on_one_line_without_the_key() -> None:
+    key, wrong = "sim-key-0042", "not-the-key-0077"
+    with simulating("--api-key", key, "--seed", "calc:1.0.0") as (step, base):
+        lines: list[str] = []
+
+        def get(url: str, status: int, shown: str = "", **kwargs: Any) -> requests.Response:
+            """GET ``url``; return once the simulator has logged its line (the path
+            ``shown``, when not the URL's own)."""
+            response = requests.get(url, timeout=10, **kwargs)
+            assert response.status_code == status
+            lines.append(f"GET {shown or urlsplit(url).path} {status}")
+            step.wait_for(lines[-1])
+            return response
+
+        headers = {"Mendix-Username": "demo@example.com", "Mendix-ApiKey": key}
+        packages = f"{base}/api/1/apps/calc/packages"
+        package_id = get(packages, 200, headers=headers).json()[0]["PackageId"]
+        get(packages, 401, headers=headers | {"Mendix-ApiKey": wrong})
+        described = get(f"{packages}/{package_id}", 200, params={"url": "true"}, headers=headers)
+        location = described.json()["Url"]["Location"]
+        token, name = location.split("/mda/", 1)[1].split("/", 1)
+        get(location, 206, f"/mda/…/{name}", headers={"Range": "bytes=0-9"})
+        logged = step.stderr
+    assert logged.splitlines() == lines
+    assert key not in logged
+    assert wrong not in logged
+    assert token not in logged

@@ -17,8 +17,19 @@ def package_status(text: str) -> str:
     """A package Status given in any case, as the API spells it (ValueError: not one)."""
     found = next((status for status in STATUSES if status.casefold() == text.casefold()), None)
     if found is None:
-        raise ValueError(f"is not a package status: one of {', '.join(STATUSES)} (any case)")
+        raise ValueError(
+            f"is not a package status{_nearest(text)}: one of {', '.join(STATUSES)} (any case)"
+        )
     return found
+
+
+def _nearest(text: str) -> str:
+    """' (did you mean 'Succeeded'?)' for the status closest to ``text``, if one is close."""
+    import difflib  # only for a status that is not one
+
+    by_key = {status.casefold(): status for status in STATUSES}
+    near = difflib.get_close_matches(text.casefold(), list(by_key), n=1, cutoff=0.6)
+    return f" (did you mean '{by_key[near[0]]}'?)" if near else ""
 
 
 @dataclass(frozen=True)

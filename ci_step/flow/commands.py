@@ -151,7 +151,8 @@ def table(packages: list[Package]) -> str:
             if p.creation_date
             else ""
         )
-        rows.append((p.package_id, p.version, p.status, created, str(p.size or "")))
+        size = "" if p.size is None else format_size(p.size)  # exact bytes: --json
+        rows.append((p.package_id, p.version, p.status, created, size))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

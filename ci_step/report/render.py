@@ -8,7 +8,7 @@ import secrets
 
 from ci_step.errors import OutputError, StepError
 from ci_step.inert import printable
-from ci_step.report.result import PHASES, StepResult, output_key
+from ci_step.report.result import DEPLOY_OUTPUTS, PHASES, StepResult, output_key
 from ci_step.units import format_duration, format_size
 
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses a dotenv report of 5 KiB or more
@@ -97,7 +97,8 @@ def step_summary(result: StepResult) -> str:
         lines += ["Settings changed (old → new):", "", *_block(result.settings_changes), ""]
     lines += ["| Output | Value |", "| --- | --- |"]
     for name, value in result.outputs().items():
-        lines.append(f"| {name} | {_code(value)} |")
+        if result.environment or name not in DEPLOY_OUTPUTS:  # a build alone: no deploy rows
+            lines.append(f"| {name} | {_code(value)} |")
     return "\n".join(lines) + "\n\n"
 
 

@@ -26,6 +26,18 @@ OUTPUT_NAMES: tuple[str, ...] = (
     "rolled-back",
     "settings-changed",
 )
+# The outputs only a step that deploys fills in.
+DEPLOY_OUTPUTS = frozenset(
+    {
+        "environment",
+        "environment-url",
+        "deployed",
+        "deploy-result",
+        "backup-id",
+        "rolled-back",
+        "settings-changed",
+    }
+)
 
 
 # The phases a step goes through, in order, as a person names them after "while".

@@ -22,6 +22,7 @@ from typing import Any
 
 from ci_step.simulator import settings
 from ci_step.simulator.backup_jobs import SimRestore, SimSnapshot
+from ci_step.simulator.faults import parse_settings
 from ci_step.simulator.logs import LogEvent, start_failure
 from ci_step.simulator.packages import MODEL_CONSTANTS, MODEL_EVENTS, SimPackage
 from ci_step.simulator.reply import Reply, error
@@ -43,6 +44,30 @@ TRANSPORT_ERRORS = {
     "TRANSPORT_NOT_ALLOWED": (403, "No access to transport to environment '{mode}'."),
     "PACKAGE_PARSE_FAILED": (500, "Failed to parse deployment package file."),
 }
+DEPLOY_ERRORS = (*START_ERRORS, *TRANSPORT_ERRORS, "STOP_FAILED")
+
+
+@dataclass(frozen=True)
+class DeployError:
+    """A failure every environment answers: a start, transport or stop error ``code`` (one
+    of DEPLOY_ERRORS), for the next ``times`` starts, transports or stops (-1: all)."""
+
+    code: str = ""
+    times: int = -1
+
+
+def parse_deploy_error(spec: str) -> DeployError:
+    """``CODE[:times=N]``, as ``--fault`` takes its settings: ``DB_SYNC_FAILED:times=1``."""
+    code, _, rest = spec.partition(":")
+    if code not in DEPLOY_ERRORS:
+        raise ValueError(
+            f"unknown deploy error {code!r}; expected CODE[:times=N], CODE one of "
+            + ", ".join(DEPLOY_ERRORS)
+        )
+    failure = DeployError(code, **parse_settings(rest, {"times": int}, "deploy error"))
+    if failure.times < 1 and failure.times != -1:
+        raise ValueError(f"{spec!r}: times is how many fail, at least 1 (-1: every one)")
+    return failure
 
 
 @dataclass
@@ -72,10 +97,12 @@ class SimEnvironment:
     # behaviours to provoke
     processing: int = 0  # transports answered 503 "still being processed" first
     transport_error: str = ""  # one of TRANSPORT_ERRORS
+    transport_error_times: int = -1  # how many transports answer it (-1: every one)
     start_error: str = ""  # one of START_ERRORS: the start job ends with it
     start_error_times: int = -1  # how many starts end with start_error (-1: every one)
     hung_starts: int = 0  # how many of the next starts never end (until a stop)
     stop_error: bool = False  # stop answers 500 STOP_FAILED
+    stop_error_times: int = -1  # how many stops answer it (-1: every one)
     start_seconds: float = 2.0  # simulated seconds a start job stays Starting
     stop_seconds: float = 0.0  # simulated seconds a stop takes to show as Stopped
     stopping_until: float = 0.0
@@ -166,23 +193,31 @@ def default_environments(app_id: str) -> dict[str, SimEnvironment]:
 
 
 def misbehave(
-    environment: SimEnvironment, *, error_code: str = "", processing: int = 0, start_seconds: float
+    environment: SimEnvironment,
+    *,
+    failure: DeployError | None = None,
+    processing: int = 0,
+    start_seconds: float,
 ) -> None:
-    """Make an environment answer as asked: ``error_code`` is a start, transport or stop
-    failure (STOP_FAILED); ``processing`` transports are answered 503 first."""
-    if error_code in START_ERRORS:
-        environment.start_error = error_code
-    elif error_code in TRANSPORT_ERRORS:
-        environment.transport_error = error_code
-    elif error_code == "STOP_FAILED":
-        environment.stop_error = True
-    elif error_code:
-        raise ValueError(
-            f"unknown deploy error {error_code!r}; expected one of "
-            + ", ".join([*START_ERRORS, *TRANSPORT_ERRORS, "STOP_FAILED"])
-        )
+    """Make an environment answer as asked: ``failure`` is a start, transport or stop
+    failure; ``processing`` transports are answered 503 first."""
+    code, times = (failure.code, failure.times) if failure else ("", -1)
+    if code in START_ERRORS:
+        environment.start_error, environment.start_error_times = code, times
+    elif code in TRANSPORT_ERRORS:
+        environment.transport_error, environment.transport_error_times = code, times
+    elif code == "STOP_FAILED":
+        environment.stop_error, environment.stop_error_times = True, times
     environment.processing = processing
     environment.start_seconds = start_seconds
+
+
+def _now_fails(times: int) -> tuple[bool, int]:
+    """Whether a failure set for ``times`` more calls (-1: every one) happens on this call,
+    and how many calls it is then set for."""
+    if times == 0:
+        return False, 0
+    return True, times - 1 if times > 0 else -1
 
 
 def find(environments: dict[str, SimEnvironment], mode: str) -> SimEnvironment | None:
@@ -217,7 +252,9 @@ def deployed_package(environment: SimEnvironment, packages: list[SimPackage], no
 
 def stop(environment: SimEnvironment, now: float) -> Reply:
     if environment.stop_error:
-        return error(500, "STOP_FAILED", "Cannot stop app: the runtime did not respond.")
+        fails, environment.stop_error_times = _now_fails(environment.stop_error_times)
+        if fails:
+            return error(500, "STOP_FAILED", "Cannot stop app: the runtime did not respond.")
     if environment.current_status(now) == "Running":
         environment.status = "Stopping"
         environment.stopping_until = now + environment.stop_seconds
@@ -253,8 +290,10 @@ def transport(
             f"The '{environment.mode}' environment must be stopped to do transport.",
         )
     if environment.transport_error:
-        status, text = TRANSPORT_ERRORS[environment.transport_error]
-        return error(status, environment.transport_error, text.format(mode=environment.mode))
+        fails, environment.transport_error_times = _now_fails(environment.transport_error_times)
+        if fails:
+            status, text = TRANSPORT_ERRORS[environment.transport_error]
+            return error(status, environment.transport_error, text.format(mode=environment.mode))
     if environment.processing > 0:
         environment.processing -= 1
         return error(
@@ -308,11 +347,10 @@ def start(environment: SimEnvironment, data: object, now: float) -> Reply:
 
 def _start_error(environment: SimEnvironment) -> str:
     """The error this start ends with, counting down ``start_error_times``."""
-    if not environment.start_error or environment.start_error_times == 0:
+    if not environment.start_error:
         return ""
-    if environment.start_error_times > 0:
-        environment.start_error_times -= 1
-    return environment.start_error
+    fails, environment.start_error_times = _now_fails(environment.start_error_times)
+    return environment.start_error if fails else ""
 
 
 def job(environment: SimEnvironment, job_id: str, now: float) -> Reply:

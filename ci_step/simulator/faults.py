@@ -89,20 +89,27 @@ def parse_fault(spec: str) -> Fault:
     kind, _, rest = spec.partition(":")
     if kind not in FAULT_KINDS:
         raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}")
-    values: dict[str, Any] = {}
-    for item in filter(None, rest.split(",")):
-        key, eq, text = item.partition("=")
-        key = key.strip().replace("-", "_")
-        convert = _FAULT_FIELDS.get(key)
-        if convert is None or not eq:
-            raise ValueError(f"bad fault setting {item!r}; keys: {', '.join(_FAULT_FIELDS)}")
-        if convert is bool:
-            values[key] = text.strip().lower() in ("1", "true", "yes")
-        else:
-            try:
-                values[key] = convert(text.strip())
-            except ValueError:
-                raise ValueError(f"bad value in fault setting {item!r}") from None
+    values = parse_settings(rest, _FAULT_FIELDS, "fault")
     if kind in ("truncate", "expire", "ignore-range", "not-zip"):
         values.setdefault("listener", "storage")
     return Fault(kind, **values)
+
+
+def parse_settings(text: str, fields: dict[str, type], what: str) -> dict[str, Any]:
+    """``key=value,...`` (``-`` in a key reads as ``_``), each value converted by its
+    field's type; ValueError names the setting ``what`` cannot take."""
+    values: dict[str, Any] = {}
+    for item in filter(None, text.split(",")):
+        key, eq, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        convert = fields.get(key)
+        if convert is None or not eq:
+            raise ValueError(f"bad {what} setting {item!r}; keys: {', '.join(fields)}")
+        if convert is bool:
+            values[key] = value.strip().lower() in ("1", "true", "yes")
+        else:
+            try:
+                values[key] = convert(value.strip())
+            except ValueError:
+                raise ValueError(f"bad value in {what} setting {item!r}") from None
+    return values

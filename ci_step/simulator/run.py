@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 import threading
 from dataclasses import dataclass
@@ -9,10 +10,15 @@ from dataclasses import dataclass
 import click
 
 from ci_step.simulator.content import MIN_SIZE
-from ci_step.simulator.environments import SimEnvironment, misbehave
+from ci_step.simulator.environments import (
+    DeployError,
+    SimEnvironment,
+    misbehave,
+    parse_deploy_error,
+)
 from ci_step.simulator.faults import Fault, parse_fault
 from ci_step.simulator.packages import Constant, Durations
-from ci_step.simulator.server import Simulator
+from ci_step.simulator.server import ListenError, Simulator
 from ci_step.simulator.state import BuildService
 
 
@@ -67,6 +73,10 @@ def prepare(options: SimulateOptions) -> tuple[BuildService, list[Fault]]:
         faults = [parse_fault(spec) for spec in options.faults]
     except ValueError as exc:
         raise OptionError(str(exc), "--fault") from None
+    try:
+        failure = parse_deploy_error(options.deploy_error) if options.deploy_error else None
+    except ValueError as exc:
+        raise OptionError(str(exc), "--deploy-error") from None
     service = build_service(
         username=options.username,
         api_key=options.api_key,
@@ -91,7 +101,7 @@ def prepare(options: SimulateOptions) -> tuple[BuildService, list[Fault]]:
     for sim_app in service.apps.values():
         sim_app.backup_access = not options.no_backup_access
         for environment in sim_app.environments.values():
-            _misbehave(environment, options)
+            _misbehave(environment, options, failure)
     return service, faults
 
 
@@ -111,16 +121,15 @@ def _seed(service: BuildService, seed: str) -> None:
     service.seed_package(app, version, status or "Succeeded", deployed_to=mode)
 
 
-def _misbehave(environment: SimEnvironment, options: SimulateOptions) -> None:
-    try:
-        misbehave(
-            environment,
-            error_code=options.deploy_error,
-            processing=options.processing,
-            start_seconds=options.start_seconds,
-        )
-    except ValueError as exc:
-        raise OptionError(str(exc), "--deploy-error") from None
+def _misbehave(
+    environment: SimEnvironment, options: SimulateOptions, failure: DeployError | None
+) -> None:
+    misbehave(
+        environment,
+        failure=failure,
+        processing=options.processing,
+        start_seconds=options.start_seconds,
+    )
     environment.snapshot_fails = options.snapshot_fails
     environment.restore_fails = options.restore_fails
     environment.log_lines = options.log_lines
@@ -162,17 +171,50 @@ def build_service(
 def serve(
     service: BuildService, *, host: str, port: int, storage_port: int, faults: list[Fault]
 ) -> None:
-    simulator = Simulator(service, host=host, port=port, storage_port=storage_port)
+    """Serve until SIGINT or SIGTERM, each request logged on a line of stderr; OptionError
+    when a port cannot be listened on."""
+    try:
+        simulator = Simulator(service, host=host, port=port, storage_port=storage_port)
+    except ListenError as exc:
+        option = "--port" if exc.listener == "api" else "--storage-port"
+        if exc.port_taken:
+            message = (
+                f"port {exc.port} on {exc.host} is in use ({option}): choose another, "
+                f"or {option} 0 for any free one"
+            )
+            raise OptionError(message, option) from None
+        where = f"{exc.host}:{exc.port} (--host, {option})"
+        raise OptionError(f"cannot listen on {where}: {exc.reason}", option) from None
     for fault in faults:
         simulator.add_fault(fault)
+    simulator.on_answer = lambda entry: click.echo(entry.line(), err=True)
     simulator.start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    _banner(simulator, faults)
+    stop.wait()
+    simulator.stop()
+
+
+def _banner(simulator: Simulator, faults: list[Fault]) -> None:
+    """Where it listens, the credentials it takes and how to hand them to mendix-build,
+    the apps with their packages and environments, the faults."""
+    service = simulator.service
     click.echo(
         f"Mendix Build API simulator at {simulator.base_url} (storage host {simulator.storage_url})"
     )
-    click.echo(f"Accepting Mendix-Username {service.username}; apps:")
+    click.echo(
+        f"Accepting Mendix-Username {service.username} with Mendix-ApiKey {service.api_key}; "
+        "for mendix-build:"
+    )
+    variables = {
+        "MENDIX_BASE_URL": simulator.base_url,
+        "MENDIX_USERNAME": service.username,
+        "MENDIX_API_KEY": service.api_key,
+    }
+    click.echo("  export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items()))
+    click.echo("Apps:")
     for app in service.apps.values():
         heads = ", ".join(f"{name} @ {rev}" for name, rev in app.branches.items())
         click.echo(f"  {app.app_id} ({app.repo}, project {app.project_id}): {heads}")
@@ -187,6 +229,5 @@ def serve(
         click.echo(f"    environments: {modes}")
     for fault in faults:
         click.echo(f"Fault: {fault}")
+    click.echo("Each request is logged on a line of stderr.")
     click.echo("Stop with Ctrl-C.")
-    stop.wait()
-    simulator.stop()

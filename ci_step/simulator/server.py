@@ -2,12 +2,14 @@
 
 Two listeners on loopback: the API (``/api/1/...``) and a storage host that
 serves ``?url=true`` locations, so tests can see which host got which headers.
-Every request is logged; faults are matched per request and used up.
+Every request is logged (and handed to ``on_answer`` once answered, for a person to
+watch); faults are matched per request and used up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import re
 import socket
@@ -15,6 +17,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -47,6 +50,30 @@ class SimRequest:
     body: bytes
     at: float = field(default_factory=time.monotonic)
     fault: str = ""
+    status: int = 0  # the status answered (0: none, e.g. the connection was reset)
+
+    def line(self) -> str:
+        """One line for a person: method, path and status; never a header, so never a key.
+        A storage location's token (its signature) is left out too."""
+        path = _TOKEN.sub(r"\1…/", self.path) if self.listener == "storage" else self.path
+        answered = str(self.status) if self.status else "no answer"
+        fault = f" (fault: {self.fault})" if self.fault else ""
+        return f"{self.method} {path} {answered}{fault}"
+
+
+_TOKEN = re.compile(r"^(/[^/]+/)[^/]+/")  # /mda/{token}/…, /logs/{token}/…
+
+
+class ListenError(Exception):
+    """A listener could not open its address: ``port_taken`` (the port is in use) or the
+    system's ``reason``."""
+
+    def __init__(self, listener: str, address: tuple[str, int], cause: OSError) -> None:
+        self.listener = listener
+        self.host, self.port = address
+        self.port_taken = cause.errno == errno.EADDRINUSE
+        self.reason = "the port is in use" if self.port_taken else cause.strerror or str(cause)
+        super().__init__(f"cannot listen on {self.host}:{self.port}: {self.reason}")
 
 
 class Simulator:
@@ -56,11 +83,16 @@ class Simulator:
         self.service = service
         self.faults: list[Fault] = []
         self.log: list[SimRequest] = []
+        self.on_answer: Callable[[SimRequest], None] | None = None  # each request, answered
         self._lock = threading.Lock()
-        self._servers = [
-            _Server((host, port), _handler_for(self, "api")),
-            _Server((host, storage_port), _handler_for(self, "storage")),
-        ]
+        self._servers: list[_Server] = []
+        try:
+            for listener, at in (("api", port), ("storage", storage_port)):
+                self._servers.append(_listen(self, listener, (host, at)))
+        except ListenError:
+            for server in self._servers:
+                server.server_close()
+            raise
         self._threads: list[threading.Thread] = []
         service.storage_base = _url(self._servers[1])
 
@@ -137,6 +169,13 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def _listen(sim: Simulator, listener: str, address: tuple[str, int]) -> _Server:
+    try:
+        return _Server(address, _handler_for(sim, listener))
+    except OSError as exc:
+        raise ListenError(listener, address, exc) from None
+
+
 def _url(server: _Server) -> str:
     host, port = server.server_address[:2]
     name = host.decode() if isinstance(host, bytes) else str(host)
@@ -158,6 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in two writes
     simulator: Simulator
     role: str
+    _entry: SimRequest  # the request being answered
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -182,14 +222,22 @@ class _Handler(BaseHTTPRequestHandler):
         entry = SimRequest(
             self.role, self.command, split.path, dict(parse_qsl(split.query)), headers, body
         )
-        fault = self.simulator.take_fault(self.role, self.command, split.path)
+        self._entry = entry
+        try:
+            self._answer(entry)
+        finally:
+            if self.simulator.on_answer is not None:
+                self.simulator.on_answer(entry)
+
+    def _answer(self, entry: SimRequest) -> None:
+        fault = self.simulator.take_fault(self.role, self.command, entry.path)
         entry.fault = fault.kind if fault else ""
         self.simulator.record(entry)
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
             fault = None
         if fault is not None and fault.kind in ("status", "reset") and fault.process:
-            self._reply(split.path, entry, None)
+            self._reply(entry.path, entry, None)
         if fault is not None and fault.kind == "status":
             self._send_status(fault)
             return
@@ -200,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
             status = fault.status if 300 <= fault.status < 400 else 302
             self._send(Reply(status, b"", headers={"Location": fault.location or self.path}))
             return
-        reply = self._reply(split.path, entry, fault)
+        reply = self._reply(entry.path, entry, fault)
         if fault is not None and fault.kind == "rewrite":
             _rewrite(reply.body, fault.field_name, fault.field_value)
         self._send(reply, fault)
@@ -261,6 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
             length = len(payload)
         if reply.close:
             self.close_connection = True
+        self._entry.status = reply.status
         try:
             if slow_head:
                 self._paced(self._head(reply, length), pace)

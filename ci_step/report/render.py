@@ -94,7 +94,7 @@ def step_summary(result: StepResult) -> str:
         ]
     lines += _phases(result)
     if result.settings_changes:
-        lines += ["Settings changed (old → new):", "", *_block(result.settings_changes), ""]
+        lines += ["Settings changed:", "", *_block(result.settings_changes), ""]
     lines += ["| Output | Value |", "| --- | --- |"]
     for name, value in result.outputs().items():
         lines.append(f"| {name} | {_code(value)} |")

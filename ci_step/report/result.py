@@ -71,7 +71,7 @@ class StepResult:
     rolled_back: bool = False  # the package that ran before runs again
     error: StepError | None = None
     exit_code: int = 70
-    settings_changes: list[str] = field(default_factory=list)  # "constant M.N: old → new"
+    settings_changes: list[str] = field(default_factory=list)  # "constant M.N: set to 50"
     log_tail: list[str] = field(default_factory=list)  # the app log's last lines, on a failed start
     on_mendix: str = ""  # what keeps going on the Mendix side if the step stops now
     # For people (the log's closing line, the step summary), not outputs:

@@ -1,6 +1,7 @@
 """Settings files carry values, never secrets out: a constant's value before the change is
 never shown; ``${NAME}`` reads only the variables settings-variables allows and never the
-step's own secrets nor the CI's tokens. Each through the entrypoint, as each CI runs it."""
+step's own secrets nor the CI's tokens; a short secret (``true``, ``1234``) never corrupts
+an output a program reads. Each through the entrypoint, as each CI runs it."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import pytest
 
 from ci_step.config.parsers import settings_variables
 from ci_step.domain.settings import Allowed
-from ci_step.secrets import REGISTRY
+from ci_step.report.result import StepResult
+from ci_step.secrets import REGISTRY, redact
 from ci_step.simulator import BuildService, Simulator
 from ci_step.simulator.environments import SimEnvironment
 from ci_step.simulator.packages import constants_of
 from ci_step.simulator.settings import Setting
+from tests.ci_formats import github_file_command, gitlab_dotenv, java_properties
 from tests.conftest import (
     API_KEY,
     Run,
@@ -278,3 +281,94 @@ def test_a_bad_settings_variables_exits_2_naming_the_input(
     assert run.code == 2, run.stderr
     assert f"MENDIX_SETTINGS_VARIABLES {message}" in run.stderr
     assert sim.requests() == []
+
+
+# -- 3. a short secret never corrupts what a program reads ---------------------------------
+
+
+def outputs_of(ci: str, run: Run) -> dict[str, str]:
+    """The outputs as the CI reads them, by output name."""
+    if ci == "github":
+        text = (run.workspace.parent / "file_commands" / "set_output").read_text("utf-8")
+        return github_file_command(text)
+    if ci == "gitlab":
+        read = gitlab_dotenv((run.workspace / "mendix-build.env").read_bytes())
+    else:
+        read = java_properties(run.file("mendix-build.properties"))
+        document = json.loads(run.file("mendix-build.json"))
+        assert document == json.loads(run.file("result.json"))
+    return {
+        key.removeprefix("MENDIX_").lower().replace("_", "-"): value for key, value in read.items()
+    }
+
+
+@pytest.mark.parametrize("ci", list(CIS))
+def test_a_short_secret_never_corrupts_numbers_booleans_or_the_json(
+    ci: str, sim: Simulator, service: BuildService, acceptance: SimEnvironment, workspace: Path
+) -> None:
+    service.apps["calc"].package_size = 123_400  # the size holds the secret 1234
+    path = write_settings(
+        workspace,
+        "constants:\n"
+        "  MyFirstModule.AuditEnabled: ${APP_FLAG}\n"
+        "  MyFirstModule.PageSize: ${APP_CODE}\n"
+        "  Calc.ApiToken: ${APP_WORD}\n"
+        "  MyFirstModule.ApiUrl: https://api.example.com/v1234/true\n",
+    )
+    values = inputs(
+        sim,
+        environment="Acceptance",
+        result_file="result.json",
+        settings_file=path,
+        settings_variables="APP_*",
+        log_format="json",
+    )
+    secrets = {"APP_FLAG": "true", "APP_CODE": "1234", "APP_WORD": "success"}
+    env = CIS[ci](workspace, values) | secrets
+    run = run_entrypoint(env, workspace)
+    assert run.code == 0, run.stderr
+    assert acceptance.constants["MyFirstModule.PageSize"].value == "1234"
+    document = json.loads(run.file("result.json"))
+    assert (document["result"], document["deploy-result"]) == ("success", "success")
+    assert (document["deployed"], document["reused"], document["rolled-back"]) == (
+        True,
+        False,
+        False,
+    )
+    assert (document["artifact-size"], document["settings-changed"]) == (123_400, 4)
+    assert document["settings-changes"] == [
+        "constant MyFirstModule.AuditEnabled: set from ${APP_FLAG}",
+        "constant MyFirstModule.PageSize: set from ${APP_CODE}",
+        "constant Calc.ApiToken: set from ${APP_WORD}",
+        "constant MyFirstModule.ApiUrl: set to https://api.example.com/v***/***",  # free text
+    ]
+    outputs = outputs_of(ci, run)
+    assert (outputs["deployed"], outputs["reused"], outputs["rolled-back"]) == (
+        "true",
+        "false",
+        "false",
+    )
+    assert (outputs["artifact-size"], outputs["settings-changed"]) == ("123400", "4")
+    assert (outputs["result"], outputs["deploy-result"]) == ("success", "success")
+    assert outputs["package-id"] == document["package-id"] != ""
+    for line in run.stderr.splitlines():
+        if not line.startswith("::"):
+            json.loads(line)  # every log line is JSON still
+    closing = json.loads(run.stderr.splitlines()[-1])
+    assert closing["size"] == 123_400
+
+
+def test_an_id_is_masked_only_whole_and_the_steps_words_never() -> None:
+    for secret in ("success", "4d2f", "snap-77"):
+        REGISTRY.add(secret)
+    result = StepResult(
+        package_id="a1b2-4d2f-9",  # holds a secret: an id is never cut
+        backup_id="snap-77",  # is one: a server echoing a secret as an id
+        deploy_result="success",
+        environment_url="https://calc-4d2f.example.com",
+    )
+    result.succeed()
+    clean = result.redacted(redact)
+    assert (clean.result, clean.deploy_result) == ("success", "success")
+    assert (clean.package_id, clean.backup_id) == ("a1b2-4d2f-9", "***")
+    assert clean.environment_url == "https://calc-***.example.com"

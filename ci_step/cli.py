@@ -76,6 +76,7 @@ DEPLOY = (
     "backup",
     "rollback",
     "settings-file",
+    "settings-variables",
     "promote-from",
 )
 ALL = tuple(spec.name for spec in INPUTS)

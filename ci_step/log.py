@@ -55,12 +55,12 @@ def _json(record: dict[str, Any]) -> str:
 
 
 def render(log_format: str, level: str, event: str, fields: dict[str, Any]) -> str:
-    """One log line, without its line break. Values were redacted before rendering
-    (escapes would hide a secret from the registry); the whole line once more after,
-    then no line of it may be a command."""
+    """One log line, without its line break. Texts are redacted before rendering (escapes
+    would hide a secret from the registry), never the line after: a short secret must not
+    turn a number into ``***`` nor break a JSON line. No line of it may be a command."""
     record = _record(level, event, fields)
     text = _json(record) if log_format == "json" else _console(level, record)
-    return inert(redact(text))
+    return inert(text)
 
 
 class Log(Protocol):

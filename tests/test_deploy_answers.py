@@ -131,14 +131,14 @@ def test_settings_changes_and_the_whole_collection_written_back() -> None:
         {
             "MyModule.ApiUrl": Value("https://new.example"),
             "MyModule.Retries": Value("3"),  # unchanged
-            "MyModule.ApiKey": Value("new-key", secret=True),
+            "MyModule.ApiKey": Value("new-key", "API_KEY"),
             "NewModule.Missing": Value("x"),
         },
         {"MyModule.Cleanup": "Enabled", "MyModule.Sync": "Enabled", "MyModule.Gone": "Enabled"},
     )
     assert [c.describe() for c in changes.changes] == [
-        "constant MyModule.ApiUrl: https://old.example → https://new.example",
-        "constant MyModule.ApiKey: *** → ***",
+        "constant MyModule.ApiUrl: set to https://new.example",  # never the old value
+        "constant MyModule.ApiKey: set from ${API_KEY}",
         "scheduled event MyModule.Cleanup: Disabled → Enabled",
     ]
     assert changes.missing == ("constant NewModule.Missing", "scheduled event MyModule.Gone")

@@ -164,12 +164,12 @@ def test_json_document_types() -> None:
 
 
 def test_step_summary_folds_the_log_tail_and_lists_settings_changes() -> None:
-    result = StepResult(environment="Production", settings_changes=["constant A.B: 1 → 2"])
+    result = StepResult(environment="Production", settings_changes=["constant A.B: set to 2"])
     result.log_tail = ["INFO ok", "CRITICAL - Core: <b>sync</b> failed (DB_SYNC_FAILED)"]
     result.fail(ApiError("start failed"))
     summary = render.step_summary(result)
     folded = summary.split("<details><summary>", 1)[1].split("</details>", 1)[0]
     assert "The last 2 lines of the environment's log" in folded
     assert "```text\nINFO ok\nCRITICAL - Core: <b>sync</b> failed (DB_SYNC_FAILED)\n```" in folded
-    assert "constant A.B: 1 → 2" in summary.split("Settings changed", 1)[1]
+    assert "constant A.B: set to 2" in summary.split("Settings changed", 1)[1]
     assert json.loads(render.json_document(result))["error"]["log-tail"] == result.log_tail

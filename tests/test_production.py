@@ -147,7 +147,13 @@ def test_settings_file_changes_constants_and_events_and_never_shows_a_secret(
         "scheduled-events:\n"
         "  MyFirstModule.NightlyCleanup: enabled\n",
     )
-    values = inputs(sim, result_file="result.json", settings_file=path, **PRODUCTION)
+    values = inputs(
+        sim,
+        result_file="result.json",
+        settings_file=path,
+        settings_variables="ERP_PASSWORD",
+        **PRODUCTION,
+    )
     env = github_env(workspace, values) | {"ERP_PASSWORD": SECRET}
     run = run_entrypoint(env, workspace)
     assert run.code == 0, run.stderr
@@ -155,10 +161,10 @@ def test_settings_file_changes_constants_and_events_and_never_shows_a_secret(
     assert production.constants["MyFirstModule.PageSize"].value == "50"
     assert production.scheduled_events["MyFirstModule.NightlyCleanup"].value == "Enabled"
     assert json.loads(run.file("result.json"))["settings-changed"] == 3
-    assert "MyFirstModule.PageSize: 20 → 50" in run.stderr
-    assert "Integration.Password: *** → ***" in run.stderr
+    assert "MyFirstModule.PageSize: set to 50" in run.stderr
+    assert "Integration.Password: set from ${ERP_PASSWORD}" in run.stderr
     summary = (workspace.parent / "file_commands" / "step_summary").read_text("utf-8")
-    assert "MyFirstModule.PageSize: 20 → 50" in summary
+    assert "MyFirstModule.PageSize: set to 50" in summary
     masks = [line for line in run.stderr.splitlines() if line.startswith("::add-mask::")]
     assert f"::add-mask::{SECRET}" in masks
     shown = run.stdout + "\n".join(
@@ -201,7 +207,7 @@ def test_dry_run_lists_the_settings_changes_and_changes_nothing(
     path = write_settings(workspace, "constants:\n  MyFirstModule.PageSize: '75'\n")
     run = run_production(sim, workspace, settings_file=path, dry_run="true")
     assert run.code == 0, run.stderr
-    assert "would change constant MyFirstModule.PageSize: 20 → 75" in run.stdout
+    assert "would change constant MyFirstModule.PageSize: set to 75" in run.stdout
     assert production.constants["MyFirstModule.PageSize"].value == "20"
     assert calls(sim, "POST", r".") == 0
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ci_step.config.inputs import INPUTS
-from ci_step.config.settings_file import MAX_SETTINGS_BYTES, load
+from ci_step.config.parsers import settings_variables
+from ci_step.config.settings_file import MAX_SETTINGS_BYTES, Variables, load
 from ci_step.config.validate import RawInput, validate
 from ci_step.domain.settings import Settings, Value
 from ci_step.errors import ConfigError
@@ -27,15 +28,22 @@ def write(workspace: Path, text: str, name: str = "settings.yml") -> Path:
     return path
 
 
+def job_variables(environ: dict[str, str] | None, allowed: str = "") -> Variables:
+    """The job's variables; the ones ``allowed`` (settings-variables), by default every one
+    of ``environ``."""
+    environ = environ or {}
+    return Variables(environ, settings_variables(allowed or " ".join(environ)))
+
+
 def loaded(path: Path, environ: dict[str, str] | None = None) -> Settings:
-    settings, problems = load(path, path.name, environ or {})
+    settings, problems = load(path, path.name, job_variables(environ))
     assert problems == []
     assert settings is not None
     return settings
 
 
-def problems_of(path: Path, environ: dict[str, str] | None = None) -> list[str]:
-    settings, problems = load(path, path.name, environ or {})
+def problems_of(path: Path, environ: dict[str, str] | None = None, allowed: str = "") -> list[str]:
+    settings, problems = load(path, path.name, job_variables(environ, allowed))
     assert settings is None
     assert problems
     return problems
@@ -75,7 +83,7 @@ def test_a_reference_is_read_from_the_environment_as_a_secret(tmp_path: Path) ->
     path = write(tmp_path, "constants:\n  MyModule.ApiKey: ${PAYMENT_KEY}\n")
     settings = loaded(path, {"PAYMENT_KEY": SECRET})
     value = settings.constants["MyModule.ApiKey"]
-    assert (value.text, value.secret, value.shown) == (SECRET, True, "***")
+    assert (value.text, value.secret, value.written) == (SECRET, True, "${PAYMENT_KEY}")
     assert SECRET not in repr(value) + repr(settings)
     assert settings.secrets == (SECRET,)
     # Registered at once: anything printed later is redacted.
@@ -101,7 +109,7 @@ def test_every_problem_at_once_each_naming_the_file_and_the_key(tmp_path: Path) 
         "  MyModule.Nested: {a: b}\n"
         "extra: 1\n",
     )
-    problems = problems_of(path, {"BLANK": "", "PAYMENT_KEY": SECRET})
+    problems = problems_of(path, {"BLANK": "", "PAYMENT_KEY": SECRET}, "NOT_SET_ANYWHERE BLANK")
     where = "in settings file settings.yml"
     expected = [
         f"'mymodule.twice' {where} is written twice (again at line 11); keep one",
@@ -177,11 +185,16 @@ def test_validation_reads_the_file_of_a_deploy(tmp_path: Path) -> None:
     (tmp_path / "deploy").mkdir()
     write(tmp_path, "constants:\n  MyModule.ApiKey: ${PAYMENT_KEY}\n", "deploy/s.yml")
     ci = ci_in(tmp_path, PAYMENT_KEY=SECRET)
-    config = validate(raw_inputs(settings_file="deploy/s.yml", environment="Acceptance"), ci)
+    config = validate(
+        raw_inputs(
+            settings_file="deploy/s.yml", environment="Acceptance", settings_variables="PAYMENT_*"
+        ),
+        ci,
+    )
     assert config.settings_file == tmp_path / "deploy" / "s.yml"
     assert config.settings is not None
     assert config.settings.path == "deploy/s.yml"
-    assert config.settings.constants["MyModule.ApiKey"] == Value(SECRET, secret=True)
+    assert config.settings.constants["MyModule.ApiKey"] == Value(SECRET, "PAYMENT_KEY")
     assert SECRET not in repr(config)
     # Without a deploy the file is not read: a build-only job sharing the config file
     # need not have the variables it reads.
@@ -193,7 +206,12 @@ def test_file_problems_come_with_the_other_input_problems(tmp_path: Path) -> Non
     write(tmp_path, "constants:\n  MyModule.ApiKey: ${UNSET_VARIABLE}\nextras: 1\n")
     with pytest.raises(ConfigError) as caught:
         validate(
-            raw_inputs(settings_file="settings.yml", environment="Acceptance", version="one"),
+            raw_inputs(
+                settings_file="settings.yml",
+                environment="Acceptance",
+                version="one",
+                settings_variables="UNSET_VARIABLE",
+            ),
             ci_in(tmp_path),
         )
     problems = caught.value.problems
@@ -208,7 +226,12 @@ def test_file_problems_come_with_the_other_input_problems(tmp_path: Path) -> Non
 
 def test_a_bad_settings_file_exits_2_before_any_request(sim: Simulator, workspace: Path) -> None:
     write(workspace, f"constants:\n  MyModule.Key: ${{PAYMENT_KEY}}\n  Bad: {SECRET}\n")
-    values = inputs(sim, environment="Acceptance", settings_file="settings.yml")
+    values = inputs(
+        sim,
+        environment="Acceptance",
+        settings_file="settings.yml",
+        settings_variables="PAYMENT_KEY",
+    )
     env = base_env(workspace.parent) | mendix_env(values) | {"PAYMENT_KEY": SECRET}
     run = run_entrypoint(env, workspace)
     assert run.code == 2, run.stderr
@@ -222,7 +245,13 @@ def test_a_secret_from_the_settings_file_is_masked_on_github(
     sim: Simulator, workspace: Path
 ) -> None:
     write(workspace, "constants:\n  MyModule.Key: ${PAYMENT_KEY}\n")
-    values = inputs(sim, environment="Acceptance", settings_file="settings.yml", dry_run="true")
+    values = inputs(
+        sim,
+        environment="Acceptance",
+        settings_file="settings.yml",
+        settings_variables="PAYMENT_KEY",
+        dry_run="true",
+    )
     env = github_env(workspace, values) | {"PAYMENT_KEY": SECRET}
     run = run_entrypoint(env, workspace)
     assert run.code == 0, run.stderr

@@ -11,6 +11,7 @@ from typing import Any
 
 from ci_step.config import parsers
 from ci_step.config.parsers import Parse, plain
+from ci_step.domain.settings import Allowed
 
 DEFAULT_BASE_URL = "https://deploy.mendix.com"
 DEFAULT_REPOSITORY_URL = "https://repository.api.mendix.com"
@@ -232,6 +233,14 @@ INPUTS: tuple[InputSpec, ...] = (
         "the environment before it starts.",
         parse=parsers.workspace_path,
         unset=None,
+    ),
+    InputSpec(
+        "settings-variables",
+        "The environment variables the settings file may read as ${NAME}: names and "
+        "prefixes such as APP_*, separated by commas or spaces. Default: none. The step's "
+        "own secrets and the CI's tokens are never read.",
+        parse=plain(parsers.settings_variables),
+        unset=Allowed(),
     ),
     InputSpec(
         "promote-from",

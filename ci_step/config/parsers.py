@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from ci_step.domain.durations import parse_duration
 from ci_step.domain.hosts import is_loopback
+from ci_step.domain.settings import VARIABLE, Allowed
 from ci_step.domain.versions import AUTO_VERSIONS, LATEST, VERSION, is_revision
 
 _APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -19,6 +20,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?")
 _PACKAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_LIST = re.compile(r"[\s,]+")
 MAX_TIMEOUT = 7 * 24 * 3600.0
 MAX_OUTPUT_PATH = 1024  # bytes of the artifact-path output
 LOG_FORMATS = ("auto", "console", "json")
@@ -146,6 +148,31 @@ def description(value: str) -> str:
     if _CONTROL.search(value.replace("\n", " ").replace("\t", " ")):
         raise ValueError("holds control characters")
     return value
+
+
+def settings_variables(value: str) -> Allowed:
+    """Names and prefixes (``APP_*``), separated by commas or spaces; none: nothing."""
+    names: set[str] = set()
+    prefixes: list[str] = []
+    for item in _LIST.split(value.strip()):
+        if not item:
+            continue
+        if item == "*":
+            raise ValueError(
+                "is '*'; name the variables a settings file may read, or prefixes such as "
+                "APP_*: it never reads every variable of the job"
+            )
+        name = item.removesuffix("*")
+        if not VARIABLE.fullmatch(name):
+            raise ValueError(
+                f"holds {shown(item)}; expected variable names (letters, digits and _) or "
+                "prefixes such as APP_*, separated by commas or spaces"
+            )
+        if item.endswith("*"):
+            prefixes.append(name)
+        else:
+            names.add(name)
+    return Allowed(frozenset(names), tuple(prefixes))
 
 
 def boolean(value: str) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ci_step.config.inputs import INPUTS, InputSpec
 from ci_step.config.parsers import Parse, shown, workspace_path
-from ci_step.domain.settings import Settings
+from ci_step.domain.settings import Allowed, Settings
 from ci_step.domain.versions import LATEST
 from ci_step.errors import ConfigError, input_name, spelled
 from ci_step.report.ci_env import CiEnv, Platform
@@ -57,6 +57,7 @@ class Config:
     backup: str  # auto, true or false
     rollback: bool
     settings_file: Path | None
+    settings_variables: Allowed  # what ${NAME} in the settings file may read
     promote_from: str  # deploy the package this environment runs; nothing is built
     settings: Settings | None = None  # the settings file, read and checked
 
@@ -149,7 +150,9 @@ def _settings(c: _Checker, values: dict[str, Any], ci: CiEnv) -> Settings | None
         return None
     from ci_step.config import settings_file  # the YAML reader, only with a settings file
 
-    settings, problems = settings_file.load(path, c.value("settings-file") or str(path), ci.env)
+    own = {values[spec.param]: spec.name for spec in INPUTS if spec.secret and values[spec.param]}
+    variables = settings_file.Variables(ci.env, values["settings_variables"], own)
+    settings, problems = settings_file.load(path, c.value("settings-file") or str(path), variables)
     c.problems.extend(problems)
     return settings
 

@@ -3,6 +3,11 @@
 The Deploy API answers ``GET …/settings`` with the whole collection and takes the whole
 collection back on ``POST`` (what it does with entries left out is undocumented), so the
 answer is kept as it came and only the ``Value`` of named entries is replaced.
+
+A constant's value as the environment holds it is never shown: nothing tells which
+constants are secrets, and one set by hand in the Portal is one. A change shows the
+name and the new value as the file wrote it (``${NAME}`` for a value read from the
+environment); a scheduled event, never a secret, shows both states.
 """
 
 from __future__ import annotations
@@ -14,27 +19,44 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ci_step.errors import ApiError
-from ci_step.secrets import MASK
 
 ENABLED, DISABLED = "Enabled", "Disabled"
 EVENT_STATES = (ENABLED, DISABLED)
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
+VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # an environment variable ``${NAME}`` reads
 _SECTIONS = {"constant": "Constants", "scheduled event": "ScheduledEvents"}
 
 
 @dataclass(frozen=True)
 class Value:
-    """A value to set; a secret one (read from ``${NAME}``) is shown as ``***``."""
+    """A value to set: written in the file, or read from the environment variable
+    ``variable`` (``${NAME}``), then a secret shown only by the variable's name."""
 
     text: str = field(repr=False)
-    secret: bool = False
+    variable: str = ""
 
     @property
-    def shown(self) -> str:
-        return MASK if self.secret else self.text
+    def secret(self) -> bool:
+        return bool(self.variable)
+
+    @property
+    def written(self) -> str:
+        """The value as the file wrote it."""
+        return f"${{{self.variable}}}" if self.variable else self.text
 
     def __repr__(self) -> str:
-        return f"Value({self.shown!r}, secret={self.secret})"
+        return f"Value({self.written!r})"
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """The environment variables a settings file may read: names, and prefixes (``APP_*``)."""
+
+    names: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+
+    def allows(self, variable: str) -> bool:
+        return variable in self.names or variable.startswith(self.prefixes)
 
 
 @dataclass(frozen=True)
@@ -55,8 +77,8 @@ class Setting:
     """One constant or scheduled event as the environment holds it."""
 
     name: str
-    value: str  # what the next start uses
-    deployed_value: str  # what the running app uses
+    value: str = field(repr=False)  # what the next start uses (a constant may be a secret)
+    deployed_value: str = field(repr=False)  # what the running app uses
     data_type: str  # constants only: String, Integer, Boolean, ...
 
 
@@ -86,12 +108,17 @@ class EnvironmentSettings:
 class Change:
     kind: str  # "constant" or "scheduled event"
     name: str
-    old: str
+    old: str = field(repr=False)  # kept to put it back, never shown (may be a secret)
     new: Value
 
     def describe(self) -> str:
-        old = MASK if self.new.secret else self.old
-        return f"{self.kind} {self.name}: {old} → {self.new.shown}"
+        """``constant M.N: set to 50``, ``constant M.N: set from ${NAME}``,
+        ``scheduled event M.E: Disabled → Enabled``."""
+        if self.kind == "scheduled event":
+            return f"{self.kind} {self.name}: {self.old} → {self.new.text}"
+        if self.new.secret:
+            return f"{self.kind} {self.name}: set from {self.new.written}"
+        return f"{self.kind} {self.name}: set to {self.new.text or 'an empty value'}"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from ci_step.mendix import download, logs
 from ci_step.mendix.deploy_api import DeployApi, DeployedPackage
 from ci_step.mendix.deploy_api import Environment as EnvironmentInfo
 from ci_step.report.result import StepResult
+from ci_step.secrets import redact
 from ci_step.units import Bytes
 
 LOG_LINES = 50
@@ -136,7 +137,8 @@ def promoted_package(config: Config, services: Services) -> DeployedPackage:
 
 
 def dry_run_settings(config: Config, services: Services) -> list[str]:
-    """What the settings file would change on the environment as it is now."""
+    """What the settings file would change on the environment as it is now (printed text:
+    a secret written in the file as a plain value is redacted)."""
     if config.settings is None:
         return []
     target = Deployment.of(config)
@@ -144,8 +146,8 @@ def dry_run_settings(config: Config, services: Services) -> list[str]:
     try:
         changes = settings_flow.apply(environment, config.settings, dry_run=True)
     except ApiError as exc:
-        return [f"The settings file could not be applied as the environment is now: {exc}"]
-    return [f"would change {change.describe()}" for change in changes.changes]
+        return [redact(f"The settings file could not be applied as the environment is now: {exc}")]
+    return [redact(f"would change {change.describe()}") for change in changes.changes]
 
 
 def deploy_package(config: Config, services: Services, package_id: str, result: StepResult) -> None:

@@ -13,7 +13,8 @@ from ci_step.flow.environment import Environment
 
 
 def apply(environment: Environment, settings: Settings, *, dry_run: bool = False) -> ChangeSet:
-    """Change what the file asks for; the changes (each logged as old → new, secrets ***)."""
+    """Change what the file asks for; the changes (each logged by name and new value as the
+    file wrote it, never a constant's old value)."""
     api, app, mode = environment.api, environment.app_id, environment.mode
     current = api.get_settings(app, mode)
     changes = plan(current, settings.constants, settings.events)

@@ -8,6 +8,31 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+# The variables in which a CI hands the job its own credentials (GitHub Actions, GitLab,
+# Azure Pipelines, Bitbucket, CircleCI, Buildkite). GitLab's CI_REPOSITORY_URL holds the
+# job token too. Nothing the step reads from the environment may copy them elsewhere.
+CI_TOKENS = frozenset(
+    {
+        "GITHUB_TOKEN",
+        "ACTIONS_RUNTIME_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "CI_JOB_TOKEN",
+        "CI_BUILD_TOKEN",
+        "CI_JOB_JWT",
+        "CI_JOB_JWT_V1",
+        "CI_JOB_JWT_V2",
+        "CI_REGISTRY_PASSWORD",
+        "CI_DEPLOY_PASSWORD",
+        "CI_DEPENDENCY_PROXY_PASSWORD",
+        "CI_REPOSITORY_URL",
+        "SYSTEM_ACCESSTOKEN",
+        "BITBUCKET_STEP_OIDC_TOKEN",
+        "CIRCLE_OIDC_TOKEN",
+        "CIRCLE_OIDC_TOKEN_V2",
+        "BUILDKITE_AGENT_ACCESS_TOKEN",
+    }
+)
+
 
 class Platform(Enum):
     GITHUB = "github"

@@ -1,8 +1,10 @@
 """Write the rendered outputs where each CI looks for them.
 
-A target whose variable is unset is skipped quietly. Every text passes the
-secret registry before a format escapes it, and once more as the file's text.
-A target whose text cannot be rendered is not written at all (never half).
+A target whose variable is unset is skipped quietly. Every free text passes the
+secret registry before a format escapes it; the rendered file is not redacted again,
+so a short secret (``true``, ``1234``) never corrupts a number, a Boolean, an id or
+the format's own syntax. A target whose text cannot be rendered is not written at all
+(never half).
 """
 
 from __future__ import annotations
@@ -116,10 +118,9 @@ def publish(result: StepResult, writes: list[Write]) -> list[str]:
 def _write(result: StepResult, write: Write) -> OutputError | None:
     """Render and write one target; the reason it failed, if it did.
 
-    Secrets are redacted in the result's texts before a format escapes them, and once
-    more in the text the format made."""
+    Secrets are redacted in the result's free texts before a format escapes them."""
     try:
-        text = redact(write.render(result.redacted(redact)))
+        text = write.render(result.redacted(redact))
         if write.append:
             _append(write.path, text)
         else:
@@ -159,7 +160,7 @@ def announce_failure(result: StepResult, ci: CiEnv, stream: TextIO) -> None:
         line = render.github_command(
             "error", " ".join(error.lines()), title=f"mendix-build: {result.result}"
         )
-        stream.write(redact(line) + "\n")
+        stream.write(line + "\n")
         stream.flush()
 
 

@@ -94,7 +94,7 @@ def step_summary(result: StepResult) -> str:
         ]
     lines += _phases(result)
     if result.settings_changes:
-        lines += ["Settings changed (old → new):", "", *_block(result.settings_changes), ""]
+        lines += ["Settings changed:", "", *_block(result.settings_changes), ""]
     lines += ["| Output | Value |", "| --- | --- |"]
     for name, value in result.outputs().items():
         if result.environment or name not in DEPLOY_OUTPUTS:  # a build alone: no deploy rows

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 
 from ci_step.errors import StepError, exit_code_of
+from ci_step.secrets import MASK
 
 OUTPUT_NAMES: tuple[str, ...] = (
     "result",
@@ -57,6 +58,13 @@ PHASES: dict[str, str] = {
 }
 
 
+# Texts a secret is never cut out of (a short secret such as "true" would turn them into
+# "***" or worse): the step's own words, and identifiers and hashes, which are masked only
+# when the whole value is a secret (a server echoing one). Every other text is free text.
+_WORDS = frozenset({"result", "deploy_result", "phase", "failed_phase"})
+_IDS = frozenset({"package_id", "status", "version", "revision", "artifact_sha256", "backup_id"})
+
+
 def output_key(name: str) -> str:
     """GitLab dotenv / Jenkins property key of an output: MENDIX_PACKAGE_ID."""
     return "MENDIX_" + name.upper().replace("-", "_")
@@ -83,7 +91,7 @@ class StepResult:
     rolled_back: bool = False  # the package that ran before runs again
     error: StepError | None = None
     exit_code: int = 70
-    settings_changes: list[str] = field(default_factory=list)  # "constant M.N: old → new"
+    settings_changes: list[str] = field(default_factory=list)  # "constant M.N: set to 50"
     log_tail: list[str] = field(default_factory=list)  # the app log's last lines, on a failed start
     on_mendix: str = ""  # what keeps going on the Mendix side if the step stops now
     # For people (the log's closing line, the step summary), not outputs:
@@ -120,11 +128,18 @@ class StepResult:
         return len(self.settings_changes)
 
     def redacted(self, clean: Callable[[str], str]) -> StepResult:
-        """A copy whose texts passed ``clean``: what any format may escape next."""
+        """A copy whose free texts passed ``clean``: what any format may render next.
+
+        Numbers, Booleans and the step's own words stay as they are; an identifier or a
+        hash is masked whole when it is a secret, never in part."""
         copy = replace(self, error=None if self.error is None else self.error.redacted(clean))
         for item in fields(self):
             value = getattr(self, item.name)
-            if isinstance(value, str):
+            if item.name in _WORDS:
+                continue
+            if item.name in _IDS:
+                setattr(copy, item.name, MASK if clean(value) == MASK else value)
+            elif isinstance(value, str):
                 setattr(copy, item.name, clean(value))
             elif isinstance(value, list):
                 setattr(copy, item.name, [clean(text) for text in value])

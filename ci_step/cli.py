@@ -36,8 +36,9 @@ class _DefaultRun(click.Group):
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value:
         from ci_step.config import config_file
+        from ci_step.report.ci_env import CiEnv
 
-        loaded = config_file.load(value)
+        loaded = config_file.load(value, CiEnv.detect().workspace)
         ctx.meta["config_file"] = loaded
         defaults = dict(ctx.default_map or {})
         defaults.update({BY_NAME[key].param: text for key, text in loaded.values.items()})

@@ -389,9 +389,9 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     multiple=True,
     metavar="KIND[:key=value,...]",
     help="Inject a fault; repeatable. Kinds: status, reset, delay, truncate, expire, "
-    "ignore-range, redirect, rewrite, trickle, slow-headers, location, not-zip. Keys: "
+    "ignore-range, redirect, rewrite, trickle, slow-headers, location, not-zip, pause. Keys: "
     "listener, method, path (regex), times (-1: always), status, retry_after, delay, "
-    "after_bytes, location, process, body, field_name, field_value. "
+    "after_bytes, location, process, body, field_name, field_value, until. "
     "Example: status:status=503,times=3,retry_after=2",
 )
 def simulate_command(**options: Any) -> None:

@@ -36,8 +36,9 @@ class _DefaultRun(click.Group):
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value:
         from ci_step.config import config_file
+        from ci_step.report.ci_env import CiEnv
 
-        loaded = config_file.load(value)
+        loaded = config_file.load(value, CiEnv.detect().workspace)
         ctx.meta["config_file"] = loaded
         defaults = dict(ctx.default_map or {})
         defaults.update({BY_NAME[key].param: text for key, text in loaded.values.items()})
@@ -390,9 +391,9 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     multiple=True,
     metavar="KIND[:key=value,...]",
     help="Inject a fault; repeatable. Kinds: status, reset, delay, truncate, expire, "
-    "ignore-range, redirect, rewrite, trickle, slow-headers, location, not-zip. Keys: "
+    "ignore-range, redirect, rewrite, trickle, slow-headers, location, not-zip, pause. Keys: "
     "listener, method, path (regex), times (-1: always), status, retry_after, delay, "
-    "after_bytes, location, process, body, field_name, field_value. "
+    "after_bytes, location, process, body, field_name, field_value, until. "
     "Example: status:status=503,times=3,retry_after=2",
 )
 def simulate_command(**options: Any) -> None:

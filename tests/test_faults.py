@@ -464,7 +464,7 @@ def fetch(rig: Rig, url: str, target: Path, seconds: float = 600) -> download.Ar
         progress=lambda done, total: None,
         notice=notices.append,
     )
-    return download.fetch(storage, url, target, SIZE)
+    return download.fetch(storage, url, target, SIZE, target.parent)
 
 
 def test_download_without_progress_gives_up_after_five_stalls(rig: Rig, tmp_path: Path) -> None:

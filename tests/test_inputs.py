@@ -104,11 +104,12 @@ def test_defaults_apply(sim: Simulator, workspace: Path) -> None:
 def test_config_file_holds_most_inputs(sim: Simulator, workspace: Path) -> None:
     config = write_config(
         workspace,
-        f"app-id: calc\nusername: ci-bot@example.com\nbranch: branches/feature\n"
-        f"revision: a1b2c3d4e5f6\nversion: 2.0.0\nbase-url: {sim.base_url}\n"
+        "app-id: calc\nusername: ci-bot@example.com\nbranch: branches/feature\n"
+        "revision: a1b2c3d4e5f6\nversion: 2.0.0\n"
         "poll-interval: 0.1\ndownload: false\ndescription: from the file\n",
     )
-    env = base_env(workspace.parent) | {"MENDIX_API_KEY": API_KEY}
+    # An API root other than Mendix's comes from the job itself, never from a file.
+    env = base_env(workspace.parent) | {"MENDIX_API_KEY": API_KEY, "MENDIX_BASE_URL": sim.base_url}
     run = run_entrypoint(env, workspace, "--config", str(config))
     assert run.code == 0, run.stderr
     assert posted(sim) == {

@@ -304,6 +304,43 @@ def test_redirect_without_location_points_to_the_request_itself(sim: Simulator) 
     assert response.headers["Location"] == "/api/1/apps/calc/packages?a=b"
 
 
+def receive(connection: socket.socket) -> bytes:
+    data = connection.recv(65536)
+    assert data, "the simulator closed the connection"
+    return data
+
+
+def test_pause_stalls_after_the_bytes_until_its_file_exists(
+    sim: Simulator, service: BuildService, tmp_path: Path
+) -> None:
+    package = service.seed_package("calc", "1.0.0")
+    location = call(
+        sim, "GET", f"/apps/calc/packages/{package.package_id}", params={"url": "true"}
+    ).json()["Url"]["Location"]
+    go = tmp_path / "go"
+    sim.add_fault(Fault("pause", listener="storage", after_bytes=1000, until=str(go)))
+    parts = urlsplit(location)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as connection:
+        request = f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n"
+        connection.sendall(request.encode())
+        received = b""
+        while b"\r\n\r\n" not in received or len(received.split(b"\r\n\r\n", 1)[1]) < 1000:
+            received += receive(connection)
+        head, first = received.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert len(first) == 1000
+        connection.settimeout(0.2)
+        with pytest.raises(TimeoutError):  # nothing more comes while the file is missing
+            connection.recv(1)
+        go.touch()
+        connection.settimeout(10)
+        rest = b""
+        while len(first) + len(rest) < package.size:
+            rest += receive(connection)
+    assert hashlib.sha256(first + rest).hexdigest() == content.sha256(package.seed, package.size)
+    assert parse_fault(f"pause:after_bytes=5,until={go}").until == str(go)
+
+
 def test_not_zip_serves_an_error_page_of_the_package_size(
     sim: Simulator, service: BuildService
 ) -> None:

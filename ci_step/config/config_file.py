@@ -7,6 +7,8 @@ reading itself (``read_yaml``) is shared with the settings file.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import yaml
 
 from ci_step.config.inputs import BY_NAME, FILE_KEYS
 from ci_step.config.parsers import close_matches, printable
+from ci_step.domain.hosts import is_mendix_root
 
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -54,19 +57,13 @@ def read_yaml(path: Path, where: str, max_bytes: int) -> tuple[object, list[tupl
     """The document, its scalars as text, and the keys written twice in it (key, line).
 
     ``where`` names the file in messages ("config file x.yml"). Raises Unreadable when
-    there is no document: too big, missing, not UTF-8 text, not YAML, nested too deeply.
+    there is no document: not a regular file, too big, missing, not UTF-8 text, not YAML,
+    nested too deeply.
     """
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise Unreadable(f"{where} is {size} bytes; at most {max_bytes} are read")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise Unreadable(f"{where} does not exist") from None
+        text = read_text(path, where, max_bytes).decode("utf-8")
     except UnicodeDecodeError:
         raise Unreadable(f"{where} cannot be read: it is not UTF-8 text") from None
-    except OSError as exc:
-        raise Unreadable(f"{where} cannot be read: {exc.strerror}") from None
     try:
         loader = _UniqueKeyLoader(text)  # refuses control characters at once
         try:
@@ -82,16 +79,65 @@ def read_yaml(path: Path, where: str, max_bytes: int) -> tuple[object, list[tupl
     return document, loader.duplicates
 
 
+def read_text(path: Path, where: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; Unreadable for anything else.
+
+    A file of the repository may be a symlink to a device or a pipe: the file is opened
+    without waiting for a writer (O_NONBLOCK), checked through that descriptor to be a
+    regular file, and read at most one byte past the limit, so nothing blocks or fills memory.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise Unreadable(f"{where} does not exist") from None
+    except OSError as exc:
+        raise Unreadable(f"{where} cannot be read: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Unreadable(
+                f"{where} is not a regular file (a directory, a device or a pipe, or a "
+                "symlink to one): only a regular file is read"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(max_bytes + 1)
+    except OSError as exc:
+        raise Unreadable(f"{where} cannot be read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise Unreadable(f"{where} is larger than {max_bytes} bytes: at most {max_bytes} are read")
+    return data
+
+
+def _followed(path: Path, workspace: Path, where: str) -> Path:
+    """``path`` with its symlinks followed. A path in the workspace (a file of the
+    repository) may be a symlink to another file there, but not to one outside it."""
+    root = Path(os.path.realpath(workspace))
+    named = Path(os.path.abspath(path))
+    real = Path(os.path.realpath(path))
+    inside = named.is_relative_to(root) or named.is_relative_to(os.path.abspath(workspace))
+    if inside and not real.is_relative_to(root):
+        raise Unreadable(
+            f"{where} is a symlink to something outside the workspace: a file in the "
+            "workspace is read only where it stays inside it"
+        )
+    return real
+
+
 def not_single(value: object) -> str:
     """The problem with a list or mapping given where one value belongs."""
     return f"must be a single value, not {'a list' if isinstance(value, list) else 'a mapping'}"
 
 
-def load(path_text: str) -> FileValues:
+def load(path_text: str, workspace: Path) -> FileValues:
+    """The file's values and problems; ``workspace``: where a repository's files are."""
     loaded = FileValues(path=path_text)
+    where = f"config file {path_text}"
     try:
         # A key written twice is not reported here: the last one counts, as YAML has it.
-        document, _twice = read_yaml(Path(path_text), f"config file {path_text}", MAX_CONFIG_BYTES)
+        document, _twice = read_yaml(
+            _followed(Path(path_text), workspace, where), where, MAX_CONFIG_BYTES
+        )
     except Unreadable as exc:
         loaded.problems.append(str(exc))
         return loaded
@@ -127,6 +173,14 @@ def _take(loaded: FileValues, key: str, value: object) -> None:
         return
     if not isinstance(value, str):
         loaded.problems.append(f"'{key}' {where} {not_single(value)}")
+        return
+    if spec.api_root and value != "" and not is_mendix_root(value):
+        loaded.problems.append(
+            f"'{key}' {where} is not an https URL of mendix.com or a host under it: the "
+            "step sends the credentials there, so a file of the repository may name only "
+            f"Mendix's hosts; set another {key} in the job itself ({spec.env_names[-1]}, "
+            f"{spec.flag}, or with: {key}: in GitHub Actions)"
+        )
         return
     if value != "":
         loaded.values[key] = value

@@ -28,6 +28,7 @@ class InputSpec:
     boolean: bool = False  # as a flag alone it means true
     parse: Parse | None = None  # text -> typed value; None: read by the command line only
     unset: Any = ""  # the value when the input is absent and has no default text
+    api_root: bool = False  # credentials are sent there: a file may name only Mendix's hosts
 
     @property
     def flag(self) -> str:
@@ -126,7 +127,13 @@ INPUTS: tuple[InputSpec, ...] = (
         default="30",
         parse=plain(parsers.poll_interval),
     ),
-    InputSpec("base-url", "API root.", default=DEFAULT_BASE_URL, parse=plain(parsers.base_url)),
+    InputSpec(
+        "base-url",
+        "API root. A config file may name only https://mendix.com or a host under it.",
+        default=DEFAULT_BASE_URL,
+        parse=plain(parsers.base_url),
+        api_root=True,
+    ),
     InputSpec(
         "config", "Path to a YAML file holding any of these keys (not api-key).", in_file=False
     ),
@@ -170,9 +177,11 @@ INPUTS: tuple[InputSpec, ...] = (
     ),
     InputSpec(
         "repository-url",
-        "App Repository API root.",
+        "App Repository API root. A config file may name only https://mendix.com or a host "
+        "under it.",
         default=DEFAULT_REPOSITORY_URL,
         parse=plain(parsers.base_url),
+        api_root=True,
     ),
     InputSpec(
         "environment",

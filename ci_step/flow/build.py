@@ -352,7 +352,7 @@ def fetch_artifact(
         progress=_progress_logger(log, services.clock),
         notice=log.warning,
     )
-    artifact = download.fetch(storage, url, target, size)
+    artifact = download.fetch(storage, url, target, size, config.workspace)
     result.artifact_path = config.shown_path(artifact.path)
     result.artifact_sha256 = artifact.sha256
     result.artifact_size = artifact.size

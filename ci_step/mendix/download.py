@@ -5,7 +5,9 @@ holds Mendix credentials. The bytes go to a temporary file beside the target
 and are renamed only once verified: the byte count equals the package's Size
 (when the API gives one) and the file is a well-formed ZIP archive (see
 ci_step.mendix.zipcheck); the sha256 reported is of exactly those bytes. On any
-failure the temporary file is removed: nothing partial is left behind.
+failure the temporary file is removed: nothing partial is left behind. The file is
+written from its directory as opened in the workspace (ci_step.files.Replacement): a
+directory or the temporary file swapped for a symlink meanwhile ends the download.
 
 Redirects are followed here, hop by hop, each checked before it is requested:
 https to any host, plain http only to loopback, at most MAX_REDIRECTS. Each
@@ -15,9 +17,7 @@ exchange, redirects included, ends by the deadline (see ci_step.mendix.watchdog)
 from __future__ import annotations
 
 import hashlib
-import os
 import queue
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -189,45 +189,64 @@ class Storage:
         watchdog.guard(self.session)  # every exchange with the storage host ends by the deadline
 
 
-def fetch(storage: Storage, url: str, target: Path, expected_size: int | None) -> Artifact:
+def fetch(
+    storage: Storage, url: str, target: Path, expected_size: int | None, workspace: Path
+) -> Artifact:
+    """Download to ``target``, a file inside ``workspace`` (see ci_step.files: written from
+    the directory opened there, renamed only while the path still leads to it)."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-        )
+        new = files.Replacement(workspace, target, ".part")
+    except files.Changed as exc:
+        raise _changed(exc) from None
     except OSError as exc:
         raise DownloadError(
             f"Cannot write the package next to {target}: {exc.strerror or exc}.",
             fix=f"set {input_name('artifact-path')} to a file in a writable directory",
         ) from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w+b") as out:
-            sink = _Sink(out)
-            try:
-                _transfer(storage, url, sink, expected_size)
-                digest = sink.finish()
-            finally:
-                sink.close()
-            if expected_size is not None and sink.size != expected_size:
-                raise DownloadError(
-                    f"The download holds {sink.size} bytes but the package Size is {expected_size}."
-                )
-            not_zip = zipcheck.problem(out, sink.size)
-            if not_zip is not None:
-                raise DownloadError(
-                    f"The download is not a deployment package (a ZIP archive): {not_zip}.",
-                    fix="re-run the job; if it happens again, the storage host is sending "
-                    "something other than the package (an error page?)",
-                )
+    with new:
+        digest, size = _receive(storage, url, new.file, expected_size)
         # No fsync: the rename keeps partial files from the final name; surviving a power
         # cut is not worth flushing a whole package to disk in a CI job.
-        tmp.chmod(files.plain_mode())  # mkstemp made it 0600; a plain file honours the umask
-        os.replace(tmp, target)
-        return Artifact(path=target, sha256=digest, size=sink.size)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        try:
+            new.commit()
+        except files.Changed as exc:
+            raise _changed(exc) from None
+        except OSError as exc:
+            raise DownloadError(
+                f"Cannot put the package at {target}: {exc.strerror or exc}.",
+                fix=f"set {input_name('artifact-path')} to a file in a writable directory",
+            ) from None
+    return Artifact(path=target, sha256=digest, size=size)
+
+
+def _changed(exc: files.Changed) -> DownloadError:
+    return DownloadError(
+        f"The package was not written: {exc}.",
+        fix="make sure nothing else in the job moves or replaces files in the workspace "
+        "while the step runs",
+    )
+
+
+def _receive(storage: Storage, url: str, out: BinaryIO, expected: int | None) -> tuple[str, int]:
+    """Fetch into ``out`` and verify it: the sha256 and the size of what arrived."""
+    sink = _Sink(out)
+    try:
+        _transfer(storage, url, sink, expected)
+        digest = sink.finish()
+    finally:
+        sink.close()
+    if expected is not None and sink.size != expected:
+        raise DownloadError(
+            f"The download holds {sink.size} bytes but the package Size is {expected}."
+        )
+    not_zip = zipcheck.problem(out, sink.size)
+    if not_zip is not None:
+        raise DownloadError(
+            f"The download is not a deployment package (a ZIP archive): {not_zip}.",
+            fix="re-run the job; if it happens again, the storage host is sending "
+            "something other than the package (an error page?)",
+        )
+    return digest, sink.size
 
 
 def _transfer(storage: Storage, url: str, sink: _Sink, expected: int | None) -> None:

@@ -9,8 +9,6 @@ the format's own syntax. A target whose text cannot be rendered is not written a
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ class Write:
     render: Callable[[StepResult], str]
     append: bool = False
     input: str = ""  # the input that named the file, if one did
+    root: Path | None = None  # the workspace the path lies in (see ci_step.files); None: trusted
 
 
 def targets_for(ci: CiEnv, result_file: Path | None) -> list[Write]:
@@ -48,7 +47,14 @@ def targets_for(ci: CiEnv, result_file: Path | None) -> list[Write]:
     elif ci.platform is Platform.JENKINS:
         writes += jenkins_writes(ci.workspace)
     if result_file is not None:
-        writes.append(Write(result_file, render.json_document, input="result-file"))
+        writes.append(
+            Write(
+                result_file,
+                render.json_document,
+                input="result-file",
+                root=ci.workspace.resolve(),
+            )
+        )
     return writes
 
 
@@ -62,13 +68,13 @@ def github_writes(output: Path | None, summary: Path | None) -> list[Write]:
 
 
 def gitlab_writes(directory: Path) -> list[Write]:
-    return [Write(directory / DOTENV_NAME, _dotenv)]
+    return [Write(directory / DOTENV_NAME, _dotenv, root=directory)]
 
 
 def jenkins_writes(directory: Path) -> list[Write]:
     return [
-        Write(directory / PROPERTIES_NAME, _properties),
-        Write(directory / JSON_NAME, render.json_document),
+        Write(directory / PROPERTIES_NAME, _properties, root=directory),
+        Write(directory / JSON_NAME, render.json_document, root=directory),
     ]
 
 
@@ -124,9 +130,15 @@ def _write(result: StepResult, write: Write) -> OutputError | None:
         if write.append:
             _append(write.path, text)
         else:
-            _replace(write.path, text)
+            _replace(write, text)
     except OutputError as exc:
         return exc
+    except files.Changed as exc:
+        return OutputError(
+            f"not written: {exc}",
+            fix="make sure nothing else in the job moves or replaces files in the workspace "
+            "while the step runs",
+        )
     except OSError as exc:
         fix = "make sure the directory of each file named above exists and the step may write there"
         if write.input:
@@ -140,17 +152,10 @@ def _append(path: Path, text: str) -> None:
         out.write(text)
 
 
-def _replace(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), files.plain_mode())  # mkstemp made it 0600
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _replace(write: Write, text: str) -> None:
+    with files.Replacement(write.root or write.path.parent, write.path, ".tmp") as new:
+        new.file.write(text.encode("utf-8"))
+        new.commit()
 
 
 def announce_failure(result: StepResult, ci: CiEnv, stream: TextIO) -> None:

@@ -23,7 +23,10 @@ class Fault:
     ``location``), ``not-zip`` (storage: an S3-style XML error page padded to the
     package's size, answered 200), ``rewrite`` (API: answer as usual, with ``field_value``
     as the text of the field ``field_name``, or of each of ``A|B``, in the package or each
-    package of the answer).
+    package of the answer), ``pause`` (send ``after_bytes`` of the body, or nothing at
+    all when 0, then stall until the file ``until`` exists, at most ``delay`` seconds or
+    PAUSE_LIMIT; without ``until`` for ``delay`` seconds: a test acts while a download or
+    an answer is under way, and lets it go on).
     ``process``: for status/reset, carry out the request first (the change
     happens, the answer is lost). ``times``: how many requests it hits (-1: all).
     """
@@ -42,6 +45,7 @@ class Fault:
     body: str | None = None  # status: answer this JSON text instead of the default body
     field_name: str = ""
     field_value: str = ""
+    until: str = ""  # pause: the file whose appearance ends the stall
 
     def matches(self, listener: str, method: str, path: str) -> bool:
         return (
@@ -65,7 +69,9 @@ FAULT_KINDS = (
     "slow-headers",
     "location",
     "not-zip",
+    "pause",
 )
+PAUSE_LIMIT = 60.0  # seconds: the longest pause, unless the fault gives a delay
 PACE = 0.2  # seconds per byte of trickle and slow-headers, unless the fault gives a delay
 _FAULT_FIELDS = {
     "listener": str,
@@ -81,6 +87,7 @@ _FAULT_FIELDS = {
     "body": str,
     "field_name": str,
     "field_value": str,
+    "until": str,
 }
 
 

@@ -11,20 +11,21 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 import re
 import socket
 import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ci_step.simulator import api
-from ci_step.simulator.faults import PACE, Fault
+from ci_step.simulator.faults import PACE, PAUSE_LIMIT, Fault
 from ci_step.simulator.reply import Reply
 from ci_step.simulator.routes import Call
 from ci_step.simulator.state import BuildService
@@ -310,7 +311,10 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.close:
             self.close_connection = True
         self._entry.status = reply.status
+        pause = fault.after_bytes if fault is not None and fault.kind == "pause" else None
         try:
+            if pause == 0:
+                _hold(fault)
             if slow_head:
                 self._paced(self._head(reply, length), pace)
             else:
@@ -320,6 +324,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(length))
                 self.end_headers()
             chunks = reply.chunks if reply.chunks is not None else iter([payload])
+            if pause:
+                chunks = _pausing(chunks, pause, lambda: self._flush_and_hold(fault))
             for chunk in chunks:
                 if slow_body:
                     self._paced(bytes(chunk), pace)
@@ -328,6 +334,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _flush_and_hold(self, fault: Fault | None) -> None:
+        self.wfile.flush()
+        _hold(fault)
 
     def _head(self, reply: Reply, length: int) -> bytes:
         """The status line and headers that send_response and send_header would write."""
@@ -342,6 +352,35 @@ class _Handler(BaseHTTPRequestHandler):
         for index in range(len(data)):
             self.wfile.write(data[index : index + 1])
             time.sleep(pace)
+
+
+def _hold(fault: Fault | None) -> None:
+    """A pause fault's stall: until its file exists (at most its delay or PAUSE_LIMIT
+    seconds), or its delay alone when it names no file."""
+    if fault is None:
+        return
+    limit = time.monotonic() + (fault.delay or PAUSE_LIMIT)
+    while time.monotonic() < limit:
+        if fault.until and os.path.exists(fault.until):
+            return
+        time.sleep(0.01)
+
+
+def _pausing(
+    chunks: Iterator[bytes | memoryview], after: int, hold: Callable[[], None]
+) -> Iterator[bytes | memoryview]:
+    """``chunks``, with ``hold()`` called once ``after`` bytes have gone out."""
+    sent = 0
+    for chunk in chunks:
+        if sent < after <= sent + len(chunk):
+            cut = after - sent
+            yield chunk[:cut]
+            hold()
+            if cut < len(chunk):
+                yield chunk[cut:]
+        else:
+            yield chunk
+        sent += len(chunk)
 
 
 def _rewrite(body: Any, names: str, value: str) -> None:

@@ -158,6 +158,7 @@ def jenkins_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
             "BUILD_TAG": "jenkins-calc-main-31",
             "BUILD_URL": "https://jenkins.example.com/job/calc/job/main/31/",
             "BUILD_NUMBER": "31",
+            "JOB_NAME": "calc/main",
         }
     )
     return env

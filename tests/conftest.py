@@ -140,6 +140,7 @@ def gitlab_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
             "GITLAB_CI": "true",
             "CI_PROJECT_DIR": str(workspace),
             "CI_PIPELINE_ID": "4242",
+            "CI_PIPELINE_IID": "17",
             "CI_PIPELINE_URL": "https://gitlab.example.com/acme/calc/-/pipelines/4242",
             "CI_JOB_ID": "777",
             "CI_COMMIT_SHA": "1" * 40,

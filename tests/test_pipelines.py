@@ -131,7 +131,7 @@ def test_bad_input_exits_2_without_a_request(ci: str, sim: Simulator, workspace:
     outputs = check_common(ci, run, 2, "error")
     assert outputs["package-id"] == ""
     assert sim.requests() == []
-    label = "INPUT_VERSION" if ci == "github" else "MENDIX_VERSION"
+    label = "`with: version:`" if ci == "github" else "MENDIX_VERSION"
     assert f"{label} is '1.2'; expected major.minor.patch" in run.stderr
 
 

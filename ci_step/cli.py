@@ -18,6 +18,7 @@ from click.core import ParameterSource
 from ci_step import __version__
 from ci_step.config.inputs import BY_NAME, INPUTS, InputSpec
 from ci_step.config.validate import APP_NEEDS, BUILD_NEEDS, RawInput
+from ci_step.errors import ConfigError
 
 # Options of the group itself; any other leading option belongs to `run`
 # (`--version` is the package version input, so the tool's own is --tool-version).
@@ -151,7 +152,7 @@ def _execute(
     action: Any = None,
     needs: frozenset[str] = BUILD_NEEDS,
     arguments: dict[str, str] | None = None,
-    problems: list[str] | None = None,
+    problems: ConfigError | None = None,
 ) -> None:
     """Run an action; ``needs``: the inputs it cannot do without; ``arguments``: inputs
     given as positional arguments (they win); ``problems``: with the command's own options,
@@ -165,7 +166,9 @@ def _execute(
     raw = collect(ctx, values)
     for name, value in (arguments or {}).items():
         raw[name] = RawInput(value, name.upper().replace("-", "_") + " argument")
-    problems = (loaded.problems if loaded else []) + (problems or [])
+    if loaded and loaded.problems:
+        in_file = ConfigError(loaded.problems, [("correct", f"config file {loaded.path}")])
+        problems = in_file.joined(problems) if problems else in_file
     sys.exit(execute(raw, problems, **options))
 
 
@@ -259,7 +262,8 @@ def list_command(
         except ValueError as exc:
             problems.append(f"--filter-status {shown(text)} {exc}")
     action = _commands().listing(as_json, tuple(statuses), filter_version)
-    _execute(ctx, values, action, APP_NEEDS, problems=problems)
+    bad = ConfigError(problems, [("correct", "`--filter-status`")]) if problems else None
+    _execute(ctx, values, action, APP_NEEDS, problems=bad)
 
 
 @cli.command("prune")

@@ -90,7 +90,7 @@ def run_demo(keep: str | None) -> int:
         )
         with contextlib.chdir(workspace):
             where = Surroundings(CiEnv(Platform.LOCAL, {}), extra_writes=tuple(writes))
-            code = execute(raw, [], where=where)
+            code = execute(raw, None, where=where)
     for title, path in files.items():
         click.echo(f"\n--- {title} ({path.name}) ---")
         click.echo(path.read_text(encoding="utf-8").rstrip() if path.exists() else "(not written)")

@@ -5,7 +5,7 @@ Code raises these; only the command-line edge turns them into exit codes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Self
 
@@ -94,20 +94,46 @@ class StepError(Exception):
         return out
 
 
+# What to do and to what, for a fix: ("set", "`with: version:`")
+Correction = tuple[str, str]
+
+
+def _joined(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def corrections_fix(corrections: Sequence[Correction]) -> str:
+    """One sentence naming what to change: 'set `A`; correct `B` and `C`'."""
+    by_verb: dict[str, list[str]] = {}
+    for verb, subject in corrections:
+        subjects = by_verb.setdefault(verb, [])
+        if subject not in subjects:
+            subjects.append(subject)
+    return "; ".join(f"{verb} {_joined(subjects)}" for verb, subjects in by_verb.items())
+
+
 class ConfigError(StepError):
-    """One or more inputs are missing or invalid; nothing was sent."""
+    """One or more inputs are missing or invalid; nothing was sent.
+
+    ``corrections``: what to do about each problem, naming the input (or file) as the
+    user sets it, so the fix stands on its own (in the annotation, the result file)."""
 
     exit_code = 2
-    default_fix = "correct the inputs named above"
+    default_fix = "correct each input this message names, as it says"
     default_docs = f"{README_DOCS}, section 'Inputs'"
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], corrections: Sequence[Correction] = ()) -> None:
         self.problems = problems
+        self.corrections = list(corrections)
         if len(problems) == 1:
             text = f"Invalid configuration: {problems[0]}"
         else:
             text = f"Invalid configuration ({len(problems)} problems): " + "; ".join(problems)
-        super().__init__(text)
+        super().__init__(text, fix=corrections_fix(self.corrections))
+
+    def joined(self, later: ConfigError) -> ConfigError:
+        """These problems and then ``later``'s, in one error."""
+        return ConfigError(self.problems + later.problems, self.corrections + later.corrections)
 
     def redacted(self, clean: Callable[[str], str]) -> Self:
         copy = super().redacted(clean)

@@ -56,7 +56,7 @@ class Surroundings:
 
 def execute(
     raw: Mapping[str, RawInput],
-    file_problems: list[str],
+    early: ConfigError | None,
     *,
     action: Action = run_build,
     needs: frozenset[str] = BUILD_NEEDS,
@@ -64,12 +64,12 @@ def execute(
 ) -> int:
     where = where or Surroundings(CiEnv.detect())
     with spelling(speller(where.ci, raw)):  # every message names inputs as this CI does
-        return _execute(raw, file_problems, action, needs, where)
+        return _execute(raw, early, action, needs, where)
 
 
 def _execute(
     raw: Mapping[str, RawInput],
-    file_problems: list[str],
+    early: ConfigError | None,
     action: Action,
     needs: frozenset[str],
     where: Surroundings,
@@ -91,9 +91,9 @@ def _execute(
         try:
             config = validate(raw, ci, needs)
         except ConfigError as exc:
-            raise ConfigError(file_problems + exc.problems) from None
-        if file_problems:
-            raise ConfigError(file_problems)
+            raise (early.joined(exc) if early else exc) from None
+        if early:
+            raise early
         for secret in config.settings.secrets if config.settings else ():
             publish.mask(secret, ci, where.stderr)
         _warn_about_revision(config, ci, log)

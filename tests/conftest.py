@@ -140,6 +140,7 @@ def gitlab_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
             "GITLAB_CI": "true",
             "CI_PROJECT_DIR": str(workspace),
             "CI_PIPELINE_ID": "4242",
+            "CI_PIPELINE_IID": "17",
             "CI_PIPELINE_URL": "https://gitlab.example.com/acme/calc/-/pipelines/4242",
             "CI_JOB_ID": "777",
             "CI_COMMIT_SHA": "1" * 40,
@@ -158,6 +159,7 @@ def jenkins_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
             "BUILD_TAG": "jenkins-calc-main-31",
             "BUILD_URL": "https://jenkins.example.com/job/calc/job/main/31/",
             "BUILD_NUMBER": "31",
+            "JOB_NAME": "calc/main",
         }
     )
     return env

@@ -139,21 +139,37 @@ class JobRun:
     report: dict[str, str]
 
 
+def _expanded(value: str, variables: Mapping[str, str]) -> str:
+    """GitLab's expansion of `$NAME` and `${NAME}` in a variable's value."""
+    return re.sub(
+        r"\$(?:\{(\w+)\}|(\w+))",
+        lambda m: variables.get(m.group(1) or m.group(2), ""),
+        value,
+    )
+
+
 def run_gitlab_job(
-    name: str, workspace: Path, project: Mapping[str, str], dotenv: Mapping[str, str]
+    name: str,
+    workspace: Path,
+    project: Mapping[str, str],
+    dotenv: Mapping[str, str],
+    matrix: Mapping[str, str] | None = None,
 ) -> JobRun:
-    """One job of the example as a runner does it: the job's variables, outranked by the
-    dotenv report it needs, outranked by the project's CI/CD variables; each script line
-    in a shell, the first failing line ending the job; `mendix-build` on PATH."""
+    """One job of the example as a runner does it: the job's variables (with those of its
+    `parallel: matrix:` entry, `$NAME` expanded), outranked by the dotenv report it needs,
+    outranked by the project's CI/CD variables; each script line in a shell, the first
+    failing line ending the job; `mendix-build` on PATH."""
     job = gitlab_jobs()[name]
+    predefined = gitlab_env(workspace, {})
     variables = {str(k): str(v) for k, v in job.get("variables", {}).items()}
-    assert not any("$" in value for value in variables.values()), "expansion not modelled"
+    variables |= dict(matrix or {})
+    variables = {k: _expanded(v, predefined | variables) for k, v in variables.items()}
     bin_dir = workspace.parent / "bin"
     bin_dir.mkdir(exist_ok=True)
     shim = bin_dir / "mendix-build"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ENTRYPOINT}" mendix-build "$@"\n')
     shim.chmod(0o755)
-    env = gitlab_env(workspace, {}) | variables | dict(dotenv) | dict(project)
+    env = predefined | variables | dict(dotenv) | dict(project)
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     report = workspace / "mendix-build.env"
     report.unlink(missing_ok=True)
@@ -242,6 +258,70 @@ def test_gitlab_example_production_refuses_without_an_acceptance_report(
     assert sim.requests() == []
 
 
+def _job_workspace(root: Path, name: str) -> Path:
+    """A job's own checkout (each GitLab job starts from a fresh one)."""
+    path = root / name / "project"
+    path.mkdir(parents=True)
+    return path
+
+
+def _assert_artifacts_written(name: str, workspace: Path) -> None:
+    """Every path a job keeps as an artifact is a file the step wrote (else the runner logs
+    'no matching files'), and so is its dotenv report."""
+    artifacts = gitlab_jobs()[name]["artifacts"]
+    for pattern in [*artifacts["paths"], artifacts["reports"]["dotenv"]]:
+        assert [p for p in workspace.glob(pattern) if p.is_file()], f"{name}: {pattern}"
+
+
+def test_gitlab_every_artifact_is_a_file_the_step_writes(
+    sim: Simulator, service: BuildService, tmp_path: Path
+) -> None:
+    """Each job of the example that runs the step, run as the example has it: every path
+    in its `artifacts:` exists afterwards."""
+    service.add_app("inventory", repo="svn", branches={"trunk": "1204"}, package_size=30_000)
+    for mode in ("Acceptance", "Production"):
+        service.apps["calc"].environments[mode].start_seconds = 0.2
+    project = _gitlab_project_variables(sim)
+    kept = {name for name, job in gitlab_jobs().items() if "artifacts" in job}
+    ran: set[str] = set()
+    reports: dict[str, dict[str, str]] = {}
+
+    def run(name: str, dotenv: Mapping[str, str], matrix: Mapping[str, str] | None = None) -> None:
+        workspace = _job_workspace(tmp_path, f"{name}-{len(ran)}")
+        job = run_gitlab_job(name, workspace, project, dotenv, matrix)
+        assert job.code == 0, job.output
+        _assert_artifacts_written(name, workspace)
+        ran.add(name)
+        reports[(matrix or {}).get("MENDIX_APP_ID", name)] = job.report
+
+    for entry in gitlab_jobs()["build"]["parallel"]["matrix"]:
+        run("build", {}, {k: str(v) for k, v in entry.items()})
+    assert reports["calc"]["MENDIX_VERSION"] == "1.4.17"
+    run("nightly-feature", {})
+    run("deploy-acceptance", reports["calc"])
+    run("deploy-production", reports["deploy-acceptance"])
+    assert ran == kept
+
+
+def test_gitlab_report_runs_after_a_failed_build_and_shows_its_error(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    """The report job is wanted most after a failure: every rule that adds it says
+    `when: always` (a job whose `needs` failed is otherwise skipped), and it shows the
+    result file the failed job kept."""
+    report = gitlab_jobs()["report"]
+    rules = report.get("rules") or [{}]
+    assert all(rule.get("when", report.get("when")) == "always" for rule in rules), rules
+    service.apps["calc"].failing_revisions.add("a1b2c3d4e5f6")
+    project = _gitlab_project_variables(sim)
+    nightly = run_gitlab_job("nightly-feature", workspace, project, {})
+    assert nightly.code == 1, nightly.output
+    shown = run_gitlab_job("report", workspace, project, nightly.report)
+    assert shown.code == 0, shown.output
+    assert f"Package {nightly.report['MENDIX_PACKAGE_ID']} (failure)" in shown.output
+    assert '"fix": "open the app' in shown.output
+
+
 # ---------------------------------------------------------------------------------------
 # GitHub
 
@@ -273,6 +353,40 @@ def test_github_outputs_are_reported_on_failure_and_never_pasted_into_a_script()
         assert any(s.get("if") == "always()" and "run" in s for s in steps[ours[0] + 1 :]), name
         for step in steps:
             assert "${{" not in step.get("run", ""), f"{name}: an expression inside run:"
+
+
+PINNED = re.compile(r"[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+")
+OWN_ACTION = "your-org/mendix-build@v1 # zizmor: ignore[unpinned-uses]"
+
+
+def test_github_example_pins_actions_by_commit_and_keeps_no_token() -> None:
+    """What zizmor asks of a workflow a user copies: an action from others is pinned by its
+    full commit with the release in a comment (a tag can be moved to other code), and
+    actions/checkout leaves no token in .git/config for later steps to read."""
+    lines = [
+        line.split("uses:", 1)[1].strip()
+        for line in GITHUB_FILE.read_text("utf-8").splitlines()
+        if line.strip().removeprefix("- ").startswith("uses:")
+    ]
+    assert lines
+    for uses in lines:
+        assert uses == OWN_ACTION or PINNED.fullmatch(uses), uses
+    checkouts = [
+        step
+        for job in github_workflow()["jobs"].values()
+        for step in job["steps"]
+        if str(step.get("uses", "")).startswith("actions/checkout@")
+    ]
+    assert len(checkouts) == 2
+    for step in checkouts:
+        assert step["with"]["persist-credentials"] is False
+
+
+def test_action_says_the_artifact_path_output_is_relative() -> None:
+    document = yaml.safe_load((ROOT / "action.yml").read_text("utf-8"))
+    description = document["outputs"]["artifact-path"]["description"]
+    assert "relative to the workspace" in description
+    assert "bsolute" not in description
 
 
 # ---------------------------------------------------------------------------------------

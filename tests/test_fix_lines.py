@@ -145,6 +145,72 @@ def test_a_required_input_is_asked_for_as_the_ci_sets_it(sim: Simulator, workspa
     assert sim.requests() == []
 
 
+# -- GitHub: inputs named as written under `with:`, a mistyped key refused ------------------
+
+
+def github_refusal(sim: Simulator, workspace: Path, **extra: str) -> tuple[Run, str, str]:
+    """A refused GitHub run: (the run, its ::error:: annotation, its result file's fix)."""
+    values = inputs(sim, result_file="result.json", version="1.2")
+    run = run_entrypoint(github_env(workspace, values) | extra, workspace)
+    assert run.code == 2, run.stderr
+    assert sim.requests() == []
+    _summary, annotation = github_reports(workspace, run)
+    return run, annotation, str(error_of(run)["fix"])
+
+
+def test_github_value_errors_name_the_with_key_and_the_fix_stands_alone(
+    sim: Simulator, workspace: Path
+) -> None:
+    run, annotation, fix = github_refusal(sim, workspace, INPUT_TIMEOUT="soon")
+    for problem in ("`with: version:` is '1.2'; expected", "`with: timeout:` is 'soon'"):
+        assert problem in run.stderr
+        assert problem in annotation
+    assert fix == "correct `with: version:` and `with: timeout:`"
+    assert f"Fix: {fix} More:" in annotation
+    summary, _ = github_reports(workspace, run)
+    assert "INPUT_" not in run.stderr + summary + run.file("result.json")
+    assert "above" not in run.stderr
+
+
+def test_a_mistyped_with_key_is_refused_naming_the_input_meant(
+    sim: Simulator, workspace: Path
+) -> None:
+    """GitHub only warns of a `with:` key the action does not declare and hands it over as
+    INPUT_<KEY>; its value would be ignored, so the step refuses it."""
+    _run, annotation, fix = github_refusal(sim, workspace, INPUT_VERSON="1.2.4", INPUT_QQQZZ="x")
+    assert "`with: verson:` is not an input of this step: did you mean `version`?" in annotation
+    assert "`with: qqqzz:` is not an input of this step" in annotation
+    assert fix == (
+        "correct `with: version:`; remove `with: qqqzz:`; rename `with: verson:` to `version`"
+    )
+
+
+def test_what_github_sets_for_a_docker_action_is_accepted(sim: Simulator, workspace: Path) -> None:
+    """Every declared input (empty when not given), under both spellings, and the `args`
+    and `entrypoint` a container action always accepts."""
+    env = github_env(workspace, inputs(sim, download="false")) | {
+        "INPUT_ARGS": "",
+        "INPUT_ENTRYPOINT": "",
+        "INPUT_POLL_INTERVAL": "0.1",
+    }
+    run = run_entrypoint(env, workspace)
+    assert run.code == 0, run.stderr
+
+
+def test_a_missing_input_and_a_bad_file_are_fixes_of_their_own(
+    sim: Simulator, workspace: Path
+) -> None:
+    config = workspace / "mendix.yml"
+    config.write_text("verison: 1.0.0\n", encoding="utf-8")
+    values = inputs(sim, result_file="result.json", config="mendix.yml")
+    del values["version"]
+    run = run_entrypoint(gitlab_env(workspace, values), workspace)
+    assert run.code == 2, run.stderr
+    fix = "correct config file mendix.yml; set `MENDIX_VERSION`"
+    assert error_of(run)["fix"] == fix
+    assert f"Fix: {fix}" in run.stderr
+
+
 # -- the personal access token -------------------------------------------------------------
 
 
@@ -218,6 +284,8 @@ def test_an_unwritable_jenkins_file_is_named_with_the_reason(
     assert run.code == 2, run.stderr
     assert f"{properties}: cannot write (Is a directory)" in run.stderr
     assert f"{properties}: cannot write (Is a directory)" in str(error_of(run)["message"])
+    fix = f"make sure directory {workspace} exists and the step may write there"
+    assert error_of(run)["fix"] == fix
     document = json.loads((workspace / "mendix-build.json").read_text("utf-8"))
     assert document["exit-code"] == 2
 

@@ -151,7 +151,7 @@ def test_every_problem_reported_at_once_named_as_spelled(sim: Simulator, workspa
     assert "secrets do not belong in files" in err
     assert "'branch' in config file" in err
     assert "must be a single value, not a list" in err
-    assert "INPUT_APP-ID must be lower case: use 'calc'" in err
+    assert "`with: app-id:` must be lower case: use 'calc'" in err
     assert "MENDIX_REVISION is 'not-a-hash'" in err
     assert "--timeout is 'soon'" in err
     assert "--poll-interval is '0'" in err

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.report.result import OUTPUT_NAMES, output_key
 from ci_step.simulator import BuildService, Simulator
 from tests import ci_formats
@@ -17,10 +18,12 @@ from tests.conftest import (
     API_KEY,
     FAILING,
     Run,
+    base_env,
     github_env,
     gitlab_env,
     inputs,
     jenkins_env,
+    mendix_env,
     run_entrypoint,
 )
 
@@ -144,7 +147,7 @@ def test_bad_input_exits_2_without_a_request(ci: str, sim: Simulator, workspace:
     outputs = check_common(ci, run, 2, "error")
     assert outputs["package-id"] == ""
     assert sim.requests() == []
-    label = "INPUT_VERSION" if ci == "github" else "MENDIX_VERSION"
+    label = "`with: version:`" if ci == "github" else "MENDIX_VERSION"
     assert f"{label} is '1.2'; expected major.minor.patch" in run.stderr
 
 
@@ -223,3 +226,43 @@ def test_result_file_written_even_for_bad_input(sim: Simulator, workspace: Path)
     assert document["result"] == "error"
     assert document["exit-code"] == 2
     assert "MENDIX_APP_ID" in document["error"]["message"]
+
+
+def test_jenkins_without_a_root_url_gets_its_outputs(sim: Simulator, workspace: Path) -> None:
+    """Jenkins sets JENKINS_URL and BUILD_URL only when its root URL is configured; the
+    build's own variables are always there."""
+    env = jenkins_env(workspace, inputs(sim, download="false"))
+    del env["JENKINS_URL"], env["BUILD_URL"]
+    run = run_entrypoint(env, workspace)
+    check_common("jenkins", run, 0, "success")
+    (post,) = sim.requests("api", "POST")
+    assert (
+        json.loads(post.body)["Description"] == "Jenkins jenkins-calc-main-31 [revision 3f2a9c1b7e]"
+    )
+
+
+def test_a_developer_shell_is_not_taken_for_jenkins(sim: Simulator, workspace: Path) -> None:
+    """The Jenkins CLI reads JENKINS_URL from the shell: that alone is no Jenkins build."""
+    env = base_env(workspace.parent) | mendix_env(inputs(sim, download="false"))
+    run = run_entrypoint(env | {"JENKINS_URL": "https://jenkins.example.com/"}, workspace)
+    assert run.code == 0, run.stderr
+    assert list(workspace.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("variables", "platform"),
+    [
+        ({"BUILD_TAG": "jenkins-calc-main-31", "BUILD_NUMBER": "31"}, Platform.JENKINS),
+        ({"BUILD_TAG": "jenkins-team-calc-7", "BUILD_NUMBER": "7"}, Platform.JENKINS),
+        ({"JENKINS_URL": "https://jenkins.example.com/"}, Platform.LOCAL),
+        ({"JENKINS_HOME": "/var/jenkins_home", "WORKSPACE": "/tmp/ws"}, Platform.LOCAL),
+        ({"BUILD_TAG": "jenkins-calc-main-31"}, Platform.LOCAL),
+        ({"BUILD_TAG": "jenkins-calc-main-31", "BUILD_NUMBER": "32"}, Platform.LOCAL),
+        ({"BUILD_TAG": "jenkins--31", "BUILD_NUMBER": "31"}, Platform.LOCAL),
+        ({"BUILD_TAG": "release-1.2-31", "BUILD_NUMBER": "31"}, Platform.LOCAL),
+    ],
+)
+def test_jenkins_is_told_by_the_build_tag_and_number(
+    variables: dict[str, str], platform: Platform
+) -> None:
+    assert CiEnv.detect(variables).platform is platform

@@ -261,3 +261,11 @@ INPUTS: tuple[InputSpec, ...] = (
 
 BY_NAME: dict[str, InputSpec] = {spec.name: spec for spec in INPUTS}
 FILE_KEYS: tuple[str, ...] = tuple(spec.name for spec in INPUTS if spec.in_file)
+
+# What GitHub sets for a docker action: INPUT_<NAME> for each input declared in action.yml
+# and each key of the step's `with:` (upper case, spaces as underscores); `args` and
+# `entrypoint` it always accepts for a container action.
+GITHUB_INPUT_VARIABLES = frozenset(
+    [name for spec in INPUTS for name in spec.env_names if name.startswith("INPUT_")]
+    + ["INPUT_ARGS", "INPUT_ENTRYPOINT"]
+)

@@ -50,11 +50,16 @@ def printable(value: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def closest(key: str, known: tuple[str, ...]) -> list[str]:
+    """The known names an unknown key was most likely meant to be (at most two)."""
+    import difflib  # only when an unknown key was given
+
+    return difflib.get_close_matches(key.lower().replace("_", "-"), known, n=2, cutoff=0.6)
+
+
 def close_matches(key: str, known: tuple[str, ...]) -> str:
     """' (did you mean ...?)' for an unknown key, else the known keys."""
-    import difflib  # only when a file holds an unknown key
-
-    matches = difflib.get_close_matches(key.lower().replace("_", "-"), known, n=2, cutoff=0.6)
+    matches = closest(key, known)
     if not matches:
         return f" (known keys: {', '.join(known)})"
     return " (did you mean " + " or ".join(f"'{m}'" for m in matches) + "?)"

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ci_step.config.inputs import INPUTS, InputSpec
-from ci_step.config.parsers import Parse, shown, workspace_path
+from ci_step.config.inputs import GITHUB_INPUT_VARIABLES, INPUTS, InputSpec
+from ci_step.config.parsers import Parse, closest, printable, shown, workspace_path
 from ci_step.domain.settings import Allowed, Settings
 from ci_step.domain.versions import LATEST
-from ci_step.errors import ConfigError, input_name, spelled
+from ci_step.errors import ConfigError, Correction, input_name, spelled
 from ci_step.report.ci_env import CiEnv, Platform
 
 BUILD_NEEDS = frozenset(spec.name for spec in INPUTS if spec.required)
@@ -81,19 +81,29 @@ class _Checker:
         self.raw = raw
         self.workspace = workspace
         self.problems: list[str] = []
+        self.corrections: list[Correction] = []
 
     def value(self, name: str) -> str | None:
         item = self.raw.get(name)
         return item.value if item is not None and item.value != "" else None
 
     def label(self, name: str) -> str:
-        """The input as the user gave it; one not given as the CI sets it."""
+        """The input as the user gave it; one not given as the CI sets it. A GitHub input
+        is named as written in the workflow, quoted to read as one name (`with: timeout:`)."""
         item = self.raw.get(name)
-        given = item is not None and item.value not in (None, "")
-        return item.label if item is not None and given else spelled(name)
+        if item is None or item.value in (None, ""):
+            return spelled(name)
+        return input_name(name) if item.label.startswith("INPUT_") else item.label
 
-    def fail(self, name: str, text: str) -> None:
+    def fail(self, name: str, text: str, correction: Correction | None = None) -> None:
+        """A problem with input ``name``; ``correction``: what to do, if not to correct it."""
         self.problems.append(f"{self.label(name)} {text}")
+        self.corrections.append(correction or ("correct", input_name(name)))
+
+    def missing(self, text: str, name: str) -> None:
+        """A problem fixed by setting input ``name``."""
+        self.problems.append(text)
+        self.corrections.append(("set", input_name(name)))
 
     def parse(self, spec: InputSpec, parse: Parse) -> Any:
         """The input's value as given, else its default; the ``unset`` value when it is bad."""
@@ -118,7 +128,28 @@ class _Checker:
                 )
             else:
                 how = f"set {spelled(spec.name)}"
-            self.problems.append(f"{spec.name} is required: {how}")
+            self.missing(f"{spec.name} is required: {how}", spec.name)
+
+    def unknown_inputs(self, ci: CiEnv) -> None:
+        """GitHub hands each key of the step's `with:` over as INPUT_<KEY>: one that is not
+        an input is a mistyped key, whose value would be silently ignored."""
+        if ci.platform is not Platform.GITHUB:
+            return
+        names = tuple(spec.name for spec in INPUTS)
+        for variable in sorted(ci.env):
+            if not variable.startswith("INPUT_") or variable in GITHUB_INPUT_VARIABLES:
+                continue
+            key = f"`with: {printable(variable.removeprefix('INPUT_').lower())}:`"
+            matches = closest(variable.removeprefix("INPUT_"), names)
+            if matches:
+                meant = " or ".join(f"`{m}`" for m in matches)
+                self.problems.append(f"{key} is not an input of this step: did you mean {meant}?")
+                self.corrections.append(("rename", f"{key} to {meant}"))
+            else:
+                self.problems.append(
+                    f"{key} is not an input of this step (they are listed in action.yml)"
+                )
+                self.corrections.append(("remove", key))
 
 
 def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUILD_NEEDS) -> Config:
@@ -131,11 +162,12 @@ def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUI
     if values["promote_from"]:  # the package is the one the other environment runs
         needs = needs - {"package-id"}
     c.require(needs, ci)
+    c.unknown_inputs(ci)
     _cross_check(c, values, needs)
     _promotion_check(c, values, needs)
     settings = _settings(c, values, ci)
     if c.problems:
-        raise ConfigError(c.problems)
+        raise ConfigError(c.problems, c.corrections)
     values["description"] = values["description"] or ci.run_description()
     if values["download"] is None:
         values["download"] = not (values["package_id"] or values["promote_from"])
@@ -152,8 +184,11 @@ def _settings(c: _Checker, values: dict[str, Any], ci: CiEnv) -> Settings | None
 
     own = {values[spec.param]: spec.name for spec in INPUTS if spec.secret and values[spec.param]}
     variables = settings_file.Variables(ci.env, values["settings_variables"], own)
-    settings, problems = settings_file.load(path, c.value("settings-file") or str(path), variables)
+    given = c.value("settings-file") or str(path)
+    settings, problems = settings_file.load(path, given, variables)
     c.problems.extend(problems)
+    if problems:
+        c.corrections.append(("correct", f"settings file {printable(given)}"))
     return settings
 
 
@@ -166,6 +201,7 @@ def _promotion_check(c: _Checker, values: dict[str, Any], needs: frozenset[str])
             "promote-from",
             f"deploys the package another environment runs: set {c.label('environment')} "
             "to the environment to deploy it to",
+            ("set", input_name("environment")),
         )
     if environment and source.casefold() == environment.casefold():
         c.fail(
@@ -183,17 +219,24 @@ def _promotion_check(c: _Checker, values: dict[str, Any], needs: frozenset[str])
 def _cross_check(c: _Checker, values: dict[str, Any], needs: frozenset[str]) -> None:
     """The rules that tie inputs together."""
     if values["revision"] == LATEST and values["pat"] and not values["project_id"]:
-        c.problems.append(
+        c.missing(
             f"{c.label('project-id')} is required with {c.label('pat')} and revision 'latest': "
-            "the App Repository API names the app by its project id"
+            "the App Repository API names the app by its project id",
+            "project-id",
         )
     environment = values["environment"]
     if values["package_id"] and not environment and "environment" not in needs:
-        c.fail("package-id", f"deploys an existing package: set {c.label('environment')} too")
+        c.fail(
+            "package-id",
+            f"deploys an existing package: set {c.label('environment')} too",
+            ("set", input_name("environment")),
+        )
     if environment.lower() == "production" and not values["allow_production"]:
+        allow = input_name("allow-production", "true")
         c.fail(
             "environment",
-            f"is Production; deploying there needs {input_name('allow-production', 'true')}",
+            f"is Production; deploying there needs {allow}",
+            ("set", f"{allow} (or deploy elsewhere)"),
         )
 
 

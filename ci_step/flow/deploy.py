@@ -171,11 +171,13 @@ def deploy_package(config: Config, services: Services, package_id: str, result: 
 def _environment(target: Deployment, services: Services) -> EnvironmentInfo:
     environment = DeployApi(services.api).get_environment(target.app_id, target.environment)
     if environment.production and not target.allow_production:
+        allow = input_name("allow-production", "true")
         raise ConfigError(
             [
                 f"environment '{target.environment}' is a production environment; "
-                f"set {input_name('allow-production', 'true')} to deploy to it"
-            ]
+                f"set {allow} to deploy to it"
+            ],
+            [("set", f"{allow} (or deploy elsewhere)")],
         )
     return environment
 

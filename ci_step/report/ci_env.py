@@ -41,6 +41,26 @@ class Platform(Enum):
     LOCAL = "local"
 
 
+def is_jenkins_build(env: Mapping[str, str]) -> bool:
+    """A Jenkins build, by what every build has: ``BUILD_TAG`` is
+    ``jenkins-<job>-<BUILD_NUMBER>``.
+
+    ``JENKINS_URL`` will not do: Jenkins sets it only when its root URL is configured, and
+    the Jenkins CLI reads it from developers' shells. Nor will ``JENKINS_HOME``: inside
+    ``agent { docker }`` a variable the agent's own process has with the same value is left
+    out. The tag and the number belong to the build, so they always arrive; a shell where
+    both are set and agree is a Jenkins build's.
+    """
+    number, tag = env.get("BUILD_NUMBER", ""), env.get("BUILD_TAG", "")
+    return (
+        number.isascii()
+        and number.isdigit()
+        and tag.startswith("jenkins-")
+        and tag.endswith(f"-{number}")
+        and len(tag) > len("jenkins--") + len(number)
+    )
+
+
 @dataclass(frozen=True)
 class CiEnv:
     platform: Platform
@@ -53,7 +73,7 @@ class CiEnv:
             return cls(Platform.GITHUB, env)
         if env.get("GITLAB_CI") == "true":
             return cls(Platform.GITLAB, env)
-        if env.get("JENKINS_URL"):
+        if is_jenkins_build(env):
             return cls(Platform.JENKINS, env)
         return cls(Platform.LOCAL, env)
 

@@ -140,7 +140,7 @@ def _write(result: StepResult, write: Write) -> OutputError | None:
             "while the step runs",
         )
     except OSError as exc:
-        fix = "make sure the directory of each file named above exists and the step may write there"
+        fix = f"make sure directory {write.path.parent} exists and the step may write there"
         if write.input:
             fix = f"set {input_name(write.input)} to a file in a writable directory"
         return OutputError(f"cannot write ({exc.strerror or exc})", fix=fix)

@@ -150,8 +150,10 @@ def test_jenkins_docker_inside(
     )
     try:
         env = mendix_env(inputs(sim)) | {
-            "JENKINS_URL": "https://jenkins.example.com/",
+            # no JENKINS_URL: Jenkins without a root URL configured
             "WORKSPACE": str(workspace),
+            "JOB_NAME": "calc",
+            "BUILD_NUMBER": "7",
             "BUILD_TAG": "jenkins-calc-7",
             "HOME": "/nonexistent",
         }

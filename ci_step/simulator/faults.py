@@ -23,7 +23,9 @@ class Fault:
     ``location``), ``not-zip`` (storage: an S3-style XML error page padded to the
     package's size, answered 200), ``rewrite`` (API: answer as usual, with ``field_value``
     as the text of the field ``field_name``, or of each of ``A|B``, in the package or each
-    package of the answer).
+    package of the answer), ``padded`` (API: the usual JSON answer followed by white
+    space up to ``size`` bytes: still valid JSON, however large), ``nested`` (API: answer
+    200 with ``size`` nested JSON arrays, ``[[…]]``: valid JSON, however deep).
     ``process``: for status/reset, carry out the request first (the change
     happens, the answer is lost). ``times``: how many requests it hits (-1: all).
     """
@@ -42,6 +44,7 @@ class Fault:
     body: str | None = None  # status: answer this JSON text instead of the default body
     field_name: str = ""
     field_value: str = ""
+    size: int = 0  # padded: the answer's length in bytes; nested: the depth
 
     def matches(self, listener: str, method: str, path: str) -> bool:
         return (
@@ -65,6 +68,8 @@ FAULT_KINDS = (
     "slow-headers",
     "location",
     "not-zip",
+    "padded",
+    "nested",
 )
 PACE = 0.2  # seconds per byte of trickle and slow-headers, unless the fault gives a delay
 _FAULT_FIELDS = {
@@ -81,6 +86,7 @@ _FAULT_FIELDS = {
     "body": str,
     "field_name": str,
     "field_value": str,
+    "size": int,
 }
 
 

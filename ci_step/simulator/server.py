@@ -15,6 +15,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,6 +28,8 @@ from ci_step.simulator.routes import Call
 from ci_step.simulator.state import BuildService
 from ci_step.simulator.storage import STORAGE
 
+JSON_TYPE = {"Content-Type": "application/json"}
+PAD_PIECE = 1 << 16
 HTML_ERROR = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
 REASONS = {
     429: "Too Many Requests",
@@ -47,6 +50,8 @@ class SimRequest:
     body: bytes
     at: float = field(default_factory=time.monotonic)
     fault: str = ""
+    sent: int = 0  # bytes of the answer's body written before it ended or the client left
+    answered: threading.Event = field(default_factory=threading.Event)  # sent is final
 
 
 class Simulator:
@@ -158,6 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in two writes
     simulator: Simulator
     role: str
+    _sent: int = 0  # bytes of the body of the answer under way, written so far
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -185,6 +191,15 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.simulator.take_fault(self.role, self.command, split.path)
         entry.fault = fault.kind if fault else ""
         self.simulator.record(entry)
+        self._sent = 0
+        try:
+            self._answer(entry, fault)
+        finally:
+            entry.sent = self._sent
+            entry.answered.set()
+
+    def _answer(self, entry: SimRequest, fault: Fault | None) -> None:
+        split = urlsplit(self.path)
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
             fault = None
@@ -200,9 +215,14 @@ class _Handler(BaseHTTPRequestHandler):
             status = fault.status if 300 <= fault.status < 400 else 302
             self._send(Reply(status, b"", headers={"Location": fault.location or self.path}))
             return
+        if fault is not None and fault.kind == "nested":
+            self._send(Reply(200, b"[" * fault.size + b"]" * fault.size, JSON_TYPE.copy()))
+            return
         reply = self._reply(split.path, entry, fault)
         if fault is not None and fault.kind == "rewrite":
             _rewrite(reply.body, fault.field_name, fault.field_value)
+        if fault is not None and fault.kind == "padded":
+            reply = _padded(reply, fault.size)
         self._send(reply, fault)
 
     def _reply(self, path: str, entry: SimRequest, fault: Fault | None) -> Reply:
@@ -276,6 +296,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self._paced(bytes(chunk), pace)
                 elif chunk:
                     self.wfile.write(chunk)
+                    self._sent += len(chunk)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -292,7 +313,25 @@ class _Handler(BaseHTTPRequestHandler):
     def _paced(self, data: bytes, pace: float) -> None:
         for index in range(len(data)):
             self.wfile.write(data[index : index + 1])
+            self._sent += 1
             time.sleep(pace)
+
+
+def _padded(reply: Reply, size: int) -> Reply:
+    """``reply``'s JSON followed by spaces up to ``size`` bytes, sent in pieces."""
+    payload = json.dumps(reply.body).encode()
+    padding = max(0, size - len(payload))
+
+    def chunks() -> Iterator[bytes]:
+        yield payload
+        left = padding
+        while left > 0:
+            piece = min(left, PAD_PIECE)
+            yield b" " * piece
+            left -= piece
+
+    headers = reply.headers | JSON_TYPE
+    return Reply(reply.status, headers=headers, chunks=chunks(), length=len(payload) + padding)
 
 
 def _rewrite(body: Any, names: str, value: str) -> None:

@@ -5,11 +5,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ci_step.simulator import Fault, Simulator
-from tests.conftest import Run, run_local
+import pytest
+
+from ci_step.simulator import BuildService, Fault, Simulator
+from tests import ci_formats
+from tests.conftest import Run, gitlab_env, inputs, run_entrypoint, run_local
 
 MIB = 1024 * 1024
 LISTING = r"/apps/calc/packages$"
+# What a shell that sources the dotenv file would run, were it written as given.
+SHELL_VERSION = "1.0.4$(touch pwned)"
+SHELL_URLS = [
+    "https://calc.example.com/$(touch pwned)",
+    "https://calc.example.com/`touch pwned`",
+    "https://calc.example.com/;touch pwned",
+    "https://calc.example.com/'x'",
+    "https://calc.example.com/ x",
+    "http://calc.example.com",
+    "javascript:alert(1)",
+    "https://",
+    "https://user:pass@calc.example.com",
+]
+
+
+def gitlab_run(sim: Simulator, workspace: Path, *args: str, **values: str) -> Run:
+    return run_entrypoint(gitlab_env(workspace, inputs(sim, **values)), workspace, *args)
+
+
+def dotenv(run: Run) -> dict[str, str]:
+    return ci_formats.gitlab_dotenv((run.workspace / "mendix-build.env").read_bytes())
 
 
 def message(run: Run) -> str:
@@ -83,3 +107,104 @@ def test_an_answer_under_the_limit_is_read_whole(sim: Simulator, workspace: Path
     (answer,) = [r for r in sim.requests("api", "GET", LISTING) if r.fault == "padded"]
     assert answer.answered.wait(30)
     assert answer.sent == 3 * MIB
+
+
+# -- the version from the API becomes an output only as major.minor.patch -------------------
+
+
+def assert_no_version(run: Run) -> None:
+    assert dotenv(run)["MENDIX_VERSION"] == ""
+    assert "$(" not in (run.workspace / "mendix-build.env").read_text("utf-8")
+    (warning,) = [line for line in run.stderr.splitlines() if "gave the version" in line]
+    assert "WARNING: The Mendix API gave the version '1.0.4$(touch pwned)" in warning
+    assert warning.endswith("not major.minor.patch: the version output is left empty")
+    assert not (run.workspace / "pwned").exists()
+
+
+def test_deploy_leaves_a_version_that_is_not_major_minor_patch_out_of_the_outputs(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    package = service.seed_package("calc", SHELL_VERSION)
+    run = gitlab_run(sim, workspace, package_id=package.package_id, environment="Acceptance")
+    assert run.code == 0, run.stderr
+    assert_no_version(run)
+    assert dotenv(run)["MENDIX_PACKAGE_ID"] == package.package_id
+
+
+def test_promotion_leaves_a_version_that_is_not_major_minor_patch_out_of_the_outputs(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    service.seed_package("calc", SHELL_VERSION, deployed_to="Acceptance")
+    run = gitlab_run(sim, workspace, promote_from="Acceptance", environment="Test")
+    assert run.code == 0, run.stderr
+    assert_no_version(run)
+
+
+@pytest.mark.parametrize("command", ["wait", "show"])
+def test_package_commands_leave_a_version_that_is_not_major_minor_patch_out_of_the_outputs(
+    sim: Simulator, service: BuildService, workspace: Path, command: str
+) -> None:
+    package = service.seed_package("calc", SHELL_VERSION)
+    run = gitlab_run(sim, workspace, command, package.package_id)
+    assert run.code == 0, run.stderr
+    assert_no_version(run)
+
+
+def test_download_command_leaves_a_version_that_is_not_major_minor_patch_out_of_the_outputs(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    package = service.seed_package("calc", SHELL_VERSION)
+    run = gitlab_run(sim, workspace, "download", package.package_id)
+    assert run.code == 5, run.stderr  # the file is not named after it either
+    assert_no_version(run)
+
+
+def test_a_version_with_a_fourth_number_is_an_output(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    package = service.seed_package("calc", "2.5.4.63")
+    run = gitlab_run(sim, workspace, "wait", package.package_id)
+    assert run.code == 0, run.stderr
+    assert dotenv(run)["MENDIX_VERSION"] == "2.5.4.63"
+    assert "WARNING" not in run.stderr
+
+
+# -- the environment's URL becomes an output only as a plain https URL ----------------------
+
+
+@pytest.mark.parametrize("url", SHELL_URLS)
+def test_deploy_leaves_an_environment_url_that_is_not_plain_https_out_of_the_outputs(
+    sim: Simulator, service: BuildService, workspace: Path, url: str
+) -> None:
+    service.apps["calc"].environments["Acceptance"].url = url
+    package = service.seed_package("calc", "1.0.4")
+    run = gitlab_run(sim, workspace, package_id=package.package_id, environment="Acceptance")
+    assert run.code == 0, run.stderr
+    assert dotenv(run)["MENDIX_ENVIRONMENT_URL"] == ""
+    assert "calc.example.com" not in (workspace / "mendix-build.env").read_text("utf-8")
+    assert "the environment-url output is left empty" in run.stderr
+    assert not (workspace / "pwned").exists()
+
+
+def test_a_plain_https_environment_url_is_an_output(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    url = "https://calc-accp.mendixcloud.com"
+    service.apps["calc"].environments["Acceptance"].url = url
+    package = service.seed_package("calc", "1.0.4")
+    run = gitlab_run(sim, workspace, package_id=package.package_id, environment="Acceptance")
+    assert run.code == 0, run.stderr
+    assert dotenv(run)["MENDIX_ENVIRONMENT_URL"] == url
+    assert dotenv(run)["MENDIX_VERSION"] == "1.0.4"
+    assert "WARNING" not in run.stderr
+
+
+def test_promotion_gives_the_version_with_its_revision(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    """An environment names its package's Version with the revision as a fourth part."""
+    package = service.seed_package("calc", "1.0.4", deployed_to="Acceptance")
+    run = gitlab_run(sim, workspace, promote_from="Acceptance", environment="Test")
+    assert run.code == 0, run.stderr
+    assert dotenv(run)["MENDIX_VERSION"] == f"1.0.4.{package.revision}"
+    assert "WARNING" not in run.stderr

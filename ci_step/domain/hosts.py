@@ -1,10 +1,19 @@
-"""Which hosts may be spoken to in plain http: loopback only (the simulator, a local proxy)."""
+"""Hosts and URLs the step may speak to or hand on: rules with no I/O.
+
+Plain http is spoken only to loopback (the simulator, a local proxy); a URL from an answer
+becomes an output only when it is a plain https URL.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import re
+from urllib.parse import urlsplit
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+# https://host[:port][/path]: letters, digits and ``. - _ / %`` only, so that no shell that
+# sources an output file (GitLab's dotenv) finds anything to expand, run or split at.
+_PLAIN_HTTPS = re.compile(r"https://[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?(?:/[A-Za-z0-9._/%-]*)?")
 
 
 def is_loopback(host: str) -> bool:
@@ -14,3 +23,12 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_plain_https_url(url: str) -> bool:
+    """``https://`` and a host name, then at most a port and a path: no credentials, query,
+    fragment, white space, quotes, ``$`` or backticks, nothing but ASCII."""
+    if len(url) > 2048 or not _PLAIN_HTTPS.fullmatch(url):
+        return False
+    host = urlsplit(url).hostname or ""
+    return bool(host.strip(".-"))

@@ -34,6 +34,7 @@ from ci_step.errors import (
 from ci_step.flow import settings as settings_flow
 from ci_step.flow.backup import Backups
 from ci_step.flow.environment import Environment, Left, Timing
+from ci_step.flow.outputs import url_output
 from ci_step.flow.services import Services
 from ci_step.mendix import download, logs
 from ci_step.mendix.deploy_api import DeployApi, DeployedPackage
@@ -198,11 +199,13 @@ class _Deploy:
         self.reported = False  # the failure raised already says the environment's state
         self.was_running = False
         self.changes: ChangeSet | None = None  # what the settings file changed
+        self.url = ""  # the environment's Url as the Deploy API gave it first
 
     def run(self) -> None:
         self.result.enter("preflight")
         info = _environment(self.target, self.services)
-        self.result.environment_url = info.url
+        self.url = info.url
+        self.result.environment_url = url_output(info.url, self.services.log)
         self.before = self.env.holds() if info.status != "Empty" else ""
         self.was_running = info.status == "Running"
         rerun = self.was_running and self.before == self.package_id
@@ -338,7 +341,8 @@ class _Deploy:
         self.result.deployed = True
         try:  # the URL may have been set by the start; the deploy is done either way
             url = self.env.api.get_environment(self.target.app_id, self.mode).url
-            self.result.environment_url = url or self.result.environment_url
+            if url and url != self.url:  # a URL already checked is not warned about again
+                self.result.environment_url = url_output(url, self.services.log)
         except StepError as exc:
             self.services.log.warning(
                 "Could not read the environment's URL after the start", reason=exc.message

@@ -33,7 +33,7 @@ from ci_step.clock import Deadline
 from ci_step.domain.hosts import is_loopback
 from ci_step.errors import DownloadError, input_name
 from ci_step.mendix import watchdog, zipcheck
-from ci_step.mendix.transport import RETRY_STATUSES
+from ci_step.mendix.transport import RETRY_STATUSES, given_credentials_only
 from ci_step.retry import Backoff, Tries
 
 CHUNK = 1 << 20
@@ -186,6 +186,7 @@ class Storage:
     read_timeout: float = 60.0
 
     def __post_init__(self) -> None:
+        given_credentials_only(self.session)  # never a ~/.netrc entry to the storage host
         watchdog.guard(self.session)  # every exchange with the storage host ends by the deadline
 
 

@@ -9,6 +9,8 @@ Each whole answer, headers and body, ends by the deadline (see ci_step.mendix.wa
 
 An answer is foreign data: at most MAX_ANSWER bytes of it are read (the connection is
 closed past that), and its JSON is used only when it is nested at most MAX_DEPTH deep.
+No credential the user did not give leaves the step: a session never takes one from
+``~/.netrc`` (see ``given_credentials_only``).
 """
 
 from __future__ import annotations
@@ -102,6 +104,29 @@ def never_sent(exc: BaseException) -> bool:
     return False
 
 
+class _GivenOnly(requests.auth.AuthBase):
+    """Adds no credential: set as a session's ``auth``, it keeps requests from taking one
+    from ``~/.netrc``.
+
+    A session that trusts the environment (``trust_env``, the default) sends the netrc
+    entry of the request's host as ``Authorization: Basic`` unless the session or the
+    request has an auth of its own; any auth, even this empty one, stops that lookup. The
+    rest of what trust_env brings stays: HTTPS_PROXY, HTTP_PROXY and NO_PROXY, and the CA
+    bundle of REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, exactly as requests reads them.
+    Redirects, where requests would look netrc up again, are never followed by it here.
+    """
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+def given_credentials_only(session: requests.Session) -> requests.Session:
+    """``session``, sending no credential but those the step sets (never ``~/.netrc``)."""
+    if session.auth is None:
+        session.auth = _GivenOnly()
+    return session
+
+
 class Transport:
     def __init__(
         self,
@@ -113,7 +138,7 @@ class Transport:
         origin: str = "",
     ) -> None:
         """``origin``: the input the URLs come from, as the user spelled it (MENDIX_BASE_URL)."""
-        self.session = watchdog.guard(session)
+        self.session = watchdog.guard(given_credentials_only(session))
         self.origin = origin
         self.deadline = deadline
         self.policy = policy or RetryPolicy()

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ci_step.simulator import BuildService, Simulator
+from ci_step.errors import DownloadError
+from ci_step.mendix import download
+from ci_step.simulator import BuildService, Fault, Simulator
 from tests.conftest import (
     API_KEY,
     Run,
@@ -106,3 +108,70 @@ def test_requests_ca_bundle_is_honoured(
     assert [seen.url for seen in api_front.seen if seen.method == "POST"] == [
         "/api/1/apps/calc/packages"
     ]
+
+
+# -- plain http to loopback only from a loopback API ------------------------------------------
+
+
+def test_an_https_api_cannot_send_the_download_to_plain_http_on_loopback(
+    sim: Simulator, api_front: Relay, certificates: Certificates, workspace: Path
+) -> None:
+    """The simulator's package location is its plain http storage host on 127.0.0.1: from
+    an API at an https root, that is a local service of the runner, never fetched."""
+    values = inputs(sim, base_url=api_front.url)
+    run = local_run(workspace, values, REQUESTS_CA_BUNDLE=str(certificates.ca))
+    assert run.code == 6, run.stderr
+    assert run.result()["error"]["message"] == (  # type: ignore[index]
+        "The package location from the Mendix API goes to http://127.0.0.1; it was not "
+        "followed: a package is fetched over https only (plain http to a loopback address "
+        "only when `MENDIX_BASE_URL` is one too)."
+    )
+    assert sim.requests("storage") == []
+    assert list(workspace.glob("*.mda*")) == []
+
+
+def test_an_https_storage_host_cannot_redirect_to_plain_http_on_loopback(
+    sim: Simulator,
+    service: BuildService,
+    api_front: Relay,
+    certificates: Certificates,
+    workspace: Path,
+) -> None:
+    local = f"{sim.storage_url}/admin/delete-everything"  # the plain http listener
+    with running(Relay(sim.storage_url, certificates)) as storage_front:
+        service.storage_base = storage_front.url  # locations are https now
+        sim.add_fault(Fault("redirect", listener="storage", location=local))
+        values = inputs(sim, base_url=api_front.url)
+        run = local_run(workspace, values, REQUESTS_CA_BUNDLE=str(certificates.ca))
+    assert run.code == 6, run.stderr
+    assert "Redirect 1 of the download goes to http://127.0.0.1; it was not followed" in (
+        run.stderr
+    ), run.stderr
+    (only,) = sim.requests("storage")  # the hop to plain http was never requested
+    assert only.path.startswith("/mda/")
+    assert list(workspace.glob("*.mda*")) == []
+
+
+@pytest.mark.parametrize(
+    ("location", "api_root", "allowed"),
+    [
+        ("http://127.0.0.1:9/x.mda", "http://127.0.0.1:8080", True),
+        ("http://localhost/x.mda", "http://[::1]:8080", True),
+        ("https://127.0.0.1/x.mda", "https://deploy.mendix.com", True),
+        ("https://s3.example.com/x.mda", "https://deploy.mendix.com", True),
+        ("http://127.0.0.1:9/x.mda", "https://deploy.mendix.com", False),
+        ("http://localhost/x.mda", "https://127.0.0.1:8443", False),
+        ("http://[::1]/x.mda", "https://deploy.mendix.com", False),
+        ("http://s3.example.com/x.mda", "http://127.0.0.1:8080", False),
+    ],
+)
+def test_plain_http_to_loopback_only_from_a_loopback_http_api_root(
+    location: str, api_root: str, allowed: bool
+) -> None:
+    if allowed:
+        assert download.check_location(location, "The location", api_root) == location
+        return
+    with pytest.raises(
+        DownloadError, match=r"^The location goes to http://.*; it was not followed"
+    ):
+        download.check_location(location, "The location", api_root)

@@ -1,7 +1,8 @@
 """Hosts and URLs the step may speak to or hand on: rules with no I/O.
 
-Plain http is spoken only to loopback (the simulator, a local proxy); a URL from an answer
-becomes an output only when it is a plain https URL.
+Plain http is spoken only to loopback (the simulator, a local proxy), and to a storage
+host only when the API root is such a one too; a URL from an answer becomes an output only
+when it is a plain https URL.
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback_http(url: str) -> bool:
+    """A plain http URL on a loopback host: an API root that is the simulator (or another
+    local stand-in), the only one whose storage host may be spoken to in plain http."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    return parts.scheme == "http" and is_loopback(host)
 
 
 def is_plain_https_url(url: str) -> bool:

@@ -318,7 +318,7 @@ def fetch_artifact(
             raise ApiError(
                 f"The Mendix API gave no download location for package {package.package_id}."
             )
-        return download.check_location(fresh.url, download.PACKAGE_LOCATION)
+        return download.check_location(fresh.url, download.PACKAGE_LOCATION, api.base_url)
 
     url = location(package if package.url else None)
     size = package.size if package.size and package.size > 0 else None
@@ -334,6 +334,7 @@ def fetch_artifact(
         refresh=location,
         progress=_progress_logger(log, services.clock),
         notice=log.warning,
+        api_root=api.base_url,
     )
     artifact = download.fetch(storage, url, target, size)
     result.artifact_path = config.shown_path(artifact.path)

@@ -374,6 +374,7 @@ class _Deploy:
             refresh=lambda: "",
             progress=lambda done, total: None,
             notice=self.services.log.warning,
+            api_root=self.services.api.base_url,
         )
         try:
             url = self.env.api.log_url(self.target.app_id, self.mode, day)

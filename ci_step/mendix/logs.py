@@ -1,10 +1,11 @@
 """The last lines of an environment's log, read from its signed download URL.
 
 The URL points to a storage host: it is fetched like the package, with a session that
-never held Mendix headers and the same rule for every hop (https, plain http only on
-loopback). Only the tail is read: a suffix range first; a host that ignores ranges is
-streamed, keeping the last bytes, within a byte budget and a time limit. A log that is
-gzip-compressed (its format is undocumented) is decompressed as it streams.
+never held Mendix headers and the same rule for every hop (https; plain http only on
+loopback, from a loopback API: see download.check_location). Only the tail is read: a
+suffix range first; a host that ignores ranges is streamed, keeping the last bytes,
+within a byte budget and a time limit. A log that is gzip-compressed (its format is
+undocumented) is decompressed as it streams.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ class Tail:
 def tail(storage: download.Storage, url: str, max_lines: int = 50) -> Tail:
     """The last ``max_lines`` lines of the log at ``url``."""
     headers = {"Accept-Encoding": "identity", "Range": f"bytes=-{TAIL_BYTES}"}
-    url = download.check_location(url, "The log's download URL from the Mendix API")
+    url = download.check_location(
+        url, "The log's download URL from the Mendix API", storage.api_root
+    )
     try:
         with (
             watchdog.within(storage.deadline, DOING, TIME_LIMIT),

@@ -75,6 +75,7 @@ DEPLOY = (
     "allow-production",
     "backup",
     "rollback",
+    "log-tail",
     "settings-file",
     "promote-from",
 )

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from ci_step.simulator import BuildService, Fault, Simulator
+from ci_step.simulator.environments import SimEnvironment
 from tests import ci_formats
-from tests.conftest import Run, gitlab_env, inputs, run_entrypoint, run_local
+from tests.conftest import API_KEY, Run, gitlab_env, inputs, run_entrypoint, run_local
 
 MIB = 1024 * 1024
 LISTING = r"/apps/calc/packages$"
@@ -208,3 +209,56 @@ def test_promotion_gives_the_version_with_its_revision(
     assert run.code == 0, run.stderr
     assert dotenv(run)["MENDIX_VERSION"] == f"1.0.4.{package.revision}"
     assert "WARNING" not in run.stderr
+
+
+# -- the app's log tail ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def failing_start(service: BuildService) -> SimEnvironment:
+    """Acceptance runs 1.0.0; the next start fails, leaving lines in the day's log."""
+    service.seed_package("calc", "1.0.0", deployed_to="Acceptance")
+    environment = service.apps["calc"].environments["Acceptance"]
+    environment.start_seconds, environment.start_error = 0.2, "START_FAILED"
+    return environment
+
+
+def test_a_secret_in_a_long_log_line_is_masked_before_the_line_is_shortened(
+    sim: Simulator, failing_start: SimEnvironment, workspace: Path
+) -> None:
+    """Shortened first, the line would end in the key's first half, which no mask knows."""
+    failing_start.log_tail = ["ERROR - Core: " + "x" * 446 + f"auth failed for key {API_KEY}"]
+    run = run_local(sim, workspace, environment="Acceptance", download="false")
+    assert run.code == 7, run.stderr
+    tail = run.result()["error"]["log-tail"]  # type: ignore[index]
+    assert tail[-1].startswith("ERROR - Core: xxx")
+    assert tail[-1].endswith("auth failed for key ***")
+    for place in (run.stderr, run.file("result.json")):
+        assert API_KEY[:8] not in place
+
+
+@pytest.mark.parametrize(("lines", "shown"), [("0", 0), ("3", 3), (None, 50)])
+def test_log_tail_sets_how_many_lines_are_shown_and_0_reads_no_log(
+    sim: Simulator, failing_start: SimEnvironment, workspace: Path, lines: str | None, shown: int
+) -> None:
+    values = {"environment": "Acceptance", "download": "false"}
+    values |= {} if lines is None else {"log_tail": lines}
+    run = run_local(sim, workspace, **values)
+    assert run.code == 7, run.stderr
+    error = run.result()["error"]
+    assert isinstance(error, dict)
+    assert len(error["log-tail"] or []) == shown
+    asked = sim.requests("api", "GET", r"/logs/") + sim.requests("storage", "GET", r"/logs/")
+    assert (asked == []) == (shown == 0)
+    assert ("START_FAILED" in (error["log-tail"] or [""])[-1]) == (shown > 0)
+
+
+@pytest.mark.parametrize("value", ["-1", "201", "many", "1.5", "9" * 5000])
+def test_a_bad_log_tail_is_refused_before_any_request(
+    sim: Simulator, workspace: Path, value: str
+) -> None:
+    run = run_local(sim, workspace, environment="Acceptance", log_tail=value)
+    assert run.code == 2, run.stderr
+    assert "MENDIX_LOG_TAIL is " in run.stderr
+    assert "expected a number of lines from 0 (none) to 200" in run.stderr
+    assert sim.requests() == []

@@ -42,8 +42,6 @@ from ci_step.mendix.deploy_api import Environment as EnvironmentInfo
 from ci_step.report.result import StepResult
 from ci_step.units import Bytes
 
-LOG_LINES = 50
-
 
 @dataclass(frozen=True)
 class Deployment:
@@ -56,6 +54,7 @@ class Deployment:
     timing: Timing
     backup: str  # auto, true or false
     rollback: bool
+    log_tail: int  # lines of the app's log shown after a failed start; 0: the log is not read
     settings: Settings | None
     run: str  # names the CI run, for the snapshot's comment
 
@@ -69,6 +68,7 @@ class Deployment:
             timing=Timing(config.poll_interval, config.stop_timeout, config.start_timeout),
             backup=config.backup,
             rollback=config.rollback,
+            log_tail=config.log_tail,
             settings=config.settings,
             run=config.description,
         )
@@ -365,7 +365,10 @@ class _Deploy:
         return left
 
     def _log_tail(self) -> list[str]:
-        """The last lines of today's (UTC) app log; a note instead when it cannot be read."""
+        """The last lines of today's (UTC) app log; a note instead when it cannot be read.
+        With log-tail 0 the log is not even asked for (it may hold personal data)."""
+        if not self.target.log_tail:
+            return []
         wall = self.services.clock.wall()
         day = datetime.datetime.fromtimestamp(wall, datetime.UTC).date()
         storage = download.Storage(
@@ -378,7 +381,7 @@ class _Deploy:
         )
         try:
             url = self.env.api.log_url(self.target.app_id, self.mode, day)
-            tail = logs.tail(storage, url, LOG_LINES)
+            tail = logs.tail(storage, url, self.target.log_tail)
         except (StepError, DeadlineExceeded) as exc:
             self.services.log.warning("The environment's log could not be read", reason=exc.message)
             return []

@@ -20,8 +20,9 @@ import urllib3
 from ci_step.errors import StepError
 from ci_step.inert import printable
 from ci_step.mendix import download, watchdog
+from ci_step.secrets import redact
 
-TAIL_BYTES = 64 * 1024  # enough for 50 long lines
+TAIL_BYTES = 128 * 1024  # enough for 200 lines (the most log-tail asks) of 650 bytes
 READ_BUDGET = 32 * 1024 * 1024  # at most this much of a log is streamed to find its end
 TIME_LIMIT = 20.0  # seconds for the whole read
 STEP = 256 * 1024  # bytes read, or inflated, at a time
@@ -130,6 +131,7 @@ def _last_lines(data: bytes, max_lines: int) -> tuple[str, ...]:
 
 
 def _printable(line: str) -> str:
-    """A line without control characters (a log is foreign text); long lines shortened."""
-    clean = printable(line)
+    """A line without control characters (a log is foreign text) nor secrets; long lines
+    shortened once the secrets are masked (a secret cut in two is a mask's no more)."""
+    clean = printable(redact(line))
     return clean if len(clean) <= 500 else clean[:497] + "..."

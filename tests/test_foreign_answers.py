@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 
 from ci_step.simulator import BuildService, Fault, Simulator
 from ci_step.simulator.environments import SimEnvironment
+from ci_step.simulator.faults import parse_fault
 from tests import ci_formats
-from tests.conftest import API_KEY, Run, gitlab_env, inputs, run_entrypoint, run_local
+from tests.conftest import API_KEY, USER, Run, gitlab_env, inputs, run_entrypoint, run_local
 
 MIB = 1024 * 1024
 LISTING = r"/apps/calc/packages$"
@@ -99,6 +101,20 @@ def test_an_answer_over_4_mib_is_an_api_error_and_read_no_further(
     assert answer.answered.wait(30)
     assert answer.sent < size
     assert sim.requests("api", "POST") == []
+
+
+def test_the_size_faults_answer_valid_json(sim: Simulator) -> None:
+    """What the step refuses is only the size or the depth: both answers are JSON."""
+    assert parse_fault("padded:size=4000,path=/packages$").size == 4000
+    assert parse_fault("nested:size=3").kind == "nested"
+    sim.add_fault(Fault("nested", size=3))
+    sim.add_fault(Fault("padded", size=4000))
+    url = f"{sim.base_url}/api/1/apps/calc/packages"
+    headers = {"Mendix-Username": USER, "Mendix-ApiKey": API_KEY}
+    nested, padded, plain = (requests.get(url, headers=headers, timeout=10) for _ in range(3))
+    assert nested.json() == [[[]]]
+    assert len(padded.content) == 4000
+    assert padded.json() == plain.json()
 
 
 def test_an_answer_under_the_limit_is_read_whole(sim: Simulator, workspace: Path) -> None:

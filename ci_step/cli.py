@@ -77,6 +77,7 @@ DEPLOY = (
     "allow-production",
     "backup",
     "rollback",
+    "log-tail",
     "settings-file",
     "settings-variables",
     "promote-from",

@@ -463,6 +463,7 @@ def fetch(rig: Rig, url: str, target: Path, seconds: float = 600) -> download.Ar
         refresh=lambda: url,
         progress=lambda done, total: None,
         notice=notices.append,
+        api_root=rig.sim.base_url,
     )
     return download.fetch(storage, url, target, SIZE, target.parent)
 

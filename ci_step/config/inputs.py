@@ -237,6 +237,13 @@ INPUTS: tuple[InputSpec, ...] = (
         parse=plain(parsers.boolean),
     ),
     InputSpec(
+        "log-tail",
+        "Lines of the app's log shown after a failed start, 0 to 200; 0: none (a log may "
+        "hold personal data).",
+        default="50",
+        parse=plain(parsers.log_tail),
+    ),
+    InputSpec(
         "settings-file",
         "A YAML file inside the workspace with constants: and scheduled-events: to set on "
         "the environment before it starts.",

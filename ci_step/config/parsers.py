@@ -23,6 +23,7 @@ _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 _LIST = re.compile(r"[\s,]+")
 MAX_TIMEOUT = 7 * 24 * 3600.0
 MAX_OUTPUT_PATH = 1024  # bytes of the artifact-path output
+MAX_LOG_TAIL = 200  # lines of the app's log shown after a failed start
 LOG_FORMATS = ("auto", "console", "json")
 ON_EXISTING = ("reuse", "fail", "rebuild")
 BACKUP = ("auto", "true", "false")
@@ -217,6 +218,15 @@ def poll_interval(value: str) -> float:
     if not 0.01 <= seconds <= 3600:
         raise ValueError(f"is {shown(value)}; expected a number of seconds from 0.01 to 3600")
     return seconds
+
+
+def log_tail(value: str) -> int:
+    text = value.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 3) or int(text) > MAX_LOG_TAIL:
+        raise ValueError(
+            f"is {shown(value)}; expected a number of lines from 0 (none) to {MAX_LOG_TAIL}"
+        )
+    return int(text)
 
 
 def choice(options: tuple[str, ...]) -> Callable[[str], str]:

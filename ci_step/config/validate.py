@@ -56,6 +56,7 @@ class Config:
     allow_production: bool
     backup: str  # auto, true or false
     rollback: bool
+    log_tail: int  # lines of the app's log shown after a failed start; 0: none
     settings_file: Path | None
     settings_variables: Allowed  # what ${NAME} in the settings file may read
     promote_from: str  # deploy the package this environment runs; nothing is built

@@ -8,6 +8,9 @@ GIT_HASH = re.compile(r"[0-9a-fA-F]{7,40}")
 SVN_REVISION = re.compile(r"[1-9][0-9]{0,9}")
 VERSION = re.compile(r"(\d{1,9})\.(\d{1,9})\.(\d{1,9})")
 PACKAGE_VERSION = re.compile(r"([0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9})(?:\.[0-9]{1,9})?")
+API_VERSION = re.compile(
+    r"[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}(?:\.(?:[0-9]{1,10}|[0-9a-fA-F]{7,40}))?"
+)
 AUTO_VERSIONS = ("auto", "auto-minor", "auto-major")
 LATEST = "latest"
 
@@ -23,6 +26,12 @@ def parse_version(value: str) -> tuple[int, int, int] | None:
     if match is None:
         return None
     return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+def is_package_version(value: str) -> bool:
+    """A package's Version as the APIs give it: major.minor.patch, perhaps with a fourth
+    part, its revision (a number; a Git hash where an environment names its package)."""
+    return API_VERSION.fullmatch(value) is not None
 
 
 def release_of(version: str) -> str | None:

@@ -12,6 +12,7 @@ from ci_step.domain.packages import Package
 from ci_step.domain.versions import release_of
 from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded, input_name
 from ci_step.flow.heartbeat import Heartbeat
+from ci_step.flow.outputs import version_output
 from ci_step.flow.plan import Plan, make_plan
 from ci_step.flow.schedule import next_wait
 from ci_step.flow.services import Services
@@ -107,7 +108,8 @@ def run_promotion(config: Config, services: Services, result: StepResult) -> Non
     result.enter("preflight")
     deploy.preflight(config, services)
     held = deploy.promoted_package(config, services)
-    result.package_id, result.version = held.package_id, held.version
+    result.package_id = held.package_id
+    result.version = version_output(held.version, services.log)
     result.revision = held.built_from
     if config.dry_run:
         subject = (
@@ -147,7 +149,8 @@ def run_deploy(config: Config, services: Services, result: StepResult, package_i
     result.enter("preflight")
     deploy.preflight(config, services)
     package = services.api.get_package(config.app_id, package_id, with_url=config.download)
-    result.package_id, result.status, result.version = package_id, package.status, package.version
+    result.package_id, result.status = package_id, package.status
+    result.version = version_output(package.version, services.log)
     result.revision = package.built_from
     if config.dry_run:
         _dry_run_deploy(config, services, result, f"Package {package_id} ({package.status})")
@@ -335,7 +338,7 @@ def fetch_artifact(
             raise ApiError(
                 f"The Mendix API gave no download location for package {package.package_id}."
             )
-        return download.check_location(fresh.url, download.PACKAGE_LOCATION)
+        return download.check_location(fresh.url, download.PACKAGE_LOCATION, api.base_url)
 
     url = location(package if package.url else None)
     size = package.size if package.size and package.size > 0 else None
@@ -351,6 +354,7 @@ def fetch_artifact(
         refresh=location,
         progress=_progress_logger(log, services.clock),
         notice=log.warning,
+        api_root=api.base_url,
     )
     artifact = download.fetch(storage, url, target, size, config.workspace)
     result.artifact_path = config.shown_path(artifact.path)

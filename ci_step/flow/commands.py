@@ -20,8 +20,10 @@ from ci_step.flow.build import (
     start_build,
     wait_for_build,
 )
+from ci_step.flow.outputs import version_output
 from ci_step.flow.plan import make_plan
 from ci_step.flow.services import Services
+from ci_step.log import Log
 from ci_step.report.result import StepResult
 from ci_step.units import format_size
 
@@ -44,10 +46,10 @@ def describe(package: Package) -> dict[str, Any]:
     return data
 
 
-def _note(result: StepResult, package: Package) -> None:
+def _note(result: StepResult, package: Package, log: Log) -> None:
     result.package_id = package.package_id
     result.status = package.status
-    result.version = package.version or result.version
+    result.version = version_output(package.version, log) or result.version
     result.revision = package.built_from
 
 
@@ -84,7 +86,7 @@ def wait(package_id: str) -> Action:
     def action(config: Config, services: Services, result: StepResult) -> None:
         result.package_id = package_id
         package = wait_for_build(services, config.app_id, package_id, config.poll_interval, result)
-        _note(result, package)
+        _note(result, package, services.log)
         if package.status == "Failed":
             raise BuildFailed(f"Package {package_id} (version {package.version}) ended Failed.")
         result.summary = f"Package {package_id} (version {package.version}) ended Succeeded"
@@ -98,7 +100,7 @@ def download(package_id: str) -> Action:
         result.package_id = package_id
         # with its URL: a Succeeded package is fetched without asking again
         package = services.api.get_package(config.app_id, package_id, with_url=True)
-        _note(result, package)
+        _note(result, package, services.log)
         if package.status != "Succeeded":
             raise ApiError(
                 f"Package {package_id} is {package.status}; only a Succeeded package can be "
@@ -117,7 +119,7 @@ def download(package_id: str) -> Action:
 def show(package_id: str) -> Action:
     def action(config: Config, services: Services, result: StepResult) -> None:
         package = services.api.get_package(config.app_id, package_id)
-        _note(result, package)
+        _note(result, package, services.log)
         services.out.write(json.dumps(describe(package), indent=2) + "\n")
         result.summary = f"Showed package {package_id} ({package.status})"
         result.succeed()

@@ -35,6 +35,7 @@ from ci_step.errors import (
 from ci_step.flow import settings as settings_flow
 from ci_step.flow.backup import Backups
 from ci_step.flow.environment import Environment, Left, Timing
+from ci_step.flow.outputs import url_output
 from ci_step.flow.services import Services
 from ci_step.mendix import download, logs
 from ci_step.mendix.deploy_api import DeployApi, DeployedPackage
@@ -42,8 +43,6 @@ from ci_step.mendix.deploy_api import Environment as EnvironmentInfo
 from ci_step.report.result import StepResult
 from ci_step.secrets import redact
 from ci_step.units import Bytes
-
-LOG_LINES = 50
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,7 @@ class Deployment:
     timing: Timing
     backup: str  # auto, true or false
     rollback: bool
+    log_tail: int  # lines of the app's log shown after a failed start; 0: the log is not read
     settings: Settings | None
     run: str  # names the CI run, for the snapshot's comment
 
@@ -70,6 +70,7 @@ class Deployment:
             timing=Timing(config.poll_interval, config.stop_timeout, config.start_timeout),
             backup=config.backup,
             rollback=config.rollback,
+            log_tail=config.log_tail,
             settings=config.settings,
             run=config.description,
         )
@@ -225,11 +226,13 @@ class _Deploy:
         self.reported = False  # the failure raised already says the environment's state
         self.was_running = False
         self.changes: ChangeSet | None = None  # what the settings file changed
+        self.url = ""  # the environment's Url as the Deploy API gave it first
 
     def run(self) -> None:
         self.result.enter("preflight")
         info = _environment(self.target, self.services)
-        self.result.environment_url = info.url
+        self.url = info.url
+        self.result.environment_url = url_output(info.url, self.services.log)
         held = self.env.package() if info.status != "Empty" else None
         if held is not None:
             self.before, self.before_version = held.package_id, held.version
@@ -386,7 +389,8 @@ class _Deploy:
         self.result.deployed = True
         try:  # the URL may have been set by the start; the deploy is done either way
             url = self.env.api.get_environment(self.target.app_id, self.mode).url
-            self.result.environment_url = url or self.result.environment_url
+            if url and url != self.url:  # a URL already checked is not warned about again
+                self.result.environment_url = url_output(url, self.services.log)
         except StepError as exc:
             self.services.log.warning(
                 "Could not read the environment's URL after the start", reason=exc.message
@@ -409,7 +413,10 @@ class _Deploy:
         return left
 
     def _log_tail(self) -> list[str]:
-        """The last lines of today's (UTC) app log; a note instead when it cannot be read."""
+        """The last lines of today's (UTC) app log; a note instead when it cannot be read.
+        With log-tail 0 the log is not even asked for (it may hold personal data)."""
+        if not self.target.log_tail:
+            return []
         wall = self.services.clock.wall()
         day = datetime.datetime.fromtimestamp(wall, datetime.UTC).date()
         storage = download.Storage(
@@ -418,10 +425,11 @@ class _Deploy:
             refresh=lambda: "",
             progress=lambda done, total: None,
             notice=self.services.log.warning,
+            api_root=self.services.api.base_url,
         )
         try:
             url = self.env.api.log_url(self.target.app_id, self.mode, day)
-            tail = logs.tail(storage, url, LOG_LINES)
+            tail = logs.tail(storage, url, self.target.log_tail)
         except (StepError, DeadlineExceeded) as exc:
             self.services.log.warning("The environment's log could not be read", reason=exc.message)
             return []

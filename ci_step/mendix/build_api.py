@@ -17,7 +17,7 @@ from ci_step import __version__
 from ci_step.domain.answers import text
 from ci_step.domain.packages import Package
 from ci_step.errors import ApiError, AuthError, describe_body, input_name
-from ci_step.mendix.transport import Transport
+from ci_step.mendix.transport import Transport, answer_json
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _SAFE_STATUS = re.compile(r"[A-Za-z]{1,32}")
@@ -233,10 +233,10 @@ def json_answer(
         if not response.content:
             return None
         try:
-            return response.json()
-        except ValueError:
+            return answer_json(response)
+        except ValueError as exc:
             raise ApiError(
-                f"The Mendix API answered HTTP {response.status_code} without JSON while {doing}."
+                f"The Mendix API's answer (HTTP {response.status_code}) while {doing} is {exc}."
             ) from None
 
 
@@ -247,7 +247,7 @@ def error_details(response: requests.Response) -> tuple[str, str]:
     """(error code, 'code: message') of an error answer, from its JSON body when it has one."""
     body: Any = None
     try:
-        body = response.json()
+        body = answer_json(response)
     except ValueError:
         body = None
     code, text = describe_body(body if isinstance(body, dict) else None)

@@ -10,8 +10,9 @@ written from its directory as opened in the workspace (ci_step.files.Replacement
 directory or the temporary file swapped for a symlink meanwhile ends the download.
 
 Redirects are followed here, hop by hop, each checked before it is requested:
-https to any host, plain http only to loopback, at most MAX_REDIRECTS. Each
-exchange, redirects included, ends by the deadline (see ci_step.mendix.watchdog).
+https to any host, plain http only to loopback (from a loopback API), at most
+MAX_REDIRECTS. Each exchange, redirects included, ends by the deadline (see
+ci_step.mendix.watchdog).
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ import urllib3
 
 from ci_step import files
 from ci_step.clock import Deadline
-from ci_step.domain.hosts import is_loopback
+from ci_step.domain.hosts import is_loopback, is_loopback_http
 from ci_step.errors import DownloadError, input_name
 from ci_step.mendix import watchdog, zipcheck
-from ci_step.mendix.transport import RETRY_STATUSES
+from ci_step.mendix.transport import RETRY_STATUSES, given_credentials_only
 from ci_step.retry import Backoff, Tries
 
 CHUNK = 1 << 20
@@ -142,11 +143,13 @@ class _Sink:
             worker.join(timeout=30)
 
 
-def check_location(url: str, what: str) -> str:
+def check_location(url: str, what: str, api_root: str) -> str:
     """``url`` when a package may be fetched from it; DownloadError naming ``what`` if not.
 
     The rule for the API's package location and every redirect hop alike: https to any
-    host, plain http only to a loopback address (the rule of the base-url input).
+    host; plain http only to a loopback address, and only when ``api_root`` (the API the
+    location came from) is plain http on loopback too, as the simulator is. A storage host
+    of an https API cannot make the runner call one of its own local services.
     """
     try:
         parts = urlsplit(url)
@@ -156,12 +159,18 @@ def check_location(url: str, what: str) -> str:
         raise DownloadError(f"{what} is not a URL; it was not followed.") from None
     if parts.scheme == "https" and host:
         return url
-    if parts.scheme == "http" and host and is_loopback(host):
+    local_root = is_loopback_http(api_root)
+    if parts.scheme == "http" and host and is_loopback(host) and local_root:
         return url
-    reason = "plain http to a loopback address" if parts.scheme == "http" and host else ""
+    rule = (
+        "https, or plain http to a loopback address, only"
+        if local_root
+        else f"https only (plain http to a loopback address only when {input_name('base-url')} "
+        "is one too)"
+    )
     raise DownloadError(
         f"{what} goes to {_origin(parts.scheme, host)}; it was not followed: a package is "
-        f"fetched over https{', or ' + reason if reason else ''} only.",
+        f"fetched over {rule}.",
         fix="check the storage host; a package location must be an https URL",
     )
 
@@ -183,9 +192,11 @@ class Storage:
     refresh: Refresh
     progress: Progress
     notice: Notice
+    api_root: str  # the API the locations come from (see check_location)
     read_timeout: float = 60.0
 
     def __post_init__(self) -> None:
+        given_credentials_only(self.session)  # never a ~/.netrc entry to the storage host
         watchdog.guard(self.session)  # every exchange with the storage host ends by the deadline
 
 
@@ -330,7 +341,7 @@ def open_checked(storage: Storage, url: str, headers: dict[str, str]) -> request
         except ValueError:
             target = location
         what = f"Redirect {hop + 1} of the download"
-        url = check_location(target, what)
+        url = check_location(target, what, storage.api_root)
     raise AssertionError("unreachable")
 
 

@@ -1,10 +1,11 @@
 """The last lines of an environment's log, read from its signed download URL.
 
 The URL points to a storage host: it is fetched like the package, with a session that
-never held Mendix headers and the same rule for every hop (https, plain http only on
-loopback). Only the tail is read: a suffix range first; a host that ignores ranges is
-streamed, keeping the last bytes, within a byte budget and a time limit. A log that is
-gzip-compressed (its format is undocumented) is decompressed as it streams.
+never held Mendix headers and the same rule for every hop (https; plain http only on
+loopback, from a loopback API: see download.check_location). Only the tail is read: a
+suffix range first; a host that ignores ranges is streamed, keeping the last bytes,
+within a byte budget and a time limit. A log that is gzip-compressed (its format is
+undocumented) is decompressed as it streams.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import urllib3
 from ci_step.errors import StepError
 from ci_step.inert import printable
 from ci_step.mendix import download, watchdog
+from ci_step.secrets import redact
 
-TAIL_BYTES = 64 * 1024  # enough for 50 long lines
+TAIL_BYTES = 128 * 1024  # enough for 200 lines (the most log-tail asks) of 650 bytes
 READ_BUDGET = 32 * 1024 * 1024  # at most this much of a log is streamed to find its end
 TIME_LIMIT = 20.0  # seconds for the whole read
 STEP = 256 * 1024  # bytes read, or inflated, at a time
@@ -37,7 +39,9 @@ class Tail:
 def tail(storage: download.Storage, url: str, max_lines: int = 50) -> Tail:
     """The last ``max_lines`` lines of the log at ``url``."""
     headers = {"Accept-Encoding": "identity", "Range": f"bytes=-{TAIL_BYTES}"}
-    url = download.check_location(url, "The log's download URL from the Mendix API")
+    url = download.check_location(
+        url, "The log's download URL from the Mendix API", storage.api_root
+    )
     try:
         with (
             watchdog.within(storage.deadline, DOING, TIME_LIMIT),
@@ -127,6 +131,7 @@ def _last_lines(data: bytes, max_lines: int) -> tuple[str, ...]:
 
 
 def _printable(line: str) -> str:
-    """A line without control characters (a log is foreign text); long lines shortened."""
-    clean = printable(line)
+    """A line without control characters (a log is foreign text) nor secrets; long lines
+    shortened once the secrets are masked (a secret cut in two is a mask's no more)."""
+    clean = printable(redact(line))
     return clean if len(clean) <= 500 else clean[:497] + "..."

@@ -12,7 +12,7 @@ import requests
 
 from ci_step.errors import ApiError, AuthError, input_name
 from ci_step.mendix.build_api import USER_AGENT, error_details, error_for
-from ci_step.mendix.transport import Transport
+from ci_step.mendix.transport import Transport, answer_json
 
 SCOPE = "mx:modelrepository:repo:read"
 
@@ -45,7 +45,7 @@ class RepositoryApi:
             if not 200 <= response.status_code < 300:
                 raise _refused(response, doing) or error_for(response, doing)
             try:
-                data: Any = response.json()
+                data: Any = answer_json(response)
             except ValueError:
                 data = None
         commit = data.get("latestCommit") if isinstance(data, dict) else None

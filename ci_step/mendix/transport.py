@@ -6,6 +6,11 @@ deadline. Other calls retry only when the request certainly was not processed:
 it never left, or the server turned it away unread (429, or 503 with Retry-After).
 Redirects are never followed: the Mendix headers must not leave the API origin.
 Each whole answer, headers and body, ends by the deadline (see ci_step.mendix.watchdog).
+
+An answer is foreign data: at most MAX_ANSWER bytes of it are read (the connection is
+closed past that), and its JSON is used only when it is nested at most MAX_DEPTH deep.
+No credential the user did not give leaves the step: a session never takes one from
+``~/.netrc`` (see ``given_credentials_only``).
 """
 
 from __future__ import annotations
@@ -22,14 +27,20 @@ import requests
 import urllib3
 
 from ci_step.clock import Deadline
-from ci_step.errors import ApiUnavailable, DeadlineExceeded, describe_body
+from ci_step.errors import ApiError, ApiUnavailable, DeadlineExceeded, describe_body
 from ci_step.mendix import watchdog
 from ci_step.retry import Backoff, Tries
+from ci_step.units import format_size
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Calls that change something carry a JSON body, {} when they have nothing to say: the
 # Mendix APIs require "Content-Type: application/json" on them.
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+# An API answer is small (a list of a thousand packages is a few hundred KiB): past this
+# many bytes the step reads no more of it.
+MAX_ANSWER = 4 * 1024 * 1024
+MAX_DEPTH = 64  # levels of JSON arrays and objects; the Mendix answers use three or four
+READ_PIECE = 64 * 1024
 
 
 # Up to 8 tries, exponential with full jitter; a Retry-After wait of 0 still waits 1 s.
@@ -93,6 +104,29 @@ def never_sent(exc: BaseException) -> bool:
     return False
 
 
+class _GivenOnly(requests.auth.AuthBase):
+    """Adds no credential: set as a session's ``auth``, it keeps requests from taking one
+    from ``~/.netrc``.
+
+    A session that trusts the environment (``trust_env``, the default) sends the netrc
+    entry of the request's host as ``Authorization: Basic`` unless the session or the
+    request has an auth of its own; any auth, even this empty one, stops that lookup. The
+    rest of what trust_env brings stays: HTTPS_PROXY, HTTP_PROXY and NO_PROXY, and the CA
+    bundle of REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, exactly as requests reads them.
+    Redirects, where requests would look netrc up again, are never followed by it here.
+    """
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+def given_credentials_only(session: requests.Session) -> requests.Session:
+    """``session``, sending no credential but those the step sets (never ``~/.netrc``)."""
+    if session.auth is None:
+        session.auth = _GivenOnly()
+    return session
+
+
 class Transport:
     def __init__(
         self,
@@ -104,7 +138,7 @@ class Transport:
         origin: str = "",
     ) -> None:
         """``origin``: the input the URLs come from, as the user spelled it (MENDIX_BASE_URL)."""
-        self.session = watchdog.guard(session)
+        self.session = watchdog.guard(given_credentials_only(session))
         self.origin = origin
         self.deadline = deadline
         self.policy = policy or RetryPolicy()
@@ -182,7 +216,13 @@ class Transport:
                     json=json,
                     timeout=self.timeout(doing),
                     allow_redirects=False,
+                    stream=True,
                 )
+                _read_body(response, doing)
+        except requests.exceptions.ContentDecodingError:
+            raise ApiError(
+                f"The Mendix API's answer while {doing} could not be decompressed."
+            ) from None
         except requests.exceptions.ConnectionError as exc:
             raise Transient(_describe(exc, self.origin), sent=not never_sent(exc)) from None
         except requests.exceptions.Timeout as exc:
@@ -201,12 +241,59 @@ class Transport:
         return response
 
 
+def _read_body(response: requests.Response, doing: str) -> None:
+    """Read the answer's body (``response.content``), at most MAX_ANSWER bytes of it once
+    decompressed: past that the connection is closed unread and the call ends."""
+    body = bytearray()
+    for piece in response.iter_content(READ_PIECE):
+        body += piece
+        if len(body) > MAX_ANSWER:
+            response.close()
+            raise ApiError(
+                f"The Mendix API's answer while {doing} is larger than "
+                f"{format_size(MAX_ANSWER)}; the step read no more of it."
+            )
+    response._content = bytes(body)
+
+
+def answer_json(response: requests.Response) -> Any:
+    """The answer's JSON; ValueError saying what it is instead: not JSON, or JSON nested
+    more than MAX_DEPTH deep (the parser's recursion limit, far deeper, included)."""
+    too_deep = f"JSON nested more than {MAX_DEPTH} levels deep"
+    try:
+        data = response.json()
+    except RecursionError:
+        raise ValueError(too_deep) from None
+    except ValueError:
+        raise ValueError("not JSON") from None
+    if _deeper_than(data, MAX_DEPTH):
+        raise ValueError(too_deep)
+    return data
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Are arrays and objects nested more than ``limit`` levels in ``data``? (no recursion)"""
+    todo: list[tuple[Any, int]] = [(data, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict):
+            inner: Any = item.values()
+        elif isinstance(item, list):
+            inner = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        todo.extend((child, depth + 1) for child in inner)
+    return False
+
+
 def _carries(response: requests.Response, codes: frozenset[str]) -> bool:
     """Does the answer's JSON error body name one of ``codes``?"""
     if not codes:
         return False
     try:
-        body = response.json()
+        body = answer_json(response)
     except ValueError:
         return False
     return isinstance(body, dict) and describe_body(body)[0] in codes

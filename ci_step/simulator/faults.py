@@ -26,7 +26,10 @@ class Fault:
     package of the answer), ``pause`` (send ``after_bytes`` of the body, or nothing at
     all when 0, then stall until the file ``until`` exists, at most ``delay`` seconds or
     PAUSE_LIMIT; without ``until`` for ``delay`` seconds: a test acts while a download or
-    an answer is under way, and lets it go on).
+    an answer is under way, and lets it go on), ``padded`` (API: the usual JSON answer
+    followed by white space up to ``size`` bytes: still valid JSON, however large),
+    ``nested`` (API: answer 200 with ``size`` nested JSON arrays, ``[[…]]``: valid JSON,
+    however deep).
     ``process``: for status/reset, carry out the request first (the change
     happens, the answer is lost). ``times``: how many requests it hits (-1: all).
     """
@@ -46,6 +49,7 @@ class Fault:
     field_name: str = ""
     field_value: str = ""
     until: str = ""  # pause: the file whose appearance ends the stall
+    size: int = 0  # padded: the answer's length in bytes; nested: the depth
 
     def matches(self, listener: str, method: str, path: str) -> bool:
         return (
@@ -70,6 +74,8 @@ FAULT_KINDS = (
     "location",
     "not-zip",
     "pause",
+    "padded",
+    "nested",
 )
 PAUSE_LIMIT = 60.0  # seconds: the longest pause, unless the fault gives a delay
 PACE = 0.2  # seconds per byte of trickle and slow-headers, unless the fault gives a delay
@@ -88,6 +94,7 @@ _FAULT_FIELDS = {
     "field_name": str,
     "field_value": str,
     "until": str,
+    "size": int,
 }
 
 

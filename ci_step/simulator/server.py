@@ -31,6 +31,8 @@ from ci_step.simulator.routes import Call
 from ci_step.simulator.state import BuildService
 from ci_step.simulator.storage import STORAGE
 
+JSON_TYPE = {"Content-Type": "application/json"}
+PAD_PIECE = 1 << 16
 HTML_ERROR = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
 REASONS = {
     429: "Too Many Requests",
@@ -52,6 +54,8 @@ class SimRequest:
     at: float = field(default_factory=time.monotonic)
     fault: str = ""
     status: int = 0  # the status answered (0: none, e.g. the connection was reset)
+    sent: int = 0  # bytes of the answer's body written before it ended or the client left
+    answered: threading.Event = field(default_factory=threading.Event)  # sent is final
 
     def line(self) -> str:
         """One line for a person: method, path and status; never a header, so never a key.
@@ -199,6 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
     simulator: Simulator
     role: str
     _entry: SimRequest  # the request being answered
+    _sent: int = 0  # bytes of the body of the answer under way, written so far
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -225,15 +230,23 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._entry = entry
         try:
-            self._answer(entry)
+            self._handle(entry)
         finally:
             if self.simulator.on_answer is not None:
                 self.simulator.on_answer(entry)
 
-    def _answer(self, entry: SimRequest) -> None:
+    def _handle(self, entry: SimRequest) -> None:
         fault = self.simulator.take_fault(self.role, self.command, entry.path)
         entry.fault = fault.kind if fault else ""
         self.simulator.record(entry)
+        self._sent = 0
+        try:
+            self._answer(entry, fault)
+        finally:
+            entry.sent = self._sent
+            entry.answered.set()
+
+    def _answer(self, entry: SimRequest, fault: Fault | None) -> None:
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
             fault = None
@@ -249,9 +262,14 @@ class _Handler(BaseHTTPRequestHandler):
             status = fault.status if 300 <= fault.status < 400 else 302
             self._send(Reply(status, b"", headers={"Location": fault.location or self.path}))
             return
+        if fault is not None and fault.kind == "nested":
+            self._send(Reply(200, b"[" * fault.size + b"]" * fault.size, JSON_TYPE.copy()))
+            return
         reply = self._reply(entry.path, entry, fault)
         if fault is not None and fault.kind == "rewrite":
             _rewrite(reply.body, fault.field_name, fault.field_value)
+        if fault is not None and fault.kind == "padded":
+            reply = _padded(reply, fault.size)
         self._send(reply, fault)
 
     def _reply(self, path: str, entry: SimRequest, fault: Fault | None) -> Reply:
@@ -331,6 +349,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self._paced(bytes(chunk), pace)
                 elif chunk:
                     self.wfile.write(chunk)
+                    self._sent += len(chunk)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -351,6 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _paced(self, data: bytes, pace: float) -> None:
         for index in range(len(data)):
             self.wfile.write(data[index : index + 1])
+            self._sent += 1
             time.sleep(pace)
 
 
@@ -381,6 +401,23 @@ def _pausing(
         else:
             yield chunk
         sent += len(chunk)
+
+
+def _padded(reply: Reply, size: int) -> Reply:
+    """``reply``'s JSON followed by spaces up to ``size`` bytes, sent in pieces."""
+    payload = json.dumps(reply.body).encode()
+    padding = max(0, size - len(payload))
+
+    def chunks() -> Iterator[bytes]:
+        yield payload
+        left = padding
+        while left > 0:
+            piece = min(left, PAD_PIECE)
+            yield b" " * piece
+            left -= piece
+
+    headers = reply.headers | JSON_TYPE
+    return Reply(reply.status, headers=headers, chunks=chunks(), length=len(payload) + padding)
 
 
 def _rewrite(body: Any, names: str, value: str) -> None:

@@ -115,6 +115,7 @@ class DeployApi:
             "POST",
             f"{self._environment(app_id, mode)}/settings",
             doing=f"changing the settings of environment {mode}",
+            repeatable=True,
             json=collection,
             final_codes=SETTINGS_FAILURES,
         )
@@ -137,6 +138,7 @@ class DeployApi:
             "POST",
             f"{self._environment(app_id, mode)}/stop",
             doing=f"stopping environment {mode}",
+            repeatable=True,
             final_codes=STOP_FAILURES,
         )
 
@@ -146,6 +148,7 @@ class DeployApi:
             "POST",
             f"{self._environment(app_id, mode)}/transport",
             doing=f"transporting package {package_id} to {mode}",
+            repeatable=True,
             json={"PackageId": package_id},
             final_codes=TRANSPORT_FAILURES,
         )
@@ -156,7 +159,6 @@ class DeployApi:
             "POST",
             f"{self._environment(app_id, mode)}/start",
             doing=f"starting environment {mode}",
-            idempotent=False,
             json={"AutoSyncDb": auto_sync_db},
             final_codes=START_REFUSALS,
         )

@@ -1,9 +1,12 @@
 """HTTP calls to the Mendix API: timeouts, retries with backoff, the deadline.
 
-Idempotent calls retry on connection errors, timeouts, 429 and 5xx with
-exponential backoff and full jitter, honouring Retry-After, always within the
-deadline. Other calls retry only when the request certainly was not processed:
-it never left, or the server turned it away unread (429, or 503 with Retry-After).
+Whether a request may be sent again follows from its method: GET, HEAD, PUT, DELETE
+and OPTIONS are idempotent (a repeat changes nothing more), a POST or PATCH is not,
+unless its call says the server ignores a repeat (``repeatable=True``). Requests that
+may be sent again retry on connection errors, timeouts, 429 and 5xx with exponential
+backoff and full jitter, honouring Retry-After, always within the deadline. Others
+retry only when the request certainly was not processed: it never left, or the server
+turned it away unread (429, or 503 with Retry-After).
 Redirects are never followed: the Mendix headers must not leave the API origin.
 Each whole answer, headers and body, ends by the deadline (see ci_step.mendix.watchdog).
 """
@@ -30,6 +33,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Calls that change something carry a JSON body, {} when they have nothing to say: the
 # Mendix APIs require "Content-Type: application/json" on them.
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+# Methods whose repeat has the effect of one request (RFC 9110, 9.2.2).
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 # Up to 8 tries, exponential with full jitter; a Retry-After wait of 0 still waits 1 s.
@@ -44,7 +49,7 @@ class RetryPolicy:
 
 
 class Uncertain(ApiUnavailable):
-    """A non-idempotent request failed after it may have reached the server."""
+    """A request that may not be repeated failed after it may have reached the server."""
 
 
 class Transient(Exception):
@@ -121,11 +126,14 @@ class Transport:
         url: str,
         *,
         doing: str,
-        idempotent: bool,
+        repeatable: bool = False,
         json: Mapping[str, Any] | None = None,
         final_codes: frozenset[str] = frozenset(),
     ) -> requests.Response:
         """``final_codes``: Mendix error codes that end the call even on a 5xx answer.
+
+        ``repeatable``: for a POST or PATCH whose server ignores a repeat (stopping a
+        stopped environment); an idempotent method (``IDEMPOTENT``) is repeatable anyway.
 
         A POST, PUT or PATCH always sends a JSON body (``{}`` when ``json`` is None), so it
         always carries ``Content-Type: application/json``.
@@ -135,6 +143,7 @@ class Transport:
         """
         if json is None and method.upper() in WITH_BODY:
             json = {}
+        repeatable = repeatable or method.upper() in IDEMPOTENT
         tries = Tries(self.policy.backoff, self.deadline, self.rng)
         sent = 0
         retrying = ""
@@ -151,7 +160,7 @@ class Transport:
                     f"The Mendix API did not answer usefully while {doing} "
                     f"({failure.reason}, {sent} attempt{'s' if sent > 1 else ''})."
                 )
-                if failure.sent and not idempotent:
+                if failure.sent and not repeatable:
                     raise Uncertain(text) from None
                 wait = tries.failed(failure.wait)
                 if wait is None:

@@ -40,7 +40,7 @@ def main(argv: list[str]) -> NoReturn:
         except OSError as exc:
             sys.stderr.write(f"mendix-build image: cannot run {args[0]!r}: {exc.strerror}\n")
             sys.exit(127)
-    from ci_step.cli import main as run
+    from ci_step.__main__ import main as run  # the libraries checked, then the command
 
     run(args)
 

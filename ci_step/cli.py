@@ -7,10 +7,11 @@ is click's own precedence. Values arrive as text and are checked together.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 import click
 from click.core import ParameterSource
@@ -443,11 +444,10 @@ def demo_command(keep: str | None) -> None:
 
 
 def main(args: list[str] | None = None) -> NoReturn:
-    """The command line as a process runs it, ended without tearing the interpreter down.
+    """The command line as a process runs it: the command's exit code, as Python ends.
 
-    Once a command has returned, every file it wrote is closed and its outcome is in the
-    exit code; what remains is stdout and stderr, flushed here. Unloading some hundred
-    modules would only add tens of milliseconds to every run (see README, Performance).
+    stdout and stderr are flushed here, so a reader that went away (``| head -1``) ends
+    the run with exit 1 instead of a complaint from the interpreter's own last flush.
     """
     try:
         cli.main(args=args, prog_name="mendix-build")
@@ -458,7 +458,16 @@ def main(args: list[str] | None = None) -> NoReturn:
             sys.stderr.write(f"{done.code}\n")
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:  # None: started with the descriptor closed (>&-)
+                stream.flush()
         except (OSError, ValueError):  # a reader that went away, a stream already closed
             code = code or 1
-    os._exit(code)
+            _discard(stream)
+    sys.exit(code)
+
+
+def _discard(stream: TextIO) -> None:
+    """What ``stream`` still holds goes nowhere: Python's own flush at exit, which would
+    fail the same way, must not complain and turn the exit code into 120."""
+    with contextlib.suppress(OSError, ValueError):  # ValueError: no descriptor of its own
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 BUILD_API_DOCS = "https://docs.mendix.com/apis/build-api/"
@@ -275,3 +276,35 @@ def _first(body: Mapping[str, Any], keys: tuple[str, ...]) -> str:
         if isinstance(value, str) and value:
             return value
     return ""
+
+
+@dataclass(frozen=True)
+class OldLibrary:
+    """A library the step imports, missing (``installed`` None) or older than ``needed``."""
+
+    name: str
+    installed: str | None
+    needed: str
+
+    def describe(self) -> str:
+        found = "is not installed" if self.installed is None else f"{self.installed} is installed"
+        return f"{self.name} {found}; mendix-build needs {self.name} {self.needed} or newer"
+
+
+class LibraryError(StepError):
+    """The environment lacks a library the step imports, or holds too old a version of it:
+    the step does not start."""
+
+    exit_code = 2
+    default_docs = f"{README_DOCS}, section 'Dependencies'"
+
+    def __init__(self, libraries: list[OldLibrary]) -> None:
+        self.libraries = libraries
+        needed = " ".join(f"'{lib.name}>={lib.needed}'" for lib in libraries)
+        super().__init__(
+            "mendix-build cannot run with the libraries installed: "
+            + "; ".join(lib.describe() for lib in libraries)
+            + ".",
+            fix=f"pip install {needed} into the environment that runs mendix-build "
+            "(installing mendix-build without --no-deps brings them)",
+        )

@@ -178,3 +178,73 @@ def test_secret_echoed_by_the_api_is_redacted(sim: Simulator, workspace: Path) -
     assert run.code == 5
     assert "bad ***" in run.stderr
     assert API_KEY not in run.stderr + run.stdout + run.file("r.json")
+
+
+def test_the_process_ends_as_python_ends(workspace: Path) -> None:
+    """The command's exit code, and Python's own ending runs (its atexit handlers)."""
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('ended as Python ends\\n'))\n"
+        "from ci_step.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    env = base_env(workspace.parent)
+    for args, code, out in ((["--tool-version"], 0, "mendix-build, version"), (["list"], 2, "")):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            env=env,
+            cwd=workspace,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == code, done.stderr
+        assert out in done.stdout
+        assert done.stderr.endswith("ended as Python ends\n")
+
+
+def test_a_reader_that_went_away_ends_the_run_with_1_quietly(
+    sim: Simulator, workspace: Path
+) -> None:
+    """`mendix-build show ID | head -c 0`, and output still pending when the command ends:
+    it goes nowhere, the exit code says so, and no complaint follows."""
+    package = sim.service.seed_package("calc", "1.0.0")
+    pending = "import sys; sys.stdout.write('pending'); from ci_step.cli import main; main()"
+    env = base_env(workspace.parent) | mendix_env(inputs(sim))
+    for command, code in (
+        ([str(ENTRYPOINT), "show", package.package_id], 1),
+        (["-c", pending, "simulate", "--port", "no-number"], 2),  # a usage error: exit 2
+    ):
+        read, write = os.pipe()
+        os.close(read)  # the reader is gone before anything is written
+        try:
+            done = subprocess.run(
+                [sys.executable, *command],
+                env=env,
+                cwd=workspace,
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        finally:
+            os.close(write)
+        assert done.returncode == code, done.stderr
+        assert "Exception" not in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_a_closed_stdout_is_no_traceback(workspace: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ENTRYPOINT), "--tool-version"],
+        env=base_env(workspace.parent),
+        cwd=workspace,
+        capture_output=True,
+        preexec_fn=lambda: os.close(1),  # the child starts without a stdout
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")

@@ -271,11 +271,12 @@ def wait_for_build(
     services: Services, app_id: str, package_id: str, poll_interval: float, result: StepResult
 ) -> Package:
     """Poll the package on the polling schedule until its build ends (or the deadline)."""
-    clock, deadline, log = services.clock, services.deadline, services.log
+    clock, deadline = services.clock, services.deadline
+    log = services.log.bind(package_id=package_id)  # every status line names the package
     result.on_mendix = f"the build of package {package_id} keeps running on the Mendix side"
     result.enter("build")
     started = clock.now()
-    heartbeat = Heartbeat(clock, log, f"the build of package {package_id}")
+    heartbeat = Heartbeat(clock, services.log, f"the build of package {package_id}")
     last = ""
     while True:
         try:
@@ -286,11 +287,7 @@ def wait_for_build(
         if changed:
             last = package.status
             result.status = last
-            log.info(
-                f"Build status: {last}",
-                package_id=package_id,
-                after=Seconds(clock.now() - started),
-            )
+            log.info(f"Build status: {last}", after=Seconds(clock.now() - started))
         if package.terminal:
             result.on_mendix = ""
             return package

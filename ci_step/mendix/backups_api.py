@@ -63,10 +63,8 @@ class BackupsApi:
     def _call(
         self, method: str, url: str, *, doing: str, json: dict[str, Any] | None = None
     ) -> Any:
-        """One call: creating a job is never repeated blindly (it may have started)."""
-        response = self.api.transport.request(
-            method, url, doing=doing, idempotent=method == "GET", json=json
-        )
+        """One call: creating a job (a POST) is never repeated blindly (it may have started)."""
+        response = self.api.transport.request(method, url, doing=doing, json=json)
         return json_answer(response, doing, backup_fixes(), backups_rights_fix())
 
     def list_snapshots(

@@ -145,16 +145,18 @@ class BuildApi:
         url: str,
         *,
         doing: str,
-        idempotent: bool = True,
+        repeatable: bool = False,
         json: dict[str, Any] | None = None,
         final_codes: frozenset[str] = frozenset(),
     ) -> Any:
-        """One call under the v1 rules: the JSON answer, or the error its status picks."""
+        """One call under the v1 rules: the JSON answer, or the error its status picks.
+
+        ``repeatable``: a POST whose server ignores a repeat (see Transport.request)."""
         response = self.transport.request(
             method,
             url,
             doing=doing,
-            idempotent=idempotent,
+            repeatable=repeatable,
             json=json,
             final_codes=final_codes,
         )
@@ -173,7 +175,6 @@ class BuildApi:
             "POST",
             f"{self.app_url(app_id)}/packages",
             doing="starting the build",
-            idempotent=False,
             json=body,
         )
         package_id = data.get("PackageId") if isinstance(data, dict) else None

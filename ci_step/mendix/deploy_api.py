@@ -125,6 +125,7 @@ class DeployApi:
             "POST",
             f"{self._environment(app_id, mode)}/settings",
             doing=f"changing the settings of environment {mode}",
+            repeatable=True,
             json=collection,
             final_codes=SETTINGS_FAILURES,
         )
@@ -147,6 +148,7 @@ class DeployApi:
             "POST",
             f"{self._environment(app_id, mode)}/stop",
             doing=f"stopping environment {mode}",
+            repeatable=True,
             final_codes=STOP_FAILURES,
         )
 
@@ -156,6 +158,7 @@ class DeployApi:
             "POST",
             f"{self._environment(app_id, mode)}/transport",
             doing=f"transporting package {package_id} to {mode}",
+            repeatable=True,
             json={"PackageId": package_id},
             final_codes=TRANSPORT_FAILURES,
         )
@@ -166,7 +169,6 @@ class DeployApi:
             "POST",
             f"{self._environment(app_id, mode)}/start",
             doing=f"starting environment {mode}",
-            idempotent=False,
             json={"AutoSyncDb": auto_sync_db},
             final_codes=START_REFUSALS,
         )

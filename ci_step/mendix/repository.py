@@ -40,7 +40,7 @@ class RepositoryApi:
         url = (
             f"{self.root}/repositories/{quote(project_id, safe='')}/branches/{quote(name, safe='')}"
         )
-        response = self.transport.request("GET", url, doing=doing, idempotent=True)
+        response = self.transport.request("GET", url, doing=doing)
         with response:
             if not 200 <= response.status_code < 300:
                 raise _refused(response, doing) or error_for(response, doing)

@@ -1,9 +1,12 @@
 """HTTP calls to the Mendix API: timeouts, retries with backoff, the deadline.
 
-Idempotent calls retry on connection errors, timeouts, 429 and 5xx with
-exponential backoff and full jitter, honouring Retry-After, always within the
-deadline. Other calls retry only when the request certainly was not processed:
-it never left, or the server turned it away unread (429, or 503 with Retry-After).
+Whether a request may be sent again follows from its method: GET, HEAD, PUT, DELETE
+and OPTIONS are idempotent (a repeat changes nothing more), a POST or PATCH is not,
+unless its call says the server ignores a repeat (``repeatable=True``). Requests that
+may be sent again retry on connection errors, timeouts, 429 and 5xx with exponential
+backoff and full jitter, honouring Retry-After, always within the deadline. Others
+retry only when the request certainly was not processed: it never left, or the server
+turned it away unread (429, or 503 with Retry-After).
 Redirects are never followed: the Mendix headers must not leave the API origin.
 Each whole answer, headers and body, ends by the deadline (see ci_step.mendix.watchdog).
 
@@ -41,6 +44,8 @@ WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 MAX_ANSWER = 4 * 1024 * 1024
 MAX_DEPTH = 64  # levels of JSON arrays and objects; the Mendix answers use three or four
 READ_PIECE = 64 * 1024
+# Methods whose repeat has the effect of one request (RFC 9110, 9.2.2).
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 # Up to 8 tries, exponential with full jitter; a Retry-After wait of 0 still waits 1 s.
@@ -55,7 +60,7 @@ class RetryPolicy:
 
 
 class Uncertain(ApiUnavailable):
-    """A non-idempotent request failed after it may have reached the server."""
+    """A request that may not be repeated failed after it may have reached the server."""
 
 
 class Transient(Exception):
@@ -155,11 +160,14 @@ class Transport:
         url: str,
         *,
         doing: str,
-        idempotent: bool,
+        repeatable: bool = False,
         json: Mapping[str, Any] | None = None,
         final_codes: frozenset[str] = frozenset(),
     ) -> requests.Response:
         """``final_codes``: Mendix error codes that end the call even on a 5xx answer.
+
+        ``repeatable``: for a POST or PATCH whose server ignores a repeat (stopping a
+        stopped environment); an idempotent method (``IDEMPOTENT``) is repeatable anyway.
 
         A POST, PUT or PATCH always sends a JSON body (``{}`` when ``json`` is None), so it
         always carries ``Content-Type: application/json``.
@@ -169,6 +177,7 @@ class Transport:
         """
         if json is None and method.upper() in WITH_BODY:
             json = {}
+        repeatable = repeatable or method.upper() in IDEMPOTENT
         tries = Tries(self.policy.backoff, self.deadline, self.rng)
         sent = 0
         retrying = ""
@@ -185,7 +194,7 @@ class Transport:
                     f"The Mendix API did not answer usefully while {doing} "
                     f"({failure.reason}, {sent} attempt{'s' if sent > 1 else ''})."
                 )
-                if failure.sent and not idempotent:
+                if failure.sent and not repeatable:
                     raise Uncertain(text) from None
                 wait = tries.failed(failure.wait)
                 if wait is None:

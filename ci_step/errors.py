@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Self
 BUILD_API_DOCS = "https://docs.mendix.com/apis/build-api/"
 DEPLOY_API_DOCS = "https://docs.mendix.com/apidocs-mxsdk/apidocs/deploy-api/"
 README_DOCS = "the mendix-build README"
+MANUAL_DOCS = "the mendix-build manual"
 
 # (input name, value or None) -> how the user sets that input where the step runs
 Speller = Callable[[str, "str | None"], str]
@@ -121,7 +122,7 @@ class ConfigError(StepError):
 
     exit_code = 2
     default_fix = "correct each input this message names, as it says"
-    default_docs = f"{README_DOCS}, section 'Inputs'"
+    default_docs = f"{MANUAL_DOCS}: docs/inputs.md"
 
     def __init__(self, problems: list[str], corrections: Sequence[Correction] = ()) -> None:
         self.problems = problems
@@ -296,7 +297,7 @@ class LibraryError(StepError):
     the step does not start."""
 
     exit_code = 2
-    default_docs = f"{README_DOCS}, section 'Dependencies'"
+    default_docs = f"{MANUAL_DOCS}: docs/install.md#dependencies"
 
     def __init__(self, libraries: list[OldLibrary]) -> None:
         self.libraries = libraries

@@ -23,6 +23,9 @@ GITLAB_FILE = ROOT / ".gitlab-ci.example.yml"
 GITHUB_FILE = ROOT / "examples" / "github-workflow.yml"
 JENKINS_FILE = ROOT / "examples" / "Jenkinsfile"
 README = ROOT / "README.md"
+INSTALL_PAGE = ROOT / "docs" / "install.md"
+JENKINS_PAGE = ROOT / "docs" / "ci" / "jenkins.md"
+GITLAB_PAGE = ROOT / "docs" / "ci" / "gitlab.md"
 
 
 @pytest.mark.parametrize(
@@ -559,11 +562,10 @@ JENKINS_PLUGINS = {
 }
 
 
-def test_jenkins_plugins_are_named_in_the_file_and_the_readme() -> None:
+def test_jenkins_plugins_are_named_in_the_file_and_the_jenkins_page() -> None:
     source = JENKINS_FILE.read_text("utf-8")
     header = "\n".join(line for line in source.splitlines() if line.startswith("//"))
-    readme = README.read_text("utf-8")
-    section = " ".join(readme[readme.index("### Jenkins\n") : readme.index("## Using the")].split())
+    section = " ".join(JENKINS_PAGE.read_text("utf-8").split())
     code = _strip_comments(source)
     for pattern, (name, plugin_id) in JENKINS_PLUGINS.items():
         assert re.search(pattern, code), pattern
@@ -571,9 +573,9 @@ def test_jenkins_plugins_are_named_in_the_file_and_the_readme() -> None:
         assert f"{name} (`{plugin_id}`" in section, name
 
 
-def test_readme_jenkins_snippets_read_the_outputs_after_a_failed_run() -> None:
-    readme = README.read_text("utf-8")
-    snippets = re.findall(r"```groovy\n(.*?)```", readme, re.DOTALL)
+@pytest.mark.parametrize("page", [README, JENKINS_PAGE], ids=lambda page: page.name)
+def test_jenkins_snippets_read_the_outputs_after_a_failed_run(page: Path) -> None:
+    snippets = re.findall(r"```groovy\n(.*?)```", page.read_text("utf-8"), re.DOTALL)
     assert sum(_check_step_runs(parse_groovy(snippet)) for snippet in snippets) >= 1
 
 
@@ -595,12 +597,24 @@ def test_groovy_reader_sees_blocks_strings_and_comments() -> None:
 # README
 
 
+def test_install_page_says_how_to_get_the_image() -> None:
+    page = INSTALL_PAGE.read_text("utf-8")
+    getting = page.index("## Getting the image")
+    assert page.index("registry.example.com") > getting
+    assert "docker build -t registry.example.com/tools/mendix-build:1 ." in page
+
+
+@pytest.mark.parametrize("page", [JENKINS_PAGE, GITLAB_PAGE], ids=lambda page: page.name)
+def test_ci_pages_link_to_getting_the_image_before_they_use_it(page: Path) -> None:
+    text = page.read_text("utf-8")
+    assert text.index("(../install.md#getting-the-image)") < text.index("registry.example.com")
+
+
 def test_readme_says_how_to_get_the_image_before_an_example_uses_it() -> None:
     readme = README.read_text("utf-8")
-    getting = readme.index("### Getting the image")
-    assert readme.index("registry.example.com") > getting
-    assert "docker build -t registry.example.com/tools/mendix-build:1 ." in readme
-    assert readme.index("registry.example.com") < readme.index("### GitLab CI")
+    build = readme.index("docker build -t registry.example.com/tools/mendix-build:1 .")
+    assert readme.index("registry.example.com") == build + len("docker build -t ")
+    assert build < readme.index("**GitLab CI**")
 
 
 def test_readme_states_python_version_and_what_the_test_command_does_as_root() -> None:
@@ -608,6 +622,6 @@ def test_readme_states_python_version_and_what_the_test_command_does_as_root() -
     first_command = readme.index("```sh")
     assert "Python 3.11 or newer" in readme[:first_command]
     test_command = readme.index("python -m pytest\n```")
-    after = readme[test_command : readme.index("`mendix-build` is a CI step")]
+    after = readme[test_command : readme.index("\n## ")]
     for word in ("root", "buildah", "debootstrap", "apt-get", '-m "not container"'):
         assert word in after, word

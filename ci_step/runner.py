@@ -141,7 +141,7 @@ def finish(
             (log.error if index == 0 else log.info)(line)
         log.info(
             "Step ended",
-            result=result.result,
+            result=result.outcome,
             exit_code=result.exit_code,
             failed_while=PHASES.get(result.failed_phase),
         )

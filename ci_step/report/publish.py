@@ -163,7 +163,7 @@ def announce_failure(result: StepResult, ci: CiEnv, stream: TextIO) -> None:
     error = None if result.error is None else result.error.redacted(redact)
     if ci.platform is Platform.GITHUB and error is not None:
         line = render.github_command(
-            "error", " ".join(error.lines()), title=f"mendix-build: {result.result}"
+            "error", " ".join(error.lines()), title=f"mendix-build: {result.outcome}"
         )
         stream.write(line + "\n")
         stream.flush()

@@ -76,10 +76,10 @@ def step_summary(result: StepResult) -> str:
     """Markdown for $GITHUB_STEP_SUMMARY: what ran where, what happened (on a failure the
     phase that failed first, the cause and the fix), each phase's outcome, the outputs."""
     icon = {"success": "✅", "failure": "❌", "timeout": "⏱️", "cancelled": "🛑"}.get(
-        result.result, "⚠️"
+        result.outcome, "⚠️"
     )
     title = "Mendix build and deploy" if result.environment else "Mendix build"
-    lines = [f"### {icon} {title}: {result.result}", "", *_subject(result)]
+    lines = [f"### {icon} {title}: {result.outcome}", "", *_subject(result)]
     if result.error is not None:
         lines += _what_happened(result, result.error)
     if result.log_tail:
@@ -135,7 +135,7 @@ def _what_happened(result: StepResult, error: StepError) -> list[str]:
     """The phase that failed first, the state a deploy left, then the cause and the fix."""
     lines = ["#### What happened", ""]
     phase = PHASES.get(result.failed_phase, "")
-    verb = {"timeout": "Timed out", "cancelled": "Cancelled"}.get(result.result, "Failed")
+    verb = {"timeout": "Timed out", "cancelled": "Cancelled"}.get(result.outcome, "Failed")
     if phase:
         lines.append(f"**{verb} while {phase}.**" + _state(result))
         lines.append("")
@@ -182,7 +182,7 @@ def _download(result: StepResult) -> str:
         return _code(result.artifact_path) + size
     if result.failed_phase == "download":
         return _code("failed")
-    done = result.result == "success" or result.deploy_result != "skipped"
+    done = result.outcome == "success" or result.deploy_result != "skipped"
     return _code("skipped" if done else "not reached")
 
 

@@ -38,8 +38,7 @@ from ci_step.flow.environment import Environment, Left, Timing
 from ci_step.flow.outputs import url_output
 from ci_step.flow.services import Services
 from ci_step.mendix import download, logs
-from ci_step.mendix.deploy_api import DeployApi, DeployedPackage
-from ci_step.mendix.deploy_api import Environment as EnvironmentInfo
+from ci_step.mendix.deploy_api import DeployApi, DeployedPackage, EnvironmentInfo
 from ci_step.report.result import StepResult
 from ci_step.secrets import redact
 from ci_step.units import Bytes

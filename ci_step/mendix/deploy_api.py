@@ -39,7 +39,9 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
 @dataclass(frozen=True)
-class Environment:
+class EnvironmentInfo:
+    """An environment as the Deploy API describes it."""
+
     status: str  # Empty, Stopped or Running
     url: str
     production: bool
@@ -68,14 +70,14 @@ class DeployApi:
     def _environment(self, app_id: str, mode: str) -> str:
         return f"{self.api.app_url(app_id)}/environments/{quote(mode, safe='')}"
 
-    def get_environment(self, app_id: str, mode: str) -> Environment:
+    def get_environment(self, app_id: str, mode: str) -> EnvironmentInfo:
         data = self.api.call(
             "GET", self._environment(app_id, mode), doing=f"reading environment {mode}"
         )
         if not isinstance(data, dict) or not text(data, "Status"):
             raise ApiError(f"The Deploy API answered environment {mode} without a Status.")
         environment_id = text(data, "EnvironmentId")
-        return Environment(
+        return EnvironmentInfo(
             status=text(data, "Status"),
             url=text(data, "Url"),
             production=data.get("Production") is True,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from ci_step.domain.app_settings import Value, parse_settings, plan
 from ci_step.domain.backups import parse_restore, parse_snapshot, parse_snapshot_page
-from ci_step.domain.settings import Value, parse_settings, plan
 from ci_step.errors import ApiError, AuthError, describe_body
 from ci_step.mendix.backups_api import BackupsApi
 from ci_step.mendix.deploy_api import DeployApi

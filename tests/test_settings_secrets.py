@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ci_step.config.parsers import settings_variables
-from ci_step.domain.settings import Allowed
+from ci_step.domain.app_settings import Allowed
 from ci_step.report.result import StepResult
 from ci_step.secrets import REGISTRY, redact
 from ci_step.simulator import BuildService, Simulator

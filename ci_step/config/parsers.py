@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from ci_step.domain.app_settings import VARIABLE, Allowed
 from ci_step.domain.durations import parse_duration
 from ci_step.domain.hosts import is_loopback
-from ci_step.domain.settings import VARIABLE, Allowed
 from ci_step.domain.versions import AUTO_VERSIONS, LATEST, VERSION, is_revision
 
 _APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")

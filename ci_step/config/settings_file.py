@@ -28,7 +28,7 @@ from pathlib import Path
 from ci_step.config.config_file import Unreadable, not_single, read_yaml
 from ci_step.config.inputs import INPUTS
 from ci_step.config.parsers import close_matches, printable
-from ci_step.domain.settings import EVENT_STATES, NAME, VARIABLE, Allowed, Settings, Value
+from ci_step.domain.app_settings import EVENT_STATES, NAME, VARIABLE, Allowed, Settings, Value
 from ci_step.errors import input_name
 from ci_step.report.ci_env import CI_TOKENS
 from ci_step.secrets import REGISTRY

@@ -9,7 +9,7 @@ from typing import Any
 
 from ci_step.config.inputs import GITHUB_INPUT_VARIABLES, INPUTS, InputSpec
 from ci_step.config.parsers import Parse, closest, printable, shown, workspace_path
-from ci_step.domain.settings import Allowed, Settings
+from ci_step.domain.app_settings import Allowed, Settings
 from ci_step.domain.versions import LATEST
 from ci_step.errors import ConfigError, Correction, input_name, spelled
 from ci_step.report.ci_env import CiEnv, Platform

@@ -9,8 +9,8 @@ from typing import Any
 from urllib.parse import quote
 
 from ci_step.domain.answers import text
+from ci_step.domain.app_settings import EnvironmentSettings, parse_settings
 from ci_step.domain.provenance import built_from
-from ci_step.domain.settings import EnvironmentSettings, parse_settings
 from ci_step.errors import ApiError
 from ci_step.mendix.build_api import BuildApi
 

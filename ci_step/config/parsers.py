@@ -42,11 +42,12 @@ def plain(parse: Callable[[str], T]) -> Callable[[str, Path], T]:
 
 def shown(value: str, limit: int = 60) -> str:
     """A value quoted for a message: escaped, shortened."""
-    return f"'{printable(value, limit)}'"
+    return f"'{escaped(value, limit)}'"
 
 
-def printable(value: str, limit: int = 60) -> str:
-    """A value for a message: escaped, shortened."""
+def escaped(value: str, limit: int = 60) -> str:
+    """A value for a message: every control or non-ASCII character as its Python escape
+    (``\\n``, ``\\x1b``), shortened (ci_step.inert.printable turns them into spaces)."""
     text = value.encode("unicode_escape").decode("ascii")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

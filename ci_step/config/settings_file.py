@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ci_step.config.config_file import Unreadable, not_single, read_yaml
 from ci_step.config.inputs import INPUTS
-from ci_step.config.parsers import close_matches, printable
+from ci_step.config.parsers import close_matches, escaped
 from ci_step.domain.app_settings import EVENT_STATES, NAME, VARIABLE, Allowed, Settings, Value
 from ci_step.errors import input_name
 from ci_step.report.ci_env import CI_TOKENS
@@ -65,7 +65,7 @@ def load(path: Path, shown: str, variables: Variables) -> tuple[Settings | None,
         return None, [str(exc)]
     reader = _Reader(where, variables)
     reader.problems.extend(
-        f"'{printable(key)}' in {where} is written twice (again at line {line}); keep one"
+        f"'{escaped(key)}' in {where} is written twice (again at line {line}); keep one"
         for key, line in twice
     )
     if isinstance(document, dict):
@@ -90,7 +90,7 @@ class _Reader:
         """One top-level entry; keys are text, as every mapping key BaseLoader builds."""
         if key not in SECTIONS:
             self.problems.append(
-                f"unknown key '{printable(key)}' in {self.where}{close_matches(key, SECTIONS)}"
+                f"unknown key '{escaped(key)}' in {self.where}{close_matches(key, SECTIONS)}"
             )
             return
         if value is None or value == "":
@@ -104,7 +104,7 @@ class _Reader:
             self.entry(key, name, item)
 
     def entry(self, section: str, name: str, item: object) -> None:
-        where = f"'{printable(name)}' under {section}: in {self.where}"
+        where = f"'{escaped(name)}' under {section}: in {self.where}"
         if not NAME.fullmatch(name):
             self.problems.append(f"{where} is not a name of the form Module.Name")
             return

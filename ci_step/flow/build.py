@@ -133,7 +133,7 @@ def _dry_run_deploy(config: Config, services: Services, result: StepResult, subj
 
     lines = [
         "Dry run: nothing was changed.",
-        f"{subject} would be {deploy.describe(config)}.",
+        f"{subject} would be {deploy.dry_run_steps(config)}.",
         *deploy.dry_run_settings(config, services),
     ]
     services.out.write("\n".join(lines) + "\n")
@@ -194,7 +194,7 @@ def print_dry_run(plan: Plan, config: Config, services: Services) -> None:
     if config.environment:
         from ci_step.flow import deploy
 
-        lines.append(f"Then the package would be {deploy.describe(config)}.")
+        lines.append(f"Then the package would be {deploy.dry_run_steps(config)}.")
         lines += deploy.dry_run_settings(config, services)
     services.out.write("\n".join(lines) + "\n")
     services.out.flush()

@@ -30,7 +30,7 @@ from ci_step.units import format_size
 Action = Callable[[Config, Services, StepResult], None]
 
 
-def describe(package: Package) -> dict[str, Any]:
+def api_fields(package: Package) -> dict[str, Any]:
     """A package in the API's own field names."""
     data: dict[str, Any] = {
         "PackageId": package.package_id,
@@ -120,7 +120,7 @@ def show(package_id: str) -> Action:
     def action(config: Config, services: Services, result: StepResult) -> None:
         package = services.api.get_package(config.app_id, package_id)
         _note(result, package, services.log)
-        services.out.write(json.dumps(describe(package), indent=2) + "\n")
+        services.out.write(json.dumps(api_fields(package), indent=2) + "\n")
         result.summary = f"Showed package {package_id} ({package.status})"
         result.succeed()
 
@@ -136,7 +136,7 @@ def listing(as_json: bool, statuses: tuple[str, ...], versions: tuple[str, ...])
         ]
         packages.sort(key=lambda p: p.creation_date or 0, reverse=True)
         if as_json:
-            services.out.write(json.dumps([describe(p) for p in packages], indent=2) + "\n")
+            services.out.write(json.dumps([api_fields(p) for p in packages], indent=2) + "\n")
         else:
             services.out.write(table(packages))
         result.summary = f"Listed {_count(len(packages), 'package')} of app {config.app_id}"

@@ -77,7 +77,7 @@ class Deployment:
     def wants_backup(self, production: bool) -> bool:
         return self.backup == "true" or (self.backup == "auto" and production)
 
-    def describe(self) -> str:
+    def dry_run_steps(self) -> str:
         """What the deploy would do, for a dry run."""
         steps = [f"deployed to {self.environment}:"]
         if self.backup != "false":
@@ -92,9 +92,9 @@ class Deployment:
         return " ".join(steps)
 
 
-def describe(config: Config) -> str:
+def dry_run_steps(config: Config) -> str:
     """What a deploy would do, for a dry run."""
-    return Deployment.of(config).describe()
+    return Deployment.of(config).dry_run_steps()
 
 
 def preflight(config: Config, services: Services) -> EnvironmentInfo:

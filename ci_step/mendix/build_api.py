@@ -16,7 +16,7 @@ import requests
 from ci_step import __version__
 from ci_step.domain.answers import text
 from ci_step.domain.packages import Package
-from ci_step.errors import ApiError, AuthError, describe_body, input_name
+from ci_step.errors import ApiError, AuthError, input_name, read_error_body
 from ci_step.mendix.transport import Transport, answer_json
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -251,7 +251,7 @@ def error_details(response: requests.Response) -> tuple[str, str]:
         body = answer_json(response)
     except ValueError:
         body = None
-    code, text = describe_body(body if isinstance(body, dict) else None)
+    code, text = read_error_body(body if isinstance(body, dict) else None)
     return code, f"{code}: {text}" if code and text else (code or text or "no error details")
 
 

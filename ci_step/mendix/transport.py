@@ -30,7 +30,7 @@ import requests
 import urllib3
 
 from ci_step.clock import Deadline
-from ci_step.errors import ApiError, ApiUnavailable, DeadlineExceeded, describe_body
+from ci_step.errors import ApiError, ApiUnavailable, DeadlineExceeded, read_error_body
 from ci_step.mendix import watchdog
 from ci_step.retry import Backoff, Tries
 from ci_step.units import format_size
@@ -233,11 +233,11 @@ class Transport:
                 f"The Mendix API's answer while {doing} could not be decompressed."
             ) from None
         except requests.exceptions.ConnectionError as exc:
-            raise Transient(_describe(exc, self.origin), sent=not never_sent(exc)) from None
+            raise Transient(_failure_reason(exc, self.origin), sent=not never_sent(exc)) from None
         except requests.exceptions.Timeout as exc:
-            raise Transient(_describe(exc), sent=not never_sent(exc)) from None
+            raise Transient(_failure_reason(exc), sent=not never_sent(exc)) from None
         except requests.exceptions.ChunkedEncodingError as exc:
-            raise Transient(_describe(exc)) from None
+            raise Transient(_failure_reason(exc)) from None
         except watchdog.SlowAnswer as exc:
             raise Transient(str(exc)) from None
         if response.status_code in RETRY_STATUSES and not _carries(response, final_codes):
@@ -305,10 +305,10 @@ def _carries(response: requests.Response, codes: frozenset[str]) -> bool:
         body = answer_json(response)
     except ValueError:
         return False
-    return isinstance(body, dict) and describe_body(body)[0] in codes
+    return isinstance(body, dict) and read_error_body(body)[0] in codes
 
 
-def _describe(exc: BaseException, origin: str = "") -> str:
+def _failure_reason(exc: BaseException, origin: str = "") -> str:
     """What went wrong, naming the host and the input its URL came from (``origin``).
 
     A host name the resolver says does not exist ends the call at once (HostNotFound): a

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from ci_step.controls import CONTROL
 from ci_step.domain.app_settings import VARIABLE, Allowed
 from ci_step.domain.durations import parse_duration
 from ci_step.domain.hosts import is_loopback
@@ -16,7 +17,6 @@ from ci_step.domain.versions import AUTO_VERSIONS, LATEST, VERSION, is_revision
 
 _APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?")
 _PACKAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
@@ -79,7 +79,7 @@ def app_id(value: str) -> str:
 
 
 def username(value: str) -> str:
-    if value != value.strip() or _CONTROL.search(value) or len(value) > 254:
+    if value != value.strip() or CONTROL.search(value) or len(value) > 254:
         raise ValueError("must be the login e-mail of the API key's user, with no spaces around it")
     return value
 
@@ -122,7 +122,7 @@ def branch(value: str) -> str:
     if value in ("main", "trunk"):
         return value
     if value.startswith("branches/") and len(value) > len("branches/"):
-        if _CONTROL.search(value) or len(value) > 255:
+        if CONTROL.search(value) or len(value) > 255:
             raise ValueError("holds control characters or is too long")
         return value
     hint = f" (did you mean 'branches/{value}'?)" if "/" not in value else ""
@@ -152,7 +152,7 @@ def version(value: str) -> str:
 def description(value: str) -> str:
     if len(value) > 1000:
         raise ValueError("is longer than 1000 characters")
-    if _CONTROL.search(value.replace("\n", " ").replace("\t", " ")):
+    if CONTROL.search(value.replace("\n", " ").replace("\t", " ")):
         raise ValueError("holds control characters")
     return value
 
@@ -257,7 +257,7 @@ def base_url(value: str) -> str:
             f"is {shown(value)}; plain http would send the API key unencrypted: use https "
             "(http is accepted only for loopback addresses)"
         )
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         raise ValueError("holds control characters")
     return value.rstrip("/")
 
@@ -267,7 +267,7 @@ def workspace_path(value: str, workspace: Path) -> Path:
 
     The step writes only there: in a container only the workspace is shared with the job.
     """
-    if _CONTROL.search(value) or len(value) > 4096:
+    if CONTROL.search(value) or len(value) > 4096:
         raise ValueError("holds control characters or is too long")
     root = workspace.resolve()
     try:

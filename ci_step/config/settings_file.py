@@ -28,6 +28,7 @@ from pathlib import Path
 from ci_step.config.config_file import Unreadable, not_single, read_yaml
 from ci_step.config.inputs import INPUTS
 from ci_step.config.parsers import close_matches, escaped
+from ci_step.controls import CONTROL_IN_TEXT  # tabs and line breaks may stay
 from ci_step.domain.app_settings import EVENT_STATES, NAME, VARIABLE, Allowed, Settings, Value
 from ci_step.errors import input_name
 from ci_step.report.ci_env import CI_TOKENS
@@ -37,7 +38,6 @@ MAX_SETTINGS_BYTES = 1 << 20
 MAX_VALUE_CHARS = 65536
 SECTIONS = ("constants", "scheduled-events")
 _REFERENCE = re.compile(r"\$\{(" + VARIABLE.pattern + r")\}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and line breaks may stay
 # The step's own secrets by every variable that may hold them: input name by variable.
 _OWN = {name.upper(): spec.name for spec in INPUTS if spec.secret for name in spec.env_names}
 
@@ -141,7 +141,7 @@ class _Reader:
                 f"{where} holds '${{' but is not exactly ${{NAME}}: a value read from the "
                 "environment is written whole, for example ${PAYMENT_API_KEY}"
             )
-        elif _CONTROL.search(text):
+        elif CONTROL_IN_TEXT.search(text):
             self.problems.append(f"{where} holds control characters")
         elif len(text) > MAX_VALUE_CHARS:
             self.problems.append(f"{where} is longer than {MAX_VALUE_CHARS} characters")

@@ -6,13 +6,13 @@ import json
 import re
 import secrets
 
+from ci_step.controls import CONTROL_IN_LINES
 from ci_step.errors import OutputError, StepError
 from ci_step.inert import printable
 from ci_step.report.result import DEPLOY_OUTPUTS, PHASES, StepResult, output_key
 from ci_step.units import format_duration, format_size
 
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses a dotenv report of 5 KiB or more
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _EOL = re.compile(r"[\r\n]")
 _BACKTICKS = re.compile(r"`+")
 
@@ -24,7 +24,7 @@ def github_output(outputs: dict[str, str], delimiter: str | None = None) -> str:
         delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
     chunks = []
     for name, value in outputs.items():
-        if _CONTROL.search(value) or "\r" in value:
+        if CONTROL_IN_LINES.search(value) or "\r" in value:
             raise OutputError(f"output {name} holds control characters and was not written")
         chunks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
     return "".join(chunks)
@@ -190,7 +190,7 @@ def dotenv(outputs: dict[str, str]) -> str:
     """GitLab's dotenv report: KEY=value lines, one line per value, under 5 KiB."""
     lines = []
     for name, value in outputs.items():
-        if _EOL.search(value) or _CONTROL.search(value):
+        if _EOL.search(value) or CONTROL_IN_LINES.search(value):
             raise OutputError(f"output {name} holds a line break; GitLab dotenv cannot carry it")
         if value != value.strip():
             raise OutputError(f"output {name} starts or ends with spaces GitLab would strip")

@@ -50,7 +50,8 @@ class InputSpec:
         return names
 
     @property
-    def output_key(self) -> str:
+    def mendix_variable(self) -> str:
+        """The MENDIX_* variable it is read from (GitLab, Jenkins): MENDIX_APP_ID."""
         return f"MENDIX_{self.name.upper().replace('-', '_')}"
 
 

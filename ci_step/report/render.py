@@ -11,6 +11,7 @@ from ci_step.errors import OutputError, StepError
 from ci_step.inert import printable
 from ci_step.report.result import DEPLOY_OUTPUTS, PHASES, StepResult, output_key
 from ci_step.units import format_duration, format_size
+from ci_step.workflow_commands import escape_data, escape_property
 
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses a dotenv report of 5 KiB or more
 _EOL = re.compile(r"[\r\n]")
@@ -33,21 +34,13 @@ def github_output(outputs: dict[str, str], delimiter: str | None = None) -> str:
 def github_command(command: str, message: str, **properties: str) -> str:
     """One workflow command line, escaped so the message cannot start another, and with no
     other control character in it."""
-    props = ",".join(f"{k}={_escape_property(_visible(v))}" for k, v in properties.items())
+    props = ",".join(f"{k}={escape_property(_visible(v))}" for k, v in properties.items())
     head = f"::{command} {props}::" if props else f"::{command}::"
     return head + escape_data(_visible(message))
 
 
 def _visible(text: str) -> str:
     return printable(text, keep="\t\r\n")  # line breaks are escaped, not dropped
-
-
-def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def _fence(text: str, shortest: int) -> str:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from ci_step.controls import CONTROL
 from ci_step.domain.app_settings import VARIABLE, Allowed
 from ci_step.domain.durations import parse_duration
-from ci_step.domain.hosts import is_loopback
+from ci_step.domain.hosts import is_https_or_loopback
 from ci_step.domain.versions import AUTO_VERSIONS, LATEST, VERSION, is_revision
 
 _APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -252,7 +252,7 @@ def base_url(value: str) -> str:
         )
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError("must not carry credentials, a query or a fragment")
-    if parts.scheme == "http" and not is_loopback(host):
+    if not is_https_or_loopback(parts.scheme, host):
         raise ValueError(
             f"is {shown(value)}; plain http would send the API key unencrypted: use https "
             "(http is accepted only for loopback addresses)"

@@ -13,12 +13,12 @@ from ci_step.controls import CONTROL
 from ci_step.domain.app_settings import VARIABLE, Allowed
 from ci_step.domain.durations import parse_duration
 from ci_step.domain.hosts import is_https_or_loopback
+from ci_step.domain.ids import PACKAGE_ID
 from ci_step.domain.versions import AUTO_VERSIONS, LATEST, VERSION, is_revision
 
 _APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?")
-_PACKAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 _LIST = re.compile(r"[\s,]+")
 MAX_TIMEOUT = 7 * 24 * 3600.0
@@ -113,7 +113,7 @@ def environment(value: str) -> str:
 
 
 def package_id(value: str) -> str:
-    if _PACKAGE_ID.fullmatch(value):
+    if PACKAGE_ID.fullmatch(value):
         return value
     raise ValueError(f"is {shown(value)}; expected a package id such as the package-id output")
 

@@ -12,14 +12,7 @@ from typing import Any
 from ci_step.config.validate import Config
 from ci_step.domain.packages import IN_PROGRESS, Package
 from ci_step.errors import ApiError, BuildFailed
-from ci_step.flow.build import (
-    fetch_artifact,
-    file_version,
-    run_deploy,
-    run_promotion,
-    start_build,
-    wait_for_build,
-)
+from ci_step.flow.build import fetch_artifact, file_version, start_build, wait_for_build
 from ci_step.flow.outputs import version_output
 from ci_step.flow.plan import make_plan
 from ci_step.flow.services import Services
@@ -233,7 +226,6 @@ def _pruned(dry_run: bool, victims: int, deleted: int, kept: int) -> str:
 
 def deploy(config: Config, services: Services, result: StepResult) -> None:
     """`mendix-build deploy`: the package named by the argument or the package-id input."""
-    if config.promote_from:
-        run_promotion(config, services, result)
-    else:
-        run_deploy(config, services, result, config.package_id)
+    from ci_step.flow import deploy_existing  # imported only for a deploy (start-up time)
+
+    deploy_existing.run(config, services, result)

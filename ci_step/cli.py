@@ -148,7 +148,7 @@ def cli() -> None:
     """
 
 
-def _execute(
+def _run_and_exit(
     ctx: click.Context,
     values: dict[str, Any],
     action: Any = None,
@@ -185,7 +185,7 @@ def _commands() -> Any:
 @click.pass_context
 def run_command(ctx: click.Context, /, **values: Any) -> None:
     """Start a build (or reuse one), wait, download the .mda, write the CI outputs."""
-    _execute(ctx, values)
+    _run_and_exit(ctx, values)
 
 
 @cli.command("start")
@@ -193,7 +193,7 @@ def run_command(ctx: click.Context, /, **values: Any) -> None:
 @click.pass_context
 def start_command(ctx: click.Context, /, **values: Any) -> None:
     """Start a build and print its package id (honours on-existing)."""
-    _execute(ctx, values, _commands().start)
+    _run_and_exit(ctx, values, _commands().start)
 
 
 def _package_command(name: str, summary: str, inputs: tuple[str, ...]) -> None:
@@ -207,7 +207,7 @@ def _package_command(name: str, summary: str, inputs: tuple[str, ...]) -> None:
         # The argument is named apart from the package-id input's option: they must
         # never overwrite each other (a GitLab dotenv report sets MENDIX_PACKAGE_ID).
         action = getattr(_commands(), name)(package)
-        _execute(ctx, values, action, APP_NEEDS)
+        _run_and_exit(ctx, values, action, APP_NEEDS)
 
 
 for _name, _summary, _inputs in (
@@ -231,7 +231,7 @@ def deploy_command(ctx: click.Context, /, package: str | None, **values: Any) ->
     """
     needs = APP_NEEDS | {"environment", "package-id"}
     given = {"package-id": package} if package is not None else None
-    _execute(ctx, values, _commands().deploy, needs, arguments=given)
+    _run_and_exit(ctx, values, _commands().deploy, needs, arguments=given)
 
 
 @cli.command("list")
@@ -265,7 +265,7 @@ def list_command(
             problems.append(f"--filter-status {shown(text)} {exc}")
     action = _commands().listing(as_json, tuple(statuses), filter_version)
     bad = ConfigError(problems, [("correct", "`--filter-status`")]) if problems else None
-    _execute(ctx, values, action, APP_NEEDS, problems=bad)
+    _run_and_exit(ctx, values, action, APP_NEEDS, problems=bad)
 
 
 @cli.command("prune")
@@ -281,7 +281,7 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     """Delete the oldest Succeeded packages beyond --keep (never one in progress).
 
     With --dry-run true, only list them."""
-    _execute(ctx, values, _commands().prune(keep), APP_NEEDS)
+    _run_and_exit(ctx, values, _commands().prune(keep), APP_NEEDS)
 
 
 @cli.command("simulate")

@@ -255,7 +255,7 @@ _CODE_KEYS = ("errorCode", "error_code", "code")
 _TEXT_KEYS = ("errorMessage", "error_message", "message", "detail")
 
 
-def describe_body(body: Mapping[str, Any] | None) -> tuple[str, str]:
+def read_error_body(body: Mapping[str, Any] | None) -> tuple[str, str]:
     """(error code, message) of a Mendix error body, '' when absent.
 
     v1 writes ``{"errorCode", "errorMessage"}``; newer APIs may write ``code``/``message``,
@@ -265,7 +265,7 @@ def describe_body(body: Mapping[str, Any] | None) -> tuple[str, str]:
         return "", ""
     nested = body.get("error")
     if isinstance(nested, Mapping):
-        code, text = describe_body(nested)
+        code, text = read_error_body(nested)
         if code or text:
             return code, text
     return _first(body, _CODE_KEYS), _first(body, _TEXT_KEYS)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Protocol, TextIO
 
+from ci_step.controls import codes_except
+
 _OLD_FORM, _OLD_FORM_INERT = "##[", "## ["
 _COMMAND, _COMMAND_INERT = "::", ": :"
 # Every break str.splitlines knows: more than the runner splits at, never fewer.
@@ -27,7 +29,7 @@ class Writer(Protocol):
 
 
 # Control characters an ASCII text may hold (tab and line feed are kept).
-_ASCII_CONTROLS = dict.fromkeys((*range(0x09), *range(0x0B, 0x20), 0x7F), " ")
+_ASCII_CONTROLS = dict.fromkeys(codes_except("\t\n"), " ")
 
 
 def printable(text: str, keep: str = "\t\n") -> str:

@@ -64,10 +64,10 @@ def execute(
 ) -> int:
     where = where or Surroundings(CiEnv.detect())
     with spelling(speller(where.ci, raw)):  # every message names inputs as this CI does
-        return _execute(raw, early, action, needs, where)
+        return _run_step(raw, early, action, needs, where)
 
 
-def _execute(
+def _run_step(
     raw: Mapping[str, RawInput],
     early: ConfigError | None,
     action: Action,
@@ -141,7 +141,7 @@ def finish(
             (log.error if index == 0 else log.info)(line)
         log.info(
             "Step ended",
-            result=result.result,
+            result=result.outcome,
             exit_code=result.exit_code,
             failed_while=PHASES.get(result.failed_phase),
         )

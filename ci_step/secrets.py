@@ -12,6 +12,8 @@ import json
 import threading
 from urllib.parse import quote, quote_plus
 
+from ci_step.workflow_commands import escape_data, escape_property
+
 MASK = "***"
 _MIN_LENGTH = 4
 
@@ -46,7 +48,6 @@ class SecretRegistry:
 
 def _forms(value: str) -> set[str]:
     raw = value.encode("utf-8")
-    workflow = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     forms = {
         value,
         json.dumps(value)[1:-1],
@@ -55,8 +56,8 @@ def _forms(value: str) -> set[str]:
         quote(value, safe=""),
         quote(value),
         quote_plus(value, safe=""),
-        workflow,
-        workflow.replace(":", "%3A").replace(",", "%2C"),
+        escape_data(value),
+        escape_property(value),
     }
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         forms.add(encode(raw).decode("ascii").rstrip("="))

@@ -128,7 +128,7 @@ def github_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
 
 
 def mendix_env(values: Mapping[str, str]) -> dict[str, str]:
-    return {spec.output_key: values[spec.name] for spec in INPUTS if spec.name in values}
+    return {spec.mendix_variable: values[spec.name] for spec in INPUTS if spec.name in values}
 
 
 def gitlab_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:

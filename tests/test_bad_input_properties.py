@@ -75,7 +75,7 @@ def test_any_environment_with_a_bad_value_exits_2(
         "MENDIX_REVISION": "abcdef1",
         "MENDIX_BASE_URL": sim.base_url,
     }
-    env |= {spec.output_key: values[spec.name] for spec in INPUTS if spec.name in values}
+    env |= {spec.mendix_variable: values[spec.name] for spec in INPUTS if spec.name in values}
     env["MENDIX_VERSION"] = version
     code, output = invoke(sim, env)
     assert_refused(code, output)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from ci_step.domain.app_settings import Value, parse_settings, plan
 from ci_step.domain.backups import parse_restore, parse_snapshot, parse_snapshot_page
-from ci_step.domain.settings import Value, parse_settings, plan
-from ci_step.errors import ApiError, AuthError, describe_body
+from ci_step.errors import ApiError, AuthError, read_error_body
 from ci_step.mendix.backups_api import BackupsApi
 from ci_step.mendix.deploy_api import DeployApi
 from ci_step.simulator import BuildService, Fault, Simulator
@@ -170,7 +170,7 @@ def test_event_states_compare_without_case() -> None:
     ],
 )
 def test_error_bodies_in_either_spelling(body: dict[str, object]) -> None:
-    assert describe_body(body) == ("NO_ACCESS", "No access")
+    assert read_error_body(body) == ("NO_ACCESS", "No access")
 
 
 def test_backups_no_access_names_the_permission(rig: Rig) -> None:

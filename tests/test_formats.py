@@ -133,7 +133,7 @@ def test_workflow_command_escaping() -> None:
 
 
 def test_step_summary_escapes_table_cells() -> None:
-    result = StepResult(result="success", version="1|2")
+    result = StepResult(outcome="success", version="1|2")
     summary = render.step_summary(result)
     assert "` 1\\|2 `" in summary
 

@@ -304,7 +304,7 @@ def via(source: str, name: str, value: str) -> tuple[dict[str, str], tuple[str, 
     spec = BY_NAME[name]
     if source == "flag":
         return {}, (spec.flag, value), spec.flag
-    return {spec.output_key: value}, (), spec.output_key
+    return {spec.mendix_variable: value}, (), spec.mendix_variable
 
 
 @pytest.mark.parametrize("source", ["flag", "env"])
@@ -355,7 +355,7 @@ def test_other_inputs_that_reach_outputs_are_checked_first(
     run = run_entrypoint(env, workspace)
     assert run.code == 2, run.stderr
     assert sim.requests() == []
-    assert f"{BY_NAME[name].output_key} is {shown(value)}" in run.stderr
+    assert f"{BY_NAME[name].mendix_variable} is {shown(value)}" in run.stderr
 
 
 def outside_values(workspace: Path) -> dict[str, str]:

@@ -13,10 +13,10 @@ import pytest
 
 from ci_step.config.inputs import INPUTS
 from ci_step.config.validate import RawInput, validate
-from ci_step.report import render
 from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.report.render import _escape_java
 from ci_step.simulator import BuildService, Fault, Simulator
+from ci_step.workflow_commands import escape_data
 from tests.conftest import API_KEY, Run, github_env, inputs, run_entrypoint, run_local
 
 ONE_PACKAGE = r"/packages/[^/]+$"
@@ -207,7 +207,7 @@ def test_key_echoed_in_a_401_reaches_no_output_in_any_encoding(
     assert "Invalid Mendix-ApiKey *** for this user" in run.stderr
     commands = workspace.parent / "file_commands"
     # the one line that must carry the key, %-escaped as the runner unescapes command data
-    mask = f"::add-mask::{render.escape_data(KEY)}"
+    mask = f"::add-mask::{escape_data(KEY)}"
     assert mask in run.stderr.splitlines()
     stderr = "\n".join(line for line in run.stderr.splitlines() if line != mask)
     assert "::error title=mendix-build%3A error::" in stderr

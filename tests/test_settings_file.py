@@ -12,7 +12,7 @@ from ci_step.config.inputs import INPUTS
 from ci_step.config.parsers import settings_variables
 from ci_step.config.settings_file import MAX_SETTINGS_BYTES, Variables, load
 from ci_step.config.validate import RawInput, validate
-from ci_step.domain.settings import Settings, Value
+from ci_step.domain.app_settings import Settings, Value
 from ci_step.errors import ConfigError
 from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.secrets import REGISTRY, redact

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ci_step.config.parsers import settings_variables
-from ci_step.domain.settings import Allowed
+from ci_step.domain.app_settings import Allowed
 from ci_step.report.result import StepResult
 from ci_step.secrets import REGISTRY, redact
 from ci_step.simulator import BuildService, Simulator
@@ -369,6 +369,6 @@ def test_an_id_is_masked_only_whole_and_the_steps_words_never() -> None:
     )
     result.succeed()
     clean = result.redacted(redact)
-    assert (clean.result, clean.deploy_result) == ("success", "success")
+    assert (clean.outcome, clean.deploy_result) == ("success", "success")
     assert (clean.package_id, clean.backup_id) == ("a1b2-4d2f-9", "***")
     assert clean.environment_url == "https://calc-***.example.com"

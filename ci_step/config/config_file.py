@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from ci_step.config.inputs import BY_NAME, FILE_KEYS
-from ci_step.config.parsers import close_matches, printable
+from ci_step.config.parsers import close_matches, escaped
 from ci_step.domain.hosts import is_mendix_root
 
 MAX_CONFIG_BYTES = 1 << 20
@@ -159,7 +159,7 @@ def _take(loaded: FileValues, key: str, value: object) -> None:
     spec = BY_NAME.get(key)
     if spec is None:
         loaded.problems.append(
-            f"unknown key '{printable(key)}' {where}{close_matches(key, FILE_KEYS)}"
+            f"unknown key '{escaped(key)}' {where}{close_matches(key, FILE_KEYS)}"
         )
         return
     if not spec.in_file:

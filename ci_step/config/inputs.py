@@ -11,7 +11,7 @@ from typing import Any
 
 from ci_step.config import parsers
 from ci_step.config.parsers import Parse, plain
-from ci_step.domain.settings import Allowed
+from ci_step.domain.app_settings import Allowed
 
 DEFAULT_BASE_URL = "https://deploy.mendix.com"
 DEFAULT_REPOSITORY_URL = "https://repository.api.mendix.com"
@@ -50,7 +50,8 @@ class InputSpec:
         return names
 
     @property
-    def output_key(self) -> str:
+    def mendix_variable(self) -> str:
+        """The MENDIX_* variable it is read from (GitLab, Jenkins): MENDIX_APP_ID."""
         return f"MENDIX_{self.name.upper().replace('-', '_')}"
 
 

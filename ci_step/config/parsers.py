@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from ci_step.controls import CONTROL
+from ci_step.domain.app_settings import VARIABLE, Allowed
 from ci_step.domain.durations import parse_duration
-from ci_step.domain.hosts import is_loopback
-from ci_step.domain.settings import VARIABLE, Allowed
+from ci_step.domain.hosts import is_https_or_loopback
+from ci_step.domain.ids import PACKAGE_ID
 from ci_step.domain.versions import AUTO_VERSIONS, LATEST, VERSION, is_revision
 
 _APP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?")
-_PACKAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 _LIST = re.compile(r"[\s,]+")
 MAX_TIMEOUT = 7 * 24 * 3600.0
@@ -42,11 +42,12 @@ def plain(parse: Callable[[str], T]) -> Callable[[str, Path], T]:
 
 def shown(value: str, limit: int = 60) -> str:
     """A value quoted for a message: escaped, shortened."""
-    return f"'{printable(value, limit)}'"
+    return f"'{escaped(value, limit)}'"
 
 
-def printable(value: str, limit: int = 60) -> str:
-    """A value for a message: escaped, shortened."""
+def escaped(value: str, limit: int = 60) -> str:
+    """A value for a message: every control or non-ASCII character as its Python escape
+    (``\\n``, ``\\x1b``), shortened (ci_step.inert.printable turns them into spaces)."""
     text = value.encode("unicode_escape").decode("ascii")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -78,7 +79,7 @@ def app_id(value: str) -> str:
 
 
 def username(value: str) -> str:
-    if value != value.strip() or _CONTROL.search(value) or len(value) > 254:
+    if value != value.strip() or CONTROL.search(value) or len(value) > 254:
         raise ValueError("must be the login e-mail of the API key's user, with no spaces around it")
     return value
 
@@ -112,7 +113,7 @@ def environment(value: str) -> str:
 
 
 def package_id(value: str) -> str:
-    if _PACKAGE_ID.fullmatch(value):
+    if PACKAGE_ID.fullmatch(value):
         return value
     raise ValueError(f"is {shown(value)}; expected a package id such as the package-id output")
 
@@ -121,7 +122,7 @@ def branch(value: str) -> str:
     if value in ("main", "trunk"):
         return value
     if value.startswith("branches/") and len(value) > len("branches/"):
-        if _CONTROL.search(value) or len(value) > 255:
+        if CONTROL.search(value) or len(value) > 255:
             raise ValueError("holds control characters or is too long")
         return value
     hint = f" (did you mean 'branches/{value}'?)" if "/" not in value else ""
@@ -151,7 +152,7 @@ def version(value: str) -> str:
 def description(value: str) -> str:
     if len(value) > 1000:
         raise ValueError("is longer than 1000 characters")
-    if _CONTROL.search(value.replace("\n", " ").replace("\t", " ")):
+    if CONTROL.search(value.replace("\n", " ").replace("\t", " ")):
         raise ValueError("holds control characters")
     return value
 
@@ -251,12 +252,12 @@ def base_url(value: str) -> str:
         )
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError("must not carry credentials, a query or a fragment")
-    if parts.scheme == "http" and not is_loopback(host):
+    if not is_https_or_loopback(parts.scheme, host):
         raise ValueError(
             f"is {shown(value)}; plain http would send the API key unencrypted: use https "
             "(http is accepted only for loopback addresses)"
         )
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         raise ValueError("holds control characters")
     return value.rstrip("/")
 
@@ -266,7 +267,7 @@ def workspace_path(value: str, workspace: Path) -> Path:
 
     The step writes only there: in a container only the workspace is shared with the job.
     """
-    if _CONTROL.search(value) or len(value) > 4096:
+    if CONTROL.search(value) or len(value) > 4096:
         raise ValueError("holds control characters or is too long")
     root = workspace.resolve()
     try:

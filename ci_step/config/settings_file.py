@@ -27,8 +27,9 @@ from pathlib import Path
 
 from ci_step.config.config_file import Unreadable, not_single, read_yaml
 from ci_step.config.inputs import INPUTS
-from ci_step.config.parsers import close_matches, printable
-from ci_step.domain.settings import EVENT_STATES, NAME, VARIABLE, Allowed, Settings, Value
+from ci_step.config.parsers import close_matches, escaped
+from ci_step.controls import CONTROL_IN_TEXT  # tabs and line breaks may stay
+from ci_step.domain.app_settings import EVENT_STATES, NAME, VARIABLE, Allowed, Settings, Value
 from ci_step.errors import input_name
 from ci_step.report.ci_env import CI_TOKENS
 from ci_step.secrets import REGISTRY
@@ -37,7 +38,6 @@ MAX_SETTINGS_BYTES = 1 << 20
 MAX_VALUE_CHARS = 65536
 SECTIONS = ("constants", "scheduled-events")
 _REFERENCE = re.compile(r"\$\{(" + VARIABLE.pattern + r")\}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and line breaks may stay
 # The step's own secrets by every variable that may hold them: input name by variable.
 _OWN = {name.upper(): spec.name for spec in INPUTS if spec.secret for name in spec.env_names}
 
@@ -65,7 +65,7 @@ def load(path: Path, shown: str, variables: Variables) -> tuple[Settings | None,
         return None, [str(exc)]
     reader = _Reader(where, variables)
     reader.problems.extend(
-        f"'{printable(key)}' in {where} is written twice (again at line {line}); keep one"
+        f"'{escaped(key)}' in {where} is written twice (again at line {line}); keep one"
         for key, line in twice
     )
     if isinstance(document, dict):
@@ -90,7 +90,7 @@ class _Reader:
         """One top-level entry; keys are text, as every mapping key BaseLoader builds."""
         if key not in SECTIONS:
             self.problems.append(
-                f"unknown key '{printable(key)}' in {self.where}{close_matches(key, SECTIONS)}"
+                f"unknown key '{escaped(key)}' in {self.where}{close_matches(key, SECTIONS)}"
             )
             return
         if value is None or value == "":
@@ -104,7 +104,7 @@ class _Reader:
             self.entry(key, name, item)
 
     def entry(self, section: str, name: str, item: object) -> None:
-        where = f"'{printable(name)}' under {section}: in {self.where}"
+        where = f"'{escaped(name)}' under {section}: in {self.where}"
         if not NAME.fullmatch(name):
             self.problems.append(f"{where} is not a name of the form Module.Name")
             return
@@ -141,7 +141,7 @@ class _Reader:
                 f"{where} holds '${{' but is not exactly ${{NAME}}: a value read from the "
                 "environment is written whole, for example ${PAYMENT_API_KEY}"
             )
-        elif _CONTROL.search(text):
+        elif CONTROL_IN_TEXT.search(text):
             self.problems.append(f"{where} holds control characters")
         elif len(text) > MAX_VALUE_CHARS:
             self.problems.append(f"{where} is longer than {MAX_VALUE_CHARS} characters")

@@ -85,7 +85,7 @@ def speller(ci: CiEnv, raw: Mapping[str, Given]) -> Speller:
         if style == "with":
             return _with(spec, value)
         if style == "variable":
-            return _variable(spec.output_key, value)
+            return _variable(spec.mendix_variable, value)
         return _flag(spec, value)
 
     return spell

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ci_step.config.inputs import GITHUB_INPUT_VARIABLES, INPUTS, InputSpec
-from ci_step.config.parsers import Parse, closest, printable, shown, workspace_path
-from ci_step.domain.settings import Allowed, Settings
+from ci_step.config.parsers import Parse, closest, escaped, shown, workspace_path
+from ci_step.domain.app_settings import Allowed, Settings
 from ci_step.domain.versions import LATEST
 from ci_step.errors import ConfigError, Correction, input_name, spelled
 from ci_step.report.ci_env import CiEnv, Platform
@@ -140,7 +140,7 @@ class _Checker:
         for variable in sorted(ci.env):
             if not variable.startswith("INPUT_") or variable in GITHUB_INPUT_VARIABLES:
                 continue
-            key = f"`with: {printable(variable.removeprefix('INPUT_').lower())}:`"
+            key = f"`with: {escaped(variable.removeprefix('INPUT_').lower())}:`"
             matches = closest(variable.removeprefix("INPUT_"), names)
             if matches:
                 meant = " or ".join(f"`{m}`" for m in matches)
@@ -189,7 +189,7 @@ def _settings(c: _Checker, values: dict[str, Any], ci: CiEnv) -> Settings | None
     settings, problems = settings_file.load(path, given, variables)
     c.problems.extend(problems)
     if problems:
-        c.corrections.append(("correct", f"settings file {printable(given)}"))
+        c.corrections.append(("correct", f"settings file {escaped(given)}"))
     return settings
 
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ci_step.domain.answers import text
+from ci_step.domain.ids import API_ID
 from ci_step.errors import ApiError
 
 QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
 STATES = (QUEUED, RUNNING, COMPLETED, FAILED)
 TERMINAL = frozenset({COMPLETED, FAILED})
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _STATE_SHOWN = re.compile(r"[A-Za-z_ -]{1,32}")
 
 
@@ -37,7 +37,7 @@ def _id(data: dict[str, Any], key: str, what: str) -> str:
         value = data.get("id")
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not _SAFE_ID.fullmatch(value):
+    if not isinstance(value, str) or not API_ID.fullmatch(value):
         raise ApiError(f"The Backups API answered a {what} without a valid {key}.")
     return value
 

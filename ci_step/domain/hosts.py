@@ -28,6 +28,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def is_https_or_loopback(scheme: str, host: str) -> bool:
+    """The one rule for where the step speaks: https to any host, plain http only to a
+    loopback address."""
+    if not host:
+        return False
+    return scheme == "https" or (scheme == "http" and is_loopback(host))
+
+
 def is_mendix_root(url: str) -> bool:
     """``url`` is https to mendix.com or a host under it (ASCII only: no lookalike letters)."""
     try:

@@ -12,7 +12,6 @@ from ci_step.domain.packages import Package
 from ci_step.domain.versions import release_of
 from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded, input_name
 from ci_step.flow.heartbeat import Heartbeat
-from ci_step.flow.outputs import version_output
 from ci_step.flow.plan import Plan, make_plan
 from ci_step.flow.schedule import next_wait
 from ci_step.flow.services import Services
@@ -31,11 +30,10 @@ START_BACKOFF = Backoff(first=1.0, cap=30.0, jitter=True)
 def run_build(config: Config, services: Services, result: StepResult) -> None:
     """The default step: plan, then reuse or start, wait, download; deploy when asked."""
 
-    if config.promote_from:
-        run_promotion(config, services, result)
-        return
-    if config.package_id:
-        run_deploy(config, services, result, config.package_id)
+    if config.promote_from or config.package_id:
+        from ci_step.flow import deploy_existing  # imported only for a deploy (start-up time)
+
+        deploy_existing.run(config, services, result)
         return
     log = services.log
     if config.environment:
@@ -100,79 +98,6 @@ def run_build(config: Config, services: Services, result: StepResult) -> None:
     result.succeed()
 
 
-def run_promotion(config: Config, services: Services, result: StepResult) -> None:
-    """Deploy exactly the package that promote-from runs; nothing is built."""
-    from ci_step.flow import deploy  # imported only for a deploy (start-up time)
-
-    result.environment = config.environment
-    result.enter("preflight")
-    deploy.preflight(config, services)
-    held = deploy.promoted_package(config, services)
-    result.package_id = held.package_id
-    result.version = version_output(held.version, services.log)
-    result.revision = held.built_from
-    if config.dry_run:
-        subject = (
-            f"Package {held.package_id} (version {held.version or 'unknown'}), which "
-            f"{config.promote_from} runs,"
-        )
-        _dry_run_deploy(config, services, result, subject)
-        return
-    if config.download:
-        package = services.api.get_package(config.app_id, held.package_id, with_url=True)
-        result.revision = result.revision or package.built_from
-        fetch_artifact(config, services, package, result, file_version(package))
-    deploy.deploy_package(config, services, held.package_id, result)
-    result.summary = f"Promoted from {config.promote_from}: " + _deployed(result)
-    result.succeed()
-
-
-def _dry_run_deploy(config: Config, services: Services, result: StepResult, subject: str) -> None:
-    """Say what deploying ``subject`` would do, settings included; change nothing."""
-    from ci_step.flow import deploy
-
-    lines = [
-        "Dry run: nothing was changed.",
-        f"{subject} would be {deploy.describe(config)}.",
-        *deploy.dry_run_settings(config, services),
-    ]
-    services.out.write("\n".join(lines) + "\n")
-    result.summary = "Dry run: nothing was changed"
-    result.succeed()
-
-
-def run_deploy(config: Config, services: Services, result: StepResult, package_id: str) -> None:
-    """Deploy an existing package (waiting for its build first when it still runs)."""
-    from ci_step.flow import deploy  # imported only for a deploy (start-up time)
-
-    result.environment = config.environment
-    result.enter("preflight")
-    deploy.preflight(config, services)
-    package = services.api.get_package(config.app_id, package_id, with_url=config.download)
-    result.package_id, result.status = package_id, package.status
-    result.version = version_output(package.version, services.log)
-    result.revision = package.built_from
-    if config.dry_run:
-        _dry_run_deploy(config, services, result, f"Package {package_id} ({package.status})")
-        return
-    if not package.terminal:
-        package = wait_for_build(services, config.app_id, package_id, config.poll_interval, result)
-    if package.status == "Failed":
-        raise BuildFailed(f"Package {package_id} ended Failed; there is nothing to deploy.")
-    if config.download:
-        fetch_artifact(config, services, package, result, file_version(package))
-    deploy.deploy_package(config, services, package_id, result)
-    result.summary = _deployed(result)
-    result.succeed()
-
-
-def _deployed(result: StepResult) -> str:
-    """The closing line of a deploy: what runs where now."""
-    version = f" (version {result.version})" if result.version else ""
-    where = f" at {result.environment_url}" if result.environment_url else ""
-    return f"Package {result.package_id}{version} runs on {result.environment}{where}"
-
-
 def print_dry_run(plan: Plan, config: Config, services: Services) -> None:
     lines = ["Dry run: nothing was started."]
     if plan.existing is not None:
@@ -194,7 +119,7 @@ def print_dry_run(plan: Plan, config: Config, services: Services) -> None:
     if config.environment:
         from ci_step.flow import deploy
 
-        lines.append(f"Then the package would be {deploy.describe(config)}.")
+        lines.append(f"Then the package would be {deploy.dry_run_steps(config)}.")
         lines += deploy.dry_run_settings(config, services)
     services.out.write("\n".join(lines) + "\n")
     services.out.flush()

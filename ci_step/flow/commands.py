@@ -12,14 +12,7 @@ from typing import Any
 from ci_step.config.validate import Config
 from ci_step.domain.packages import IN_PROGRESS, Package
 from ci_step.errors import ApiError, BuildFailed
-from ci_step.flow.build import (
-    fetch_artifact,
-    file_version,
-    run_deploy,
-    run_promotion,
-    start_build,
-    wait_for_build,
-)
+from ci_step.flow.build import fetch_artifact, file_version, start_build, wait_for_build
 from ci_step.flow.outputs import version_output
 from ci_step.flow.plan import make_plan
 from ci_step.flow.services import Services
@@ -30,7 +23,7 @@ from ci_step.units import format_size
 Action = Callable[[Config, Services, StepResult], None]
 
 
-def describe(package: Package) -> dict[str, Any]:
+def api_fields(package: Package) -> dict[str, Any]:
     """A package in the API's own field names."""
     data: dict[str, Any] = {
         "PackageId": package.package_id,
@@ -120,7 +113,7 @@ def show(package_id: str) -> Action:
     def action(config: Config, services: Services, result: StepResult) -> None:
         package = services.api.get_package(config.app_id, package_id)
         _note(result, package, services.log)
-        services.out.write(json.dumps(describe(package), indent=2) + "\n")
+        services.out.write(json.dumps(api_fields(package), indent=2) + "\n")
         result.summary = f"Showed package {package_id} ({package.status})"
         result.succeed()
 
@@ -136,7 +129,7 @@ def listing(as_json: bool, statuses: tuple[str, ...], versions: tuple[str, ...])
         ]
         packages.sort(key=lambda p: p.creation_date or 0, reverse=True)
         if as_json:
-            services.out.write(json.dumps([describe(p) for p in packages], indent=2) + "\n")
+            services.out.write(json.dumps([api_fields(p) for p in packages], indent=2) + "\n")
         else:
             services.out.write(table(packages))
         result.summary = f"Listed {_count(len(packages), 'package')} of app {config.app_id}"
@@ -233,7 +226,6 @@ def _pruned(dry_run: bool, victims: int, deleted: int, kept: int) -> str:
 
 def deploy(config: Config, services: Services, result: StepResult) -> None:
     """`mendix-build deploy`: the package named by the argument or the package-id input."""
-    if config.promote_from:
-        run_promotion(config, services, result)
-    else:
-        run_deploy(config, services, result, config.package_id)
+    from ci_step.flow import deploy_existing  # imported only for a deploy (start-up time)
+
+    deploy_existing.run(config, services, result)

@@ -22,7 +22,7 @@ import datetime
 from dataclasses import dataclass
 
 from ci_step.config.validate import Config
-from ci_step.domain.settings import ChangeSet, Settings
+from ci_step.domain.app_settings import ChangeSet, Settings
 from ci_step.errors import (
     ApiError,
     AuthError,
@@ -32,14 +32,13 @@ from ci_step.errors import (
     StepError,
     input_name,
 )
-from ci_step.flow import settings as settings_flow
+from ci_step.flow import apply_settings
 from ci_step.flow.backup import Backups
 from ci_step.flow.environment import Environment, Left, Timing
 from ci_step.flow.outputs import url_output
 from ci_step.flow.services import Services
 from ci_step.mendix import download, logs
-from ci_step.mendix.deploy_api import DeployApi, DeployedPackage
-from ci_step.mendix.deploy_api import Environment as EnvironmentInfo
+from ci_step.mendix.deploy_api import DeployApi, DeployedPackage, EnvironmentInfo
 from ci_step.report.result import StepResult
 from ci_step.secrets import redact
 from ci_step.units import Bytes
@@ -78,7 +77,7 @@ class Deployment:
     def wants_backup(self, production: bool) -> bool:
         return self.backup == "true" or (self.backup == "auto" and production)
 
-    def describe(self) -> str:
+    def dry_run_steps(self) -> str:
         """What the deploy would do, for a dry run."""
         steps = [f"deployed to {self.environment}:"]
         if self.backup != "false":
@@ -93,9 +92,9 @@ class Deployment:
         return " ".join(steps)
 
 
-def describe(config: Config) -> str:
+def dry_run_steps(config: Config) -> str:
     """What a deploy would do, for a dry run."""
-    return Deployment.of(config).describe()
+    return Deployment.of(config).dry_run_steps()
 
 
 def preflight(config: Config, services: Services) -> EnvironmentInfo:
@@ -145,7 +144,7 @@ def dry_run_settings(config: Config, services: Services) -> list[str]:
     target = Deployment.of(config)
     environment = Environment(services, target.app_id, target.environment, target.timing)
     try:
-        changes = settings_flow.apply(environment, config.settings, dry_run=True)
+        changes = apply_settings.apply(environment, config.settings, dry_run=True)
     except ApiError as exc:
         return [redact(f"The settings file could not be applied as the environment is now: {exc}")]
     return [redact(f"would change {change.describe()}") for change in changes.changes]
@@ -361,7 +360,7 @@ class _Deploy:
         if settings is None:
             return 0
         self.result.enter("settings")
-        changes = settings_flow.apply(self.env, settings)
+        changes = apply_settings.apply(self.env, settings)
         self.changes = changes
         self.result.settings_changes = [change.describe() for change in changes.changes]
         return len(changes.changes)
@@ -504,7 +503,7 @@ class _Deploy:
     def _put_settings_back(self) -> None:
         """The values the settings file changed, as they were (where the model has them)."""
         if self.changes is not None and self.changes.changes:
-            settings_flow.undo(self.env, self.changes)
+            apply_settings.undo(self.env, self.changes)
 
     def _undo_settings(self, failure: StepError) -> str:
         """Changed settings kept the app from starting and the package did not change: the

@@ -15,11 +15,11 @@ import requests
 
 from ci_step import __version__
 from ci_step.domain.answers import text
+from ci_step.domain.ids import PACKAGE_ID
 from ci_step.domain.packages import Package
-from ci_step.errors import ApiError, AuthError, describe_body, input_name
+from ci_step.errors import ApiError, AuthError, input_name, read_error_body
 from ci_step.mendix.transport import Transport, answer_json
 
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _SAFE_STATUS = re.compile(r"[A-Za-z]{1,32}")
 USER_AGENT = f"mendix-build/{__version__}"
 
@@ -102,7 +102,7 @@ def parse_package(data: object) -> Package:
         raise ApiError("The Mendix API answered with something that is not a package.")
     package_id = text(data, "PackageId")
     status = text(data, "Status")
-    if not _SAFE_ID.fullmatch(package_id) or not _SAFE_STATUS.fullmatch(status):
+    if not PACKAGE_ID.fullmatch(package_id) or not _SAFE_STATUS.fullmatch(status):
         raise ApiError("The Mendix API answered with a package without a valid PackageId/Status.")
     url_obj = data.get("Url")
     url = ttl = None
@@ -178,7 +178,7 @@ class BuildApi:
             json=body,
         )
         package_id = data.get("PackageId") if isinstance(data, dict) else None
-        if not isinstance(package_id, str) or not _SAFE_ID.fullmatch(package_id):
+        if not isinstance(package_id, str) or not PACKAGE_ID.fullmatch(package_id):
             raise ApiError("The Mendix API accepted the build but returned no valid PackageId.")
         return package_id
 
@@ -251,7 +251,7 @@ def error_details(response: requests.Response) -> tuple[str, str]:
         body = answer_json(response)
     except ValueError:
         body = None
-    code, text = describe_body(body if isinstance(body, dict) else None)
+    code, text = read_error_body(body if isinstance(body, dict) else None)
     return code, f"{code}: {text}" if code and text else (code or text or "no error details")
 
 

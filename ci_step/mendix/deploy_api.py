@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from ci_step.domain.answers import text
+from ci_step.domain.app_settings import EnvironmentSettings, parse_settings
+from ci_step.domain.ids import API_ID
 from ci_step.domain.provenance import built_from
-from ci_step.domain.settings import EnvironmentSettings, parse_settings
 from ci_step.errors import ApiError
 from ci_step.mendix.build_api import BuildApi
 
@@ -35,11 +35,12 @@ STILL_PROCESSING = "SERVICE UNAVAILABLE"  # 503 "MDA is still being processed, r
 TRANSPORT_FAILURES = frozenset({"PACKAGE_PARSE_FAILED", STILL_PROCESSING})
 STOP_FAILURES = frozenset({"STOP_FAILED"})
 SETTINGS_FAILURES = frozenset({"INVALID_SCHEDULED_EVENT_PARAMETER"})  # a 500 that is a verdict
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
 @dataclass(frozen=True)
-class Environment:
+class EnvironmentInfo:
+    """An environment as the Deploy API describes it."""
+
     status: str  # Empty, Stopped or Running
     url: str
     production: bool
@@ -68,25 +69,25 @@ class DeployApi:
     def _environment(self, app_id: str, mode: str) -> str:
         return f"{self.api.app_url(app_id)}/environments/{quote(mode, safe='')}"
 
-    def get_environment(self, app_id: str, mode: str) -> Environment:
+    def get_environment(self, app_id: str, mode: str) -> EnvironmentInfo:
         data = self.api.call(
             "GET", self._environment(app_id, mode), doing=f"reading environment {mode}"
         )
         if not isinstance(data, dict) or not text(data, "Status"):
             raise ApiError(f"The Deploy API answered environment {mode} without a Status.")
         environment_id = text(data, "EnvironmentId")
-        return Environment(
+        return EnvironmentInfo(
             status=text(data, "Status"),
             url=text(data, "Url"),
             production=data.get("Production") is True,
-            environment_id=environment_id if _SAFE_ID.fullmatch(environment_id) else "",
+            environment_id=environment_id if API_ID.fullmatch(environment_id) else "",
         )
 
     def get_app(self, app_id: str) -> str:
         """The app's ProjectId: the id the v2 APIs (backups) name it by."""
         data = self.api.call("GET", self.api.app_url(app_id), doing=f"reading app {app_id}")
         project_id = text(data, "ProjectId") if isinstance(data, dict) else ""
-        if not _SAFE_ID.fullmatch(project_id):
+        if not API_ID.fullmatch(project_id):
             raise ApiError(f"The Deploy API answered app {app_id} without a valid ProjectId.")
         return project_id
 
@@ -103,7 +104,7 @@ class DeployApi:
                 return None
             raise
         package_id = text(data, "PackageId") if isinstance(data, dict) else ""
-        if not isinstance(data, dict) or not _SAFE_ID.fullmatch(package_id):
+        if not isinstance(data, dict) or not API_ID.fullmatch(package_id):
             return None
         return DeployedPackage(
             package_id, text(data, "Version"), text(data, "Name"), text(data, "Description")

@@ -31,7 +31,7 @@ import urllib3
 
 from ci_step import files
 from ci_step.clock import Deadline
-from ci_step.domain.hosts import is_loopback, is_loopback_http
+from ci_step.domain.hosts import is_https_or_loopback, is_loopback_http
 from ci_step.errors import DownloadError, input_name
 from ci_step.mendix import watchdog, zipcheck
 from ci_step.mendix.transport import RETRY_STATUSES, given_credentials_only
@@ -157,10 +157,8 @@ def check_location(url: str, what: str, api_root: str) -> str:
         _ = parts.port
     except ValueError:
         raise DownloadError(f"{what} is not a URL; it was not followed.") from None
-    if parts.scheme == "https" and host:
-        return url
     local_root = is_loopback_http(api_root)
-    if parts.scheme == "http" and host and is_loopback(host) and local_root:
+    if is_https_or_loopback(parts.scheme, host) and (parts.scheme == "https" or local_root):
         return url
     rule = (
         "https, or plain http to a loopback address, only"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import email.utils
 import random
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +30,7 @@ import requests
 import urllib3
 
 from ci_step.clock import Deadline
-from ci_step.errors import ApiError, ApiUnavailable, DeadlineExceeded, describe_body
+from ci_step.errors import ApiError, ApiUnavailable, DeadlineExceeded, read_error_body
 from ci_step.mendix import watchdog
 from ci_step.retry import Backoff, Tries
 from ci_step.units import format_size
@@ -94,19 +94,22 @@ def retry_after(value: str | None, now: float) -> float | None:
 
 def never_sent(exc: BaseException) -> bool:
     """True when the request certainly did not reach the server (no connection made)."""
-    reason: object = exc
-    for _ in range(4):
-        if isinstance(reason, urllib3.exceptions.NewConnectionError):
-            return True
-        if isinstance(reason, requests.exceptions.ConnectTimeout):
-            return True
-        inner = getattr(reason, "reason", None)
-        if inner is None and getattr(reason, "args", None):
-            inner = reason.args[0]  # type: ignore[attr-defined]
-        if inner is None or inner is reason:
-            return False
-        reason = inner
-    return False
+    unsent = (urllib3.exceptions.NewConnectionError, requests.exceptions.ConnectTimeout)
+    return any(isinstance(inner, unsent) for inner in _behind(exc))
+
+
+def _behind(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the errors behind it, as requests and urllib3 wrap them (an error's
+    ``reason``, ``__cause__`` and arguments): at most 16, so no chain runs on for ever."""
+    todo: list[BaseException] = [exc]
+    for _ in range(16):
+        if not todo:
+            return
+        current = todo.pop()
+        yield current
+        for inner in (getattr(current, "reason", None), current.__cause__, *current.args):
+            if isinstance(inner, BaseException) and inner is not current:
+                todo.append(inner)
 
 
 class _GivenOnly(requests.auth.AuthBase):
@@ -233,11 +236,11 @@ class Transport:
                 f"The Mendix API's answer while {doing} could not be decompressed."
             ) from None
         except requests.exceptions.ConnectionError as exc:
-            raise Transient(_describe(exc, self.origin), sent=not never_sent(exc)) from None
+            raise Transient(_failure_reason(exc, self.origin), sent=not never_sent(exc)) from None
         except requests.exceptions.Timeout as exc:
-            raise Transient(_describe(exc), sent=not never_sent(exc)) from None
+            raise Transient(_failure_reason(exc), sent=not never_sent(exc)) from None
         except requests.exceptions.ChunkedEncodingError as exc:
-            raise Transient(_describe(exc)) from None
+            raise Transient(_failure_reason(exc)) from None
         except watchdog.SlowAnswer as exc:
             raise Transient(str(exc)) from None
         if response.status_code in RETRY_STATUSES and not _carries(response, final_codes):
@@ -305,10 +308,10 @@ def _carries(response: requests.Response, codes: frozenset[str]) -> bool:
         body = answer_json(response)
     except ValueError:
         return False
-    return isinstance(body, dict) and describe_body(body)[0] in codes
+    return isinstance(body, dict) and read_error_body(body)[0] in codes
 
 
-def _describe(exc: BaseException, origin: str = "") -> str:
+def _failure_reason(exc: BaseException, origin: str = "") -> str:
     """What went wrong, naming the host and the input its URL came from (``origin``).
 
     A host name the resolver says does not exist ends the call at once (HostNotFound): a
@@ -353,15 +356,5 @@ def _host(exc: BaseException) -> str:
 
 
 def _resolver_failure(exc: BaseException) -> socket.gaierror | None:
-    """The name-resolution error behind a connection error, if one is (depth-bounded)."""
-    todo: list[BaseException] = [exc]
-    for _ in range(16):
-        if not todo:
-            return None
-        current = todo.pop()
-        if isinstance(current, socket.gaierror):
-            return current
-        for inner in (getattr(current, "reason", None), current.__cause__, *current.args):
-            if isinstance(inner, BaseException) and inner is not current:
-                todo.append(inner)
-    return None
+    """The name-resolution error behind a connection error, if one is."""
+    return next((inner for inner in _behind(exc) if isinstance(inner, socket.gaierror)), None)

@@ -20,6 +20,7 @@ from ci_step.report import render
 from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.report.result import StepResult
 from ci_step.secrets import redact
+from ci_step.workflow_commands import escape_data
 
 DOTENV_NAME = "mendix-build.env"
 PROPERTIES_NAME = "mendix-build.properties"
@@ -163,7 +164,7 @@ def announce_failure(result: StepResult, ci: CiEnv, stream: TextIO) -> None:
     error = None if result.error is None else result.error.redacted(redact)
     if ci.platform is Platform.GITHUB and error is not None:
         line = render.github_command(
-            "error", " ".join(error.lines()), title=f"mendix-build: {result.result}"
+            "error", " ".join(error.lines()), title=f"mendix-build: {result.outcome}"
         )
         stream.write(line + "\n")
         stream.flush()
@@ -175,5 +176,5 @@ def mask(value: str, ci: CiEnv, stream: TextIO) -> None:
         for part in value.splitlines() or [value]:
             if part.strip():
                 # the runner unescapes command data: escape it so it masks this very text
-                stream.write(f"::add-mask::{render.escape_data(part)}\n")
+                stream.write(f"::add-mask::{escape_data(part)}\n")
         stream.flush()

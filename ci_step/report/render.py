@@ -6,13 +6,14 @@ import json
 import re
 import secrets
 
+from ci_step.controls import CONTROL_IN_LINES
 from ci_step.errors import OutputError, StepError
 from ci_step.inert import printable
 from ci_step.report.result import DEPLOY_OUTPUTS, PHASES, StepResult, output_key
 from ci_step.units import format_duration, format_size
+from ci_step.workflow_commands import escape_data, escape_property
 
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses a dotenv report of 5 KiB or more
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _EOL = re.compile(r"[\r\n]")
 _BACKTICKS = re.compile(r"`+")
 
@@ -24,7 +25,7 @@ def github_output(outputs: dict[str, str], delimiter: str | None = None) -> str:
         delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
     chunks = []
     for name, value in outputs.items():
-        if _CONTROL.search(value) or "\r" in value:
+        if CONTROL_IN_LINES.search(value) or "\r" in value:
             raise OutputError(f"output {name} holds control characters and was not written")
         chunks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
     return "".join(chunks)
@@ -33,21 +34,13 @@ def github_output(outputs: dict[str, str], delimiter: str | None = None) -> str:
 def github_command(command: str, message: str, **properties: str) -> str:
     """One workflow command line, escaped so the message cannot start another, and with no
     other control character in it."""
-    props = ",".join(f"{k}={_escape_property(_visible(v))}" for k, v in properties.items())
+    props = ",".join(f"{k}={escape_property(_visible(v))}" for k, v in properties.items())
     head = f"::{command} {props}::" if props else f"::{command}::"
     return head + escape_data(_visible(message))
 
 
 def _visible(text: str) -> str:
     return printable(text, keep="\t\r\n")  # line breaks are escaped, not dropped
-
-
-def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def _fence(text: str, shortest: int) -> str:
@@ -76,10 +69,10 @@ def step_summary(result: StepResult) -> str:
     """Markdown for $GITHUB_STEP_SUMMARY: what ran where, what happened (on a failure the
     phase that failed first, the cause and the fix), each phase's outcome, the outputs."""
     icon = {"success": "✅", "failure": "❌", "timeout": "⏱️", "cancelled": "🛑"}.get(
-        result.result, "⚠️"
+        result.outcome, "⚠️"
     )
     title = "Mendix build and deploy" if result.environment else "Mendix build"
-    lines = [f"### {icon} {title}: {result.result}", "", *_subject(result)]
+    lines = [f"### {icon} {title}: {result.outcome}", "", *_subject(result)]
     if result.error is not None:
         lines += _what_happened(result, result.error)
     if result.log_tail:
@@ -135,7 +128,7 @@ def _what_happened(result: StepResult, error: StepError) -> list[str]:
     """The phase that failed first, the state a deploy left, then the cause and the fix."""
     lines = ["#### What happened", ""]
     phase = PHASES.get(result.failed_phase, "")
-    verb = {"timeout": "Timed out", "cancelled": "Cancelled"}.get(result.result, "Failed")
+    verb = {"timeout": "Timed out", "cancelled": "Cancelled"}.get(result.outcome, "Failed")
     if phase:
         lines.append(f"**{verb} while {phase}.**" + _state(result))
         lines.append("")
@@ -182,7 +175,7 @@ def _download(result: StepResult) -> str:
         return _code(result.artifact_path) + size
     if result.failed_phase == "download":
         return _code("failed")
-    done = result.result == "success" or result.deploy_result != "skipped"
+    done = result.outcome == "success" or result.deploy_result != "skipped"
     return _code("skipped" if done else "not reached")
 
 
@@ -190,7 +183,7 @@ def dotenv(outputs: dict[str, str]) -> str:
     """GitLab's dotenv report: KEY=value lines, one line per value, under 5 KiB."""
     lines = []
     for name, value in outputs.items():
-        if _EOL.search(value) or _CONTROL.search(value):
+        if _EOL.search(value) or CONTROL_IN_LINES.search(value):
             raise OutputError(f"output {name} holds a line break; GitLab dotenv cannot carry it")
         if value != value.strip():
             raise OutputError(f"output {name} starts or ends with spaces GitLab would strip")

@@ -61,7 +61,7 @@ PHASES: dict[str, str] = {
 # Texts a secret is never cut out of (a short secret such as "true" would turn them into
 # "***" or worse): the step's own words, and identifiers and hashes, which are masked only
 # when the whole value is a secret (a server echoing one). Every other text is free text.
-_WORDS = frozenset({"result", "deploy_result", "phase", "failed_phase"})
+_WORDS = frozenset({"outcome", "deploy_result", "phase", "failed_phase"})
 _IDS = frozenset({"package_id", "status", "version", "revision", "artifact_sha256", "backup_id"})
 
 
@@ -72,7 +72,7 @@ def output_key(name: str) -> str:
 
 @dataclass
 class StepResult:
-    result: str = "error"
+    outcome: str = "error"  # the result output
     package_id: str = ""
     status: str = ""
     version: str = ""
@@ -110,7 +110,7 @@ class StepResult:
         self.failed_phase = self.failed_phase or self.phase
 
     def succeed(self) -> None:
-        self.result = "success"
+        self.outcome = "success"
         self.error = None
         self.exit_code = 0
 
@@ -118,7 +118,7 @@ class StepResult:
         self.phase_failed()
         if self.deploy_result == "running":  # the error ended the deploy too
             self.deploy_result = error.result
-        self.result = error.result
+        self.outcome = error.result
         self.error = error
         self.exit_code = exit_code_of(error)
 
@@ -148,7 +148,7 @@ class StepResult:
     def outputs(self) -> dict[str, str]:
         size = "" if self.artifact_size is None else str(self.artifact_size)
         return {
-            "result": self.result,
+            "result": self.outcome,
             "package-id": self.package_id,
             "status": self.status,
             "version": self.version,

@@ -7,7 +7,7 @@ collection back. A name the model does not have stops the deploy before the star
 
 from __future__ import annotations
 
-from ci_step.domain.settings import ChangeSet, Settings, plan
+from ci_step.domain.app_settings import ChangeSet, Settings, plan
 from ci_step.errors import ApiError
 from ci_step.flow.environment import Environment
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -343,3 +344,20 @@ def workspace(tmp_path: Path) -> Path:
     path = tmp_path / "workspace"
     path.mkdir()
     return path
+
+
+def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema's verdict on ``path`` against one of its built-in schemas.
+
+    It is a test tool, not a library of the step: ``CHECK_JSONSCHEMA`` names its command
+    where the test environment's libraries cannot run it (CI's run at the step's library
+    floors, whose click is older than the tool accepts)."""
+    command = os.environ.get("CHECK_JSONSCHEMA")
+    program = shlex.split(command) if command else [sys.executable, "-m", "check_jsonschema"]
+    return subprocess.run(
+        [*program, "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

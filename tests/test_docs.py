@@ -6,8 +6,6 @@ names a page and section that exist."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import yaml
 
 from ci_step import errors
 from ci_step.config.inputs import INPUTS, InputSpec
+from tests.conftest import check_jsonschema
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -186,13 +185,7 @@ def readme_yaml_blocks() -> list[object]:
 def check_schema(schema: str, document: object, tmp_path: Path) -> None:
     path = tmp_path / f"{schema}.yml"
     path.write_text(yaml.safe_dump(document), "utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = check_jsonschema(schema, path)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

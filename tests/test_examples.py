@@ -133,6 +133,19 @@ def test_gitlab_production_deploys_after_acceptance_and_takes_its_package() -> N
     assert need["parallel"]["matrix"][0]["MENDIX_APP_ID"] == "calc"
 
 
+def test_gitlab_deploys_never_race() -> None:
+    """Each deploy job holds a resource group of its app and environment."""
+    groups = {}
+    for environment in ("Acceptance", "Production"):
+        name, job = deploy_job(environment)
+        groups[name] = job.get("resource_group")
+        assert groups[name] == f"mendix-calc-{environment}", name
+    assert len(set(groups.values())) == 2
+    builds = [j for j in gitlab_jobs().values() if j.get("script") == ["mendix-build"]]
+    assert builds
+    assert all("resource_group" not in job for job in builds)
+
+
 @dataclass
 class JobRun:
     code: int
@@ -344,6 +357,18 @@ def test_github_deploy_waits_for_the_builds_and_an_environment() -> None:
     assert step_with["allow-production"] == "${{ inputs.target == 'Production' }}"
     for job in jobs.values():
         assert "timeout-minutes" in job
+
+
+def test_github_deploys_never_race() -> None:
+    """A concurrency group per app and target: a second deploy waits, none is cancelled
+    halfway; builds are not serialised."""
+    jobs = github_workflow()["jobs"]
+    assert jobs["deploy"]["concurrency"] == {
+        "group": "mendix-deploy-${{ matrix.app }}-${{ inputs.target }}",
+        "cancel-in-progress": False,
+    }
+    assert "concurrency" not in jobs["build"]
+    assert "concurrency" not in github_workflow()
 
 
 def test_github_outputs_are_reported_on_failure_and_never_pasted_into_a_script() -> None:

@@ -10,11 +10,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/mendix-build/bin:$PATH
 
 # The runtime venv holds no pip: a throw-away venv's pip installs into it (--python).
-# Pinned runtime dependencies first: this layer survives code changes.
+# Locked runtime dependencies first (this layer survives code changes): every version
+# pinned and every file checked against its hash (requirements.lock, pip-compile
+# --generate-hashes), wheels only, nothing the lock does not name.
 COPY requirements.lock /tmp/mendix-build/requirements.lock
 RUN python3 -m venv --without-pip /opt/mendix-build \
     && python3 -m venv /tmp/pip \
     && /tmp/pip/bin/pip --python /opt/mendix-build/bin/python install \
+        --require-hashes --no-deps --only-binary=:all: \
         -r /tmp/mendix-build/requirements.lock \
     && rm -rf /tmp/pip /tmp/mendix-build
 

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -361,3 +362,28 @@ def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str
         timeout=120,
         check=False,
     )
+
+
+NODE_TOOLS = ROOT / ".ci" / "node-tools"
+
+
+@pytest.fixture(scope="session")
+def node_tools(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bin directory of the Node.js tools .ci/node locks (gitlab-ci-local, GitHub's
+    workflow parser, a Node.js 22): those .ci/run installed (MENDIX_BUILD_NODE_TOOLS), else
+    installed here once with .ci/node-tools. Skipped only where npm itself is missing."""
+    given = os.environ.get("MENDIX_BUILD_NODE_TOOLS")
+    if given:
+        return Path(given) / "node_modules" / ".bin"
+    if shutil.which("npm") is None or shutil.which("npx") is None:
+        pytest.skip("Node.js (npm, npx) is not installed")
+    target = tmp_path_factory.mktemp("node-tools")
+    done = subprocess.run(
+        ["bash", str(NODE_TOOLS), str(target)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, f".ci/node-tools failed:\n{done.stdout}{done.stderr}"
+    return target / "node_modules" / ".bin"

@@ -109,6 +109,18 @@ def layer_sizes(name: str) -> list[int]:
     return [int(layer["size"]) for layer in manifest["layers"]]
 
 
+def compressed_layer_sizes(name: str) -> list[int]:
+    """The layers' sizes as a registry stores them: gzip-compressed, as `docker push` and
+    the release workflow send them (pushed to an OCI layout in a temporary directory)."""
+    with tempfile.TemporaryDirectory(prefix="mendix-build-oci-") as work:
+        layout = Path(work) / "layout"
+        sh("buildah", "push", "--quiet", "--compression-format", "gzip", name, f"oci:{layout}")
+        index = json.loads((layout / "index.json").read_text("utf-8"))
+        algorithm, digest = index["manifests"][0]["digest"].split(":", 1)
+        manifest = json.loads((layout / "blobs" / algorithm / digest).read_text("utf-8"))
+        return [int(layer["size"]) for layer in manifest["layers"]]
+
+
 @dataclass(frozen=True)
 class Image:
     tag: str
@@ -117,6 +129,8 @@ class Image:
     total_bytes: int
     added_bytes: int
     build_seconds: float
+    compressed_bytes: int  # what a registry stores and a runner pulls
+    compressed_added_bytes: int
 
 
 def build() -> Image:
@@ -145,6 +159,7 @@ def build() -> Image:
     config = json.loads(sh("buildah", "inspect", "--type", "image", TAG))["OCIv1"]["config"]
     ours, theirs = layer_sizes(TAG), layer_sizes(base)
     assert ours[: len(theirs)] == theirs, "the image does not start with the base's layers"
+    compressed = compressed_layer_sizes(TAG)
     return Image(
         TAG,
         base,
@@ -152,6 +167,8 @@ def build() -> Image:
         sum(ours),
         sum(ours[len(theirs) :]),
         seconds,
+        sum(compressed),
+        sum(compressed[len(theirs) :]),
     )
 
 

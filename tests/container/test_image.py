@@ -13,11 +13,13 @@ import json
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ci_step import __version__
 from ci_step.config.inputs import INPUTS
 from ci_step.report.result import OUTPUT_NAMES
 from ci_step.simulator import BuildService, Simulator
@@ -39,6 +41,8 @@ def image() -> Iterator[img.Image]:
     REPORT.append(
         f"image {built.tag} on {built.base}: {built.total_bytes / img.MB:.1f} MB in all, "
         f"{built.added_bytes / img.MB:.1f} MB added on the base (budget 40 MB); "
+        f"compressed {built.compressed_bytes / img.MB:.1f} MB, "
+        f"{built.compressed_added_bytes / img.MB:.1f} MB added; "
         f"built in {built.build_seconds:.0f} s"
     )
     yield built
@@ -76,6 +80,38 @@ def test_layers_added_stay_within_budget(image: img.Image) -> None:
     assert image.entrypoint == ["/opt/mendix-build/bin/python", "/opt/mendix-build/entrypoint.py"]
 
 
+def test_image_holds_exactly_the_locked_dependencies(image: img.Image, box: str) -> None:
+    """The runtime venv has the versions of requirements.lock (installed with their hashes)
+    and the step itself, nothing else."""
+    from tests.test_lock import locked
+
+    listing = (
+        "import json, importlib.metadata as m; "
+        "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    )
+    done = subprocess.run(
+        img.run_args(
+            box,
+            user="0:0",
+            workdir="/",
+            mounts={},
+            env={},
+            command=["/opt/mendix-build/bin/python", "-c", listing],
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    installed = {
+        name.lower().replace("_", "-"): version for name, version in json.loads(done.stdout).items()
+    }
+    expected = {name: version for name, (version, _) in locked().items()}
+    assert installed.pop("mendix-build") == __version__
+    assert installed == expected
+
+
 def test_no_host_configuration_is_baked_in(image: img.Image, box: str) -> None:
     mount = img.sh("buildah", "mount", box).strip()
     try:
@@ -86,9 +122,9 @@ def test_no_host_configuration_is_baked_in(image: img.Image, box: str) -> None:
         img.sh("buildah", "umount", box)
 
 
-def test_github_docker_action(
-    image: img.Image, box: str, sim: Simulator, service: BuildService, shared: Path
-) -> None:
+def github_action_args(box: str, image: img.Image, sim: Simulator, shared: Path) -> list[str]:
+    """`buildah run` as GitHub runs a docker action: root, the workspace and the
+    file-command directory mounted, every input as INPUT_*."""
     workspace, commands = shared / "workspace", shared / "file_commands"
     workspace.mkdir()
     commands.mkdir()
@@ -104,7 +140,7 @@ def test_github_docker_action(
         "GITHUB_RUN_ID": "1",
         "HOME": "/github/home",
     }
-    args = img.run_args(
+    return img.run_args(
         box,
         user="0:0",
         workdir="/github/workspace",
@@ -112,6 +148,13 @@ def test_github_docker_action(
         env=env,
         command=image.entrypoint,
     )
+
+
+def test_github_docker_action(
+    image: img.Image, box: str, sim: Simulator, service: BuildService, shared: Path
+) -> None:
+    args = github_action_args(box, image, sim, shared)
+    workspace, commands = shared / "workspace", shared / "file_commands"
     done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines()[0] == f"::add-mask::{API_KEY}"  # commands go to stderr
@@ -122,6 +165,27 @@ def test_github_docker_action(
     assert outputs["artifact-path"] == "calc-1.2.3.mda"
     assert outputs["artifact-sha256"] == exact_package(service, workspace / "calc-1.2.3.mda")
     assert "Mendix build: success" in (commands / "step_summary").read_text("utf-8")
+
+
+START_BUDGET = 5.0  # seconds from creating the container to the step's first API request
+
+
+def test_first_api_request_soon_after_the_container_starts(
+    image: img.Image, sim: Simulator, shared: Path
+) -> None:
+    """What `docker run` costs a pipeline before any work: the container created and
+    started, Python and the step loaded, the inputs checked, the first request sent."""
+    started = time.monotonic()
+    name = img.container(image)
+    try:
+        args = github_action_args(name, image, sim, shared)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        img.remove(name)
+    assert done.returncode == 0, done.stderr
+    seconds = min(request.at for request in sim.requests()) - started
+    REPORT.append(f"first API request {seconds:.2f} s after the container was created")
+    assert seconds < START_BUDGET
 
 
 JENKINS_UID = "1000:1000"

@@ -12,6 +12,7 @@ from ci_step.report.result import DEPLOY_OUTPUTS, PHASES, StepResult, output_key
 from ci_step.units import format_duration, format_size
 
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses a dotenv report of 5 KiB or more
+DOTENV_VARIABLES = 20  # and one of more variables on some plans (limit dotenv_variables)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _EOL = re.compile(r"[\r\n]")
 _BACKTICKS = re.compile(r"`+")
@@ -75,11 +76,12 @@ def _block(lines: list[str]) -> list[str]:
 def step_summary(result: StepResult) -> str:
     """Markdown for $GITHUB_STEP_SUMMARY: what ran where, what happened (on a failure the
     phase that failed first, the cause and the fix), each phase's outcome, the outputs."""
-    icon = {"success": "✅", "failure": "❌", "timeout": "⏱️", "cancelled": "🛑"}.get(
-        result.result, "⚠️"
-    )
+    from ci_step.report import gates_summary  # the unit tests and pipeline runs
+
+    if result.command:
+        return gates_summary.command_summary(result)
     title = "Mendix build and deploy" if result.environment else "Mendix build"
-    lines = [f"### {icon} {title}: {result.result}", "", *_subject(result)]
+    lines = [f"### {icon(result)} {title}: {result.result}", "", *_subject(result)]
     if result.error is not None:
         lines += _what_happened(result, result.error)
     if result.log_tail:
@@ -93,13 +95,22 @@ def step_summary(result: StepResult) -> str:
             "",
         ]
     lines += _phases(result)
+    lines += gates_summary.unit_tests_section(result)
     if result.settings_changes:
         lines += ["Settings changed:", "", *_block(result.settings_changes), ""]
     lines += ["| Output | Value |", "| --- | --- |"]
     for name, value in result.outputs().items():
-        if result.environment or name not in DEPLOY_OUTPUTS:  # a build alone: no deploy rows
+        deploy = result.environment or name not in DEPLOY_OUTPUTS  # a build alone: no deploy rows
+        if deploy and gates_summary.shown(result, name):
             lines.append(f"| {name} | {_code(value)} |")
     return "\n".join(lines) + "\n\n"
+
+
+def icon(result: StepResult) -> str:
+    """The summary title's sign of the result."""
+    return {"success": "✅", "failure": "❌", "timeout": "⏱️", "cancelled": "🛑"}.get(
+        result.result, "⚠️"
+    )
 
 
 # What of an environment URL from the API may become a link: https, a plain host name, an
@@ -173,6 +184,9 @@ def _phases(result: StepResult) -> list[str]:
         elif result.environment_state:
             deploy += f" {_code(result.environment_state)}"
         rows.append(f"| Deploy to {_code(result.environment)} | {deploy} |")
+    from ci_step.report import gates_summary
+
+    rows += gates_summary.unit_tests_row(result)
     return [*rows, ""]
 
 
@@ -187,7 +201,13 @@ def _download(result: StepResult) -> str:
 
 
 def dotenv(outputs: dict[str, str]) -> str:
-    """GitLab's dotenv report: KEY=value lines, one line per value, under 5 KiB."""
+    """GitLab's dotenv report: KEY=value lines, one line per value, under 5 KiB, at most
+    20 variables."""
+    if len(outputs) > DOTENV_VARIABLES:
+        raise OutputError(
+            f"the dotenv report would hold {len(outputs)} variables; GitLab takes at most "
+            f"{DOTENV_VARIABLES} on some plans"
+        )
     lines = []
     for name, value in outputs.items():
         if _EOL.search(value) or _CONTROL.search(value):

@@ -13,6 +13,8 @@ import requests
 from junitparser import Failure, JUnitXml
 
 from ci_step import files
+from ci_step.domain.unit_tests import FailedTest
+from ci_step.report import junit
 from ci_step.simulator import BuildService, Fault, Simulator
 from ci_step.simulator.environments import SimEnvironment
 from ci_step.simulator.unit_tests import suites_of
@@ -510,6 +512,24 @@ def test_foreign_test_names_errors_and_steps_never_break_the_report_the_log_or_a
     assert PASSWORD not in summary
 
 
+def test_the_report_holds_whatever_text_it_is_given_and_still_parses() -> None:
+    """The report's own guarantee, whatever reaches it: characters XML 1.0 cannot hold
+    (control characters, lone surrogates, U+FFFE) are replaced, markup is escaped."""
+    raw = "a\x00b\x01c\x1bd\ud800e\udfff\ufffe\uffff ]]> </failure> & <x>"
+    failed = [FailedTest(f"Mod.{raw}", raw, raw)]
+    text = junit.render(junit.Report(f"suite {raw}", 3, 1, None, failed))
+    junit_readers.strict(text)
+    (suite,) = JUnitXml.fromstring(text)
+    (case,) = suite
+    assert case.name.startswith("a\ufffdb\ufffdc\ufffdd\ufffde")
+    (failure,) = case.result
+    assert "]]> </failure> & <x>" in failure.text
+    (gitlab,) = junit_readers.gitlab_cases(text)
+    assert gitlab.status == "failure"
+    (jenkins,) = junit_readers.jenkins_suites(text)
+    assert jenkins.cases[0].class_name == "Mod"
+
+
 # -- inputs --------------------------------------------------------------------------------------
 
 
@@ -592,6 +612,7 @@ def test_a_config_file_may_not_hold_the_password_nor_send_it_elsewhere(
     run = run_entrypoint(gitlab_env(workspace, values), workspace, "unit-tests")
     assert run.code == 2, run.stderr
     assert "'unit-tests-password' in config file mendix.yml: secrets do not belong" in run.stderr
+    assert "(MENDIX_UNIT_TESTS_PASSWORD from a masked CI variable)" in run.stderr
     assert "'unit-tests-url' in config file mendix.yml is not an https URL of mendix.com" in (
         run.stderr
     )

@@ -165,7 +165,8 @@ INPUTS: tuple[InputSpec, ...] = (
     ),
     InputSpec(
         "pat",
-        "Personal access token: resolve 'revision: latest' through the App Repository API.",
+        "Personal access token: resolve 'revision: latest' through the App Repository API; "
+        "start a Mendix Pipelines run (pipeline-run).",
         secret=True,
         in_file=False,
         parse=plain(parsers.token),
@@ -173,7 +174,7 @@ INPUTS: tuple[InputSpec, ...] = (
     ),
     InputSpec(
         "project-id",
-        "The app's project id (App Repository API, with pat).",
+        "The app's project id (App Repository API and Mendix Pipelines, with pat).",
         parse=plain(parsers.project_id),
     ),
     InputSpec(

@@ -187,12 +187,12 @@ class UnitTestRun:
         log, result = self.services.log, self.result
         result.tests, result.test_failures = status.tests, status.failures
         result.failed_tests = [test.describe() for test in status.failed]
-        self._write_report(status)
         took = Seconds(status.runtime_ms / 1000) if status.runtime_ms >= 0 else None
         for test in status.failed:
             log.warning(
                 "Unit test failed", test=test.name or None, error=test.error, step=test.step
             )
+        self._write_report(status)
         if status.failures:
             raise UnitTestsFailed(_failed(status, self.where))
         if status.tests == 0:

@@ -24,6 +24,8 @@ SUBCOMMANDS = frozenset(
         "delete",
         "prune",
         "deploy",
+        "unit-tests",
+        "pipeline-run",
         "simulate",
         "demo",
     }

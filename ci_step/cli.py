@@ -82,6 +82,30 @@ DEPLOY = (
     "settings-file",
     "settings-variables",
     "promote-from",
+    "unit-tests",
+    "unit-tests-password",
+    "unit-tests-url",
+    "unit-tests-timeout",
+    "junit-file",
+)
+UNIT_TESTS = (
+    *WAIT,
+    "environment",
+    "unit-tests-password",
+    "unit-tests-url",
+    "unit-tests-timeout",
+    "junit-file",
+)
+PIPELINE_RUN = (
+    "config",
+    "result-file",
+    "log-format",
+    "timeout",
+    "poll-interval",
+    "pipeline-id",
+    "pipelines-url",
+    "project-id",
+    "pat",
 )
 ALL = tuple(spec.name for spec in INPUTS)
 
@@ -232,6 +256,34 @@ def deploy_command(ctx: click.Context, /, package: str | None, **values: Any) ->
     needs = APP_NEEDS | {"environment", "package-id"}
     given = {"package-id": package} if package is not None else None
     _run_and_exit(ctx, values, _commands().deploy, needs, arguments=given)
+
+
+@cli.command("unit-tests")
+@input_options(UNIT_TESTS)
+@click.pass_context
+def unit_tests_command(ctx: click.Context, /, **values: Any) -> None:
+    """Run the app's unit tests on an environment that runs (exit 8 when any fails).
+
+    The Unit Testing module's remote API at the environment's Url (or unit-tests-url);
+    writes the JUnit report to junit-file."""
+    from ci_step.config.gates import UNIT_TESTS_NEEDS
+    from ci_step.flow.unit_tests import run_unit_tests
+
+    _run_and_exit(ctx, values, run_unit_tests, UNIT_TESTS_NEEDS)
+
+
+@cli.command("pipeline-run")
+@input_options(PIPELINE_RUN)
+@click.pass_context
+def pipeline_run_command(ctx: click.Context, /, **values: Any) -> None:
+    """Start a run of a Mendix Pipelines pipeline, print its id, wait for its end.
+
+    Exit 1 when it ends FAILED. Needs pipeline-id, project-id and pat (scopes
+    mx:pipelines:write and mx:pipelines:read)."""
+    from ci_step.config.gates import PIPELINE_NEEDS
+    from ci_step.flow.pipeline_run import run_pipeline
+
+    _run_and_exit(ctx, values, run_pipeline, PIPELINE_NEEDS)
 
 
 @cli.command("list")
@@ -392,13 +444,65 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     "settings give it one. Repeatable.",
 )
 @click.option(
+    "--unit-tests",
+    default=12,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Unit tests each app's Unit Testing module knows (served at each environment's app "
+    "URL, /unittests/).",
+)
+@click.option(
+    "--failing-unit-test",
+    "failing_unit_tests",
+    multiple=True,
+    metavar="NAME[:ERROR]",
+    help="A unit test that fails, e.g. MyFirstModule.Test_Total; repeatable.",
+)
+@click.option(
+    "--unit-test-seconds", default=0.2, show_default=True, help="Seconds each unit test takes."
+)
+@click.option(
+    "--unit-tests-password",
+    envvar="MENDIX_SIMULATOR_UNIT_TESTS_PASSWORD",
+    default="demo-unit-tests",
+    show_default=True,
+    help="The RemoteApiPassword of every app's Unit Testing module.",
+)
+@click.option(
+    "--no-unit-testing",
+    is_flag=True,
+    help="The apps' Unit Testing module is not enabled: /unittests/ answers 404.",
+)
+@click.option(
+    "--local-app-urls",
+    is_flag=True,
+    help="Each environment's Url is its app on the simulator (plain http on loopback) "
+    "instead of https://APP-test.mendixcloud.example.",
+)
+@click.option(
+    "--pipeline",
+    "pipelines",
+    multiple=True,
+    default=("test-pipeline",),
+    show_default=True,
+    metavar="ID[:SUCCEEDED|FAILED]",
+    help="A Mendix Pipelines pipeline of every app, whose runs end so; repeatable.",
+)
+@click.option(
+    "--pipeline-seconds",
+    default=3.0,
+    show_default=True,
+    help="Seconds a pipeline run stays RUNNING.",
+)
+@click.option(
     "--fault",
     "faults",
     multiple=True,
     metavar="KIND[:key=value,...]",
     help="Inject a fault; repeatable. Kinds: status, reset, delay, truncate, expire, "
     "ignore-range, redirect, rewrite, trickle, slow-headers, location, not-zip, pause. Keys: "
-    "listener, method, path (regex), times (-1: always), status, retry_after, delay, "
+    "listener (api, storage or app), method, path (regex), times (-1: always), status, "
+    "retry_after, delay, "
     "after_bytes, location, process, body, field_name, field_value, until. "
     "Example: status:status=503,times=3,retry_after=2",
 )
@@ -418,6 +522,7 @@ def simulate_command(**options: Any) -> None:
             port=settings.port,
             storage_port=settings.storage_port,
             faults=faults,
+            local_app_urls=settings.local_app_urls,
         )
     except OptionError as exc:  # nothing wrong with the command: one line, no usage
         raise _Refused(str(exc)) from None

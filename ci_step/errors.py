@@ -222,6 +222,29 @@ class DeployFailed(StepError):
     default_docs = DEPLOY_API_DOCS
 
 
+class UnitTestsFailed(StepError):
+    """The app's unit tests ran to the end and some failed; the deploy itself succeeded."""
+
+    exit_code = 8
+    result = "failure"
+    default_fix = (
+        "read the failed tests in the JUnit report or the step summary, fix them in Studio "
+        "Pro (the Unit Testing module's page runs them one by one), then deploy again"
+    )
+    default_docs = "the mendix-build docs, page 'Unit tests'"
+
+
+class PipelineFailed(StepError):
+    """A Mendix Pipelines run ended FAILED."""
+
+    exit_code = 1
+    result = "failure"
+    default_fix = (
+        "open the run in the Mendix Portal (the app's Pipelines page) to see which step failed"
+    )
+    default_docs = "the mendix-build docs, page 'Mendix Pipelines'"
+
+
 class Cancelled(StepError):
     """A signal asked the step to stop."""
 

@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from ci_step.simulator import BuildService, Simulator
-from tests import ci_formats
+from ci_step.simulator.environments import SimEnvironment
+from ci_step.simulator.unit_tests import suites_of
+from tests import ci_formats, junit_readers
 from tests.conftest import ENTRYPOINT, check_jsonschema, gitlab_env, inputs, run_entrypoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,9 +127,11 @@ def test_gitlab_production_deploys_after_acceptance_and_takes_its_package() -> N
     assert stages.index(job["stage"]) > stages.index(first["stage"])
     assert "--allow-production true" in job["script"][-1]
     assert job["environment"]["deployment_tier"] == "production"
-    (need,) = first["needs"]
+    need, tested = first["needs"]
     assert (need["job"], need["artifacts"]) == ("build", True)
     assert need["parallel"]["matrix"][0]["MENDIX_APP_ID"] == "calc"
+    # the unit tests on Test passed first; that job's dotenv report is not taken
+    assert tested == {"job": "test-calc", "artifacts": False}
 
 
 def test_gitlab_deploys_never_race() -> None:
@@ -204,10 +208,23 @@ def run_gitlab_job(
     return JobRun(code, "".join(output), parsed)
 
 
+UNIT_TESTS_PASSWORD = "example-unit-tests-pw"
+
+
 def _gitlab_project_variables(sim: Simulator) -> dict[str, str]:
-    values = inputs(sim)
-    wanted = ("username", "api-key", "base-url", "poll-interval", "timeout")
+    values = inputs(sim, unit_tests_password=UNIT_TESTS_PASSWORD)
+    wanted = ("username", "api-key", "base-url", "poll-interval", "timeout", "unit-tests-password")
     return {"MENDIX_" + k.upper().replace("-", "_"): values[k] for k in wanted}
+
+
+def _test_environment(sim: Simulator, service: BuildService) -> SimEnvironment:
+    """calc's Test environment, its Url the app on the simulator, the example's password."""
+    sim.serve_app_urls()
+    environment = service.apps["calc"].environments["Test"]
+    environment.start_seconds = 0.2
+    environment.unit_testing.password = UNIT_TESTS_PASSWORD
+    environment.unit_testing.seconds_per_test = 0.02
+    return environment
 
 
 def _gitlab_build_report(sim: Simulator, workspace: Path) -> dict[str, str]:
@@ -237,6 +254,41 @@ def test_gitlab_example_promotes_the_package_acceptance_runs(
     assert production.report["MENDIX_ENVIRONMENT"] == "Production"
     assert production.report["MENDIX_DEPLOY_RESULT"] == "success"
     assert len(sim.requests("api", "POST", r"/packages$")) == 1
+
+
+def test_gitlab_example_runs_the_unit_tests_on_test_and_keeps_their_junit_report(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    _test_environment(sim, service)
+    built = _gitlab_build_report(sim, workspace)
+    tested = run_gitlab_job("test-calc", workspace, _gitlab_project_variables(sim), built)
+    assert tested.code == 0, tested.output
+    assert (tested.report["MENDIX_DEPLOY_RESULT"], tested.report["MENDIX_TESTS"]) == (
+        "success",
+        "12",
+    )
+    report = gitlab_jobs()["test-calc"]["artifacts"]["reports"]["junit"]
+    assert tested.report["MENDIX_JUNIT_FILE"] == report
+    assert junit_readers.gitlab_cases((workspace / report).read_text("utf-8")) == []
+    (package,) = service.apps["calc"].packages
+    assert service.apps["calc"].environments["Test"].package_id == package.package_id
+
+
+def test_gitlab_example_shows_failed_unit_tests_and_fails_the_job(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    environment = _test_environment(sim, service)
+    environment.unit_testing.suites = suites_of(12, {"Orders.Test_Total": ""})
+    built = _gitlab_build_report(sim, workspace)
+    tested = run_gitlab_job("test-calc", workspace, _gitlab_project_variables(sim), built)
+    assert tested.code == 8, tested.output
+    assert tested.report["MENDIX_TEST_FAILURES"] == "1"
+    report = gitlab_jobs()["test-calc"]["artifacts"]
+    assert report["when"] == "always"  # the report is kept for a failed job
+    (case,) = junit_readers.gitlab_cases(
+        (workspace / report["reports"]["junit"]).read_text("utf-8")
+    )
+    assert (case.classname, case.name, case.status) == ("Orders", "Test_Total", "failure")
 
 
 def test_gitlab_example_production_refuses_to_follow_a_failed_acceptance_deploy(
@@ -280,7 +332,7 @@ def _assert_artifacts_written(name: str, workspace: Path) -> None:
     """Every path a job keeps as an artifact is a file the step wrote (else the runner logs
     'no matching files'), and so is its dotenv report."""
     artifacts = gitlab_jobs()[name]["artifacts"]
-    for pattern in [*artifacts["paths"], artifacts["reports"]["dotenv"]]:
+    for pattern in [*artifacts["paths"], *artifacts["reports"].values()]:
         assert [p for p in workspace.glob(pattern) if p.is_file()], f"{name}: {pattern}"
 
 
@@ -292,6 +344,7 @@ def test_gitlab_every_artifact_is_a_file_the_step_writes(
     service.add_app("inventory", repo="svn", branches={"trunk": "1204"}, package_size=30_000)
     for mode in ("Acceptance", "Production"):
         service.apps["calc"].environments[mode].start_seconds = 0.2
+    _test_environment(sim, service)
     project = _gitlab_project_variables(sim)
     kept = {name for name, job in gitlab_jobs().items() if "artifacts" in job}
     ran: set[str] = set()
@@ -309,6 +362,7 @@ def test_gitlab_every_artifact_is_a_file_the_step_writes(
         run("build", {}, {k: str(v) for k, v in entry.items()})
     assert reports["calc"]["MENDIX_VERSION"] == "1.4.17"
     run("nightly-feature", {})
+    run("test-calc", reports["calc"])
     run("deploy-acceptance", reports["calc"])
     run("deploy-production", reports["deploy-acceptance"])
     assert ran == kept
@@ -345,7 +399,7 @@ def github_workflow() -> dict[str, Any]:
 def test_github_deploy_waits_for_the_builds_and_an_environment() -> None:
     jobs = github_workflow()["jobs"]
     deploy = jobs["deploy"]
-    assert deploy["needs"] == "build"
+    assert deploy["needs"] == ["build", "unit-tests"]  # only what passed its tests on Test
     # The approval of a protected environment is waited for before the job starts, so
     # timeout-minutes never counts it.
     assert deploy["environment"]["name"] == "${{ inputs.target }}"
@@ -400,9 +454,24 @@ def test_github_example_pins_actions_by_commit_and_keeps_no_token() -> None:
         for step in job["steps"]
         if str(step.get("uses", "")).startswith("actions/checkout@")
     ]
-    assert len(checkouts) == 2
+    assert len(checkouts) == 3
     for step in checkouts:
         assert step["with"]["persist-credentials"] is False
+
+
+def test_github_unit_tests_run_on_test_and_show_in_the_summary() -> None:
+    job = github_workflow()["jobs"]["unit-tests"]
+    assert job["needs"] == "build"
+    assert job["environment"]["name"] == "Test"
+    steps = job["steps"]
+    step = next(s for s in steps if s.get("id") == "mendix")
+    assert step["with"]["environment"] == "Test"
+    assert step["with"]["unit-tests"] is True
+    assert step["with"]["unit-tests-password"] == "${{ secrets.MENDIX_UNIT_TESTS_PASSWORD }}"
+    # the summary is written by the step itself; the report is kept even for failed tests
+    (upload,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact")]
+    assert upload["if"].startswith("always()")
+    assert upload["with"]["path"] == "${{ steps.mendix.outputs.junit-file }}"
 
 
 def test_action_says_the_artifact_path_output_is_relative() -> None:
@@ -584,6 +653,28 @@ def _check_step_runs(root: Block) -> int:
 def test_jenkins_library_reads_the_outputs_after_a_failed_run() -> None:
     assert _check_step_runs(parse_groovy(JENKINS_LIBRARY.read_text("utf-8"))) == 1
     assert _check_step_runs(jenkinsfile()) == 0  # the example leaves it to the library
+
+
+def test_jenkins_unit_tests_stage_publishes_the_report_of_this_build_only() -> None:
+    """`junit` in the stage's `post { always }` (a failed run's report too), with
+    allowEmptyResults (a passing run's report holds no test case); the report an earlier
+    build left in the workspace removed before the step runs."""
+    source = JENKINS_FILE.read_text("utf-8")
+    assert "JUnit [junit]" in source
+    (stage,) = [b for _, b in jenkinsfile().walk() if b.head == "stage('Unit tests on Test')"]
+    environment = " ".join(stage.blocks("environment")[0].statements())
+    assert "MENDIX_ENVIRONMENT = 'Test'" in environment
+    assert "MENDIX_UNIT_TESTS = 'true'" in environment
+    ordered = [text for text, _ in stage.walk()]
+    removed = ordered.index("sh 'rm -f mendix-unit-tests.xml'")
+    ran = next(i for i, text in enumerate(ordered) if "= mendixBuild()" in text)
+    assert removed < ran
+    (always,) = stage.blocks("post")[0].blocks("always")
+    assert "junit testResults: 'mendix-unit-tests.xml', allowEmptyResults: true" in (
+        always.statements()
+    )
+    (secret,) = [text for text in ordered if text.startswith("withCredentials([string(")]
+    assert "variable: 'MENDIX_UNIT_TESTS_PASSWORD'" in secret
 
 
 JENKINS_PLUGINS = {

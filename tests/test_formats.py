@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ci_step.errors import ApiError, OutputError
 from ci_step.report import render
-from ci_step.report.result import OUTPUT_NAMES, StepResult
+from ci_step.report.result import OUTPUT_NAMES, PIPELINE_OUTPUTS, StepResult
 from tests import ci_formats
 
 SAMPLE = {name: f"value-{index}" for index, name in enumerate(OUTPUT_NAMES)}
@@ -47,27 +47,37 @@ def test_github_output_cannot_be_injected() -> None:
     assert "ghadelimiter_x\n" not in text.split("version<<", 1)[1].split("\n", 1)[0]
 
 
+# The fullest dotenv report the step writes: a deploy with unit tests, no pipeline run (a
+# gate's outputs are left out when it did not run: GitLab allows 20 variables on some plans).
+DOTENV_SAMPLE = {name: value for name, value in SAMPLE.items() if name not in PIPELINE_OUTPUTS}
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_dotenv_round_trips_or_refuses(value: str) -> None:
     try:
-        text = render.dotenv(with_value(value))
+        text = render.dotenv(DOTENV_SAMPLE | {"version": value})
     except OutputError:
         return
     parsed = ci_formats.gitlab_dotenv(text.encode("utf-8"))
     assert parsed["MENDIX_VERSION"] == value
-    assert len(parsed) == len(OUTPUT_NAMES)
+    assert len(parsed) == len(DOTENV_SAMPLE)
+
+
+def test_dotenv_refuses_more_variables_than_gitlab_takes() -> None:
+    with pytest.raises(OutputError, match="at most 20"):
+        render.dotenv(SAMPLE)
 
 
 @pytest.mark.parametrize("value", ["a\nMENDIX_RESULT=success", "a\rb", " padded", "x\x00"])
 def test_dotenv_refuses_what_gitlab_would_change(value: str) -> None:
     with pytest.raises(OutputError):
-        render.dotenv(with_value(value))
+        render.dotenv(DOTENV_SAMPLE | {"version": value})
 
 
 def test_dotenv_size_limit() -> None:
     with pytest.raises(OutputError, match="5 KiB"):
-        render.dotenv(with_value("x" * 6000))
+        render.dotenv(DOTENV_SAMPLE | {"version": "x" * 6000})
 
 
 @settings(max_examples=300, deadline=None)

@@ -166,7 +166,7 @@ def _take(loaded: FileValues, key: str, value: object) -> None:
         if spec.secret:
             loaded.problems.append(
                 f"'{key}' {where}: secrets do not belong in files; pass it through the "
-                f"environment (MENDIX_API_KEY from a masked CI variable) instead"
+                f"environment ({spec.env_names[-1]} from a masked CI variable) instead"
             )
         else:
             loaded.problems.append(f"'{key}' cannot be set {where}")

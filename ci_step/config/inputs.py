@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ci_step.config import parsers
+from ci_step.config import gates, parsers
 from ci_step.config.parsers import Parse, plain
 from ci_step.domain.app_settings import Allowed
 
 DEFAULT_BASE_URL = "https://deploy.mendix.com"
 DEFAULT_REPOSITORY_URL = "https://repository.api.mendix.com"
+DEFAULT_PIPELINES_URL = "https://pipeline-portal.home.mendix.com"
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,8 @@ INPUTS: tuple[InputSpec, ...] = (
     ),
     InputSpec(
         "pat",
-        "Personal access token: resolve 'revision: latest' through the App Repository API.",
+        "Personal access token: resolve 'revision: latest' through the App Repository API; "
+        "start a Mendix Pipelines run (pipeline-run).",
         secret=True,
         in_file=False,
         parse=plain(parsers.token),
@@ -173,7 +175,7 @@ INPUTS: tuple[InputSpec, ...] = (
     ),
     InputSpec(
         "project-id",
-        "The app's project id (App Repository API, with pat).",
+        "The app's project id (App Repository API and Mendix Pipelines, with pat).",
         parse=plain(parsers.project_id),
     ),
     InputSpec(
@@ -264,6 +266,56 @@ INPUTS: tuple[InputSpec, ...] = (
         "Deploy the package this environment runs (for example Acceptance) to environment; "
         "nothing is built.",
         parse=plain(parsers.environment),
+    ),
+    InputSpec(
+        "unit-tests",
+        "After a successful deploy, run the app's unit tests through the Unit Testing "
+        "module's remote API: true or false.",
+        default="false",
+        boolean=True,
+        parse=plain(parsers.boolean),
+    ),
+    InputSpec(
+        "unit-tests-password",
+        "The Unit Testing module's RemoteApiPassword on the environment. Environment or "
+        "flag only: a config file holding it is rejected.",
+        secret=True,
+        in_file=False,
+        parse=plain(gates.password),
+        unset=None,
+    ),
+    InputSpec(
+        "unit-tests-url",
+        "The app's root URL, where the module serves /unittests/. Default: the environment's "
+        "Url. A config file may name only https://mendix.com or a host under it.",
+        parse=plain(gates.app_url),
+        api_root=True,
+    ),
+    InputSpec(
+        "unit-tests-timeout",
+        "Longest wait for the app's unit tests (within timeout): 10m, 30m, 1h, ...",
+        default="30m",
+        parse=plain(parsers.timeout),
+    ),
+    InputSpec(
+        "junit-file",
+        "Where the JUnit XML report of the unit tests goes: a file inside the workspace, "
+        "relative to it.",
+        default="mendix-unit-tests.xml",
+        parse=gates.junit_path,
+    ),
+    InputSpec(
+        "pipeline-id",
+        "The Mendix Pipelines pipeline that pipeline-run starts (saved and activated).",
+        parse=plain(gates.pipeline_id),
+    ),
+    InputSpec(
+        "pipelines-url",
+        "Mendix Pipelines API root. A config file may name only https://mendix.com or a "
+        "host under it.",
+        default=DEFAULT_PIPELINES_URL,
+        parse=plain(parsers.base_url),
+        api_root=True,
     ),
 )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ci_step.config import gates
 from ci_step.config.inputs import GITHUB_INPUT_VARIABLES, INPUTS, InputSpec
 from ci_step.config.parsers import Parse, closest, escaped, shown, workspace_path
 from ci_step.domain.app_settings import Allowed, Settings
@@ -61,6 +62,14 @@ class Config:
     settings_variables: Allowed  # what ${NAME} in the settings file may read
     promote_from: str  # deploy the package this environment runs; nothing is built
     settings: Settings | None = None  # the settings file, read and checked
+    # the gates after a deploy (ci_step.config.gates)
+    unit_tests: bool = False  # run the app's unit tests after a successful deploy
+    unit_tests_password: str | None = field(default=None, repr=False)
+    unit_tests_url: str = ""  # the app's root URL; "": the environment's Url
+    unit_tests_timeout: float = 1800.0
+    junit_file: Path = Path("mendix-unit-tests.xml")
+    pipeline_id: str = ""  # the Mendix Pipelines pipeline pipeline-run starts
+    pipelines_url: str = ""
 
     def artifact_for(self, version: str) -> Path:
         return self.artifact_path or self.workspace / f"{self.app_id}-{version}.mda"
@@ -162,9 +171,10 @@ def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUI
         needs = needs - {"revision", "version"}
     if values["promote_from"]:  # the package is the one the other environment runs
         needs = needs - {"package-id"}
-    c.require(needs, ci)
+    c.require(gates.needs(values, needs), ci)
     c.unknown_inputs(ci)
     _cross_check(c, values, needs)
+    gates.cross_check(c, values, needs)
     _promotion_check(c, values, needs)
     settings = _settings(c, values, ci)
     if c.problems:

@@ -94,7 +94,9 @@ class Deployment:
 
 def dry_run_steps(config: Config) -> str:
     """What a deploy would do, for a dry run."""
-    return Deployment.of(config).dry_run_steps()
+    from ci_step.flow import unit_tests
+
+    return Deployment.of(config).dry_run_steps() + unit_tests.dry_run_steps(config)
 
 
 def preflight(config: Config, services: Services) -> EnvironmentInfo:
@@ -166,6 +168,9 @@ def deploy_package(config: Config, services: Services, package_id: str, result: 
             error_code=exc.error_code,
         ) from None
     result.deploy_result = "success"
+    from ci_step.flow import unit_tests  # the gate after the deploy, when asked for
+
+    unit_tests.after_deploy(config, services, result)
 
 
 def _environment(target: Deployment, services: Services) -> EnvironmentInfo:

@@ -84,7 +84,10 @@ def _github_output(result: StepResult) -> str:
 
 
 def _dotenv(result: StepResult) -> str:
-    return render.dotenv(result.outputs())
+    """Without the outputs of a gate that did not run: GitLab refuses a dotenv report of
+    more than 20 variables on some plans (the instance limit ``dotenv_variables``)."""
+    unused = result.unused_outputs()
+    return render.dotenv({k: v for k, v in result.outputs().items() if k not in unused})
 
 
 def _properties(result: StepResult) -> str:

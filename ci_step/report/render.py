@@ -14,6 +14,7 @@ from ci_step.units import format_duration, format_size
 from ci_step.workflow_commands import escape_data, escape_property
 
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses a dotenv report of 5 KiB or more
+DOTENV_VARIABLES = 20  # and one of more variables on some plans (limit dotenv_variables)
 _EOL = re.compile(r"[\r\n]")
 _BACKTICKS = re.compile(r"`+")
 
@@ -68,11 +69,12 @@ def _block(lines: list[str]) -> list[str]:
 def step_summary(result: StepResult) -> str:
     """Markdown for $GITHUB_STEP_SUMMARY: what ran where, what happened (on a failure the
     phase that failed first, the cause and the fix), each phase's outcome, the outputs."""
-    icon = {"success": "✅", "failure": "❌", "timeout": "⏱️", "cancelled": "🛑"}.get(
-        result.outcome, "⚠️"
-    )
+    from ci_step.report import gates_summary  # the unit tests and pipeline runs
+
+    if result.command:
+        return gates_summary.command_summary(result)
     title = "Mendix build and deploy" if result.environment else "Mendix build"
-    lines = [f"### {icon} {title}: {result.outcome}", "", *_subject(result)]
+    lines = [f"### {icon(result)} {title}: {result.outcome}", "", *_subject(result)]
     if result.error is not None:
         lines += _what_happened(result, result.error)
     if result.log_tail:
@@ -86,13 +88,22 @@ def step_summary(result: StepResult) -> str:
             "",
         ]
     lines += _phases(result)
+    lines += gates_summary.unit_tests_section(result)
     if result.settings_changes:
         lines += ["Settings changed:", "", *_block(result.settings_changes), ""]
     lines += ["| Output | Value |", "| --- | --- |"]
     for name, value in result.outputs().items():
-        if result.environment or name not in DEPLOY_OUTPUTS:  # a build alone: no deploy rows
+        deploy = result.environment or name not in DEPLOY_OUTPUTS  # a build alone: no deploy rows
+        if deploy and gates_summary.shown(result, name):
             lines.append(f"| {name} | {_code(value)} |")
     return "\n".join(lines) + "\n\n"
+
+
+def icon(result: StepResult) -> str:
+    """The summary title's sign of the result."""
+    return {"success": "✅", "failure": "❌", "timeout": "⏱️", "cancelled": "🛑"}.get(
+        result.outcome, "⚠️"
+    )
 
 
 # What of an environment URL from the API may become a link: https, a plain host name, an
@@ -166,6 +177,9 @@ def _phases(result: StepResult) -> list[str]:
         elif result.environment_state:
             deploy += f" {_code(result.environment_state)}"
         rows.append(f"| Deploy to {_code(result.environment)} | {deploy} |")
+    from ci_step.report import gates_summary
+
+    rows += gates_summary.unit_tests_row(result)
     return [*rows, ""]
 
 
@@ -180,7 +194,13 @@ def _download(result: StepResult) -> str:
 
 
 def dotenv(outputs: dict[str, str]) -> str:
-    """GitLab's dotenv report: KEY=value lines, one line per value, under 5 KiB."""
+    """GitLab's dotenv report: KEY=value lines, one line per value, under 5 KiB, at most
+    20 variables."""
+    if len(outputs) > DOTENV_VARIABLES:
+        raise OutputError(
+            f"the dotenv report would hold {len(outputs)} variables; GitLab takes at most "
+            f"{DOTENV_VARIABLES} on some plans"
+        )
     lines = []
     for name, value in outputs.items():
         if _EOL.search(value) or CONTROL_IN_LINES.search(value):

@@ -26,6 +26,11 @@ OUTPUT_NAMES: tuple[str, ...] = (
     "backup-id",
     "rolled-back",
     "settings-changed",
+    "tests",
+    "test-failures",
+    "junit-file",
+    "pipeline-run-id",
+    "pipeline-status",
 )
 # The outputs only a step that deploys fills in.
 DEPLOY_OUTPUTS = frozenset(
@@ -39,6 +44,9 @@ DEPLOY_OUTPUTS = frozenset(
         "settings-changed",
     }
 )
+# The outputs only the app's unit tests fill in, and those only a pipeline run does.
+UNIT_TEST_OUTPUTS = frozenset({"tests", "test-failures", "junit-file"})
+PIPELINE_OUTPUTS = frozenset({"pipeline-run-id", "pipeline-status"})
 
 
 # The phases a step goes through, in order, as a person names them after "while".
@@ -55,14 +63,27 @@ PHASES: dict[str, str] = {
     "settings": "applying the settings file",
     "start": "starting the environment",
     "rollback": "rolling back",
+    "unit-tests": "running the app's unit tests",
+    "pipeline": "running the pipeline",
 }
 
 
 # Texts a secret is never cut out of (a short secret such as "true" would turn them into
 # "***" or worse): the step's own words, and identifiers and hashes, which are masked only
 # when the whole value is a secret (a server echoing one). Every other text is free text.
-_WORDS = frozenset({"outcome", "deploy_result", "phase", "failed_phase"})
-_IDS = frozenset({"package_id", "status", "version", "revision", "artifact_sha256", "backup_id"})
+_WORDS = frozenset({"outcome", "deploy_result", "phase", "failed_phase", "command"})
+_IDS = frozenset(
+    {
+        "package_id",
+        "status",
+        "version",
+        "revision",
+        "artifact_sha256",
+        "backup_id",
+        "pipeline_run_id",
+        "pipeline_status",
+    }
+)
 
 
 def output_key(name: str) -> str:
@@ -100,6 +121,14 @@ class StepResult:
     failed_phase: str = ""  # the first phase that failed
     environment_state: str = ""  # after a failed deploy: the state it left the environment in
     summary: str = ""  # the closing line of a successful command; "" for the build step's own
+    # The gates (ci_step.flow.unit_tests, ci_step.flow.pipeline_run):
+    command: str = ""  # "unit-tests" or "pipeline-run" for those commands; "" otherwise
+    tests: int | None = None  # the unit tests the app knows, once a run completed
+    test_failures: int | None = None
+    junit_file: str = ""  # the JUnit report, relative to the workspace
+    failed_tests: list[str] = field(default_factory=list)  # "Module.Test: error (step: s)"
+    pipeline_run_id: str = ""
+    pipeline_status: str = ""  # CREATED, RUNNING, SUCCEEDED or FAILED, as last seen
 
     def enter(self, phase: str) -> None:
         """The step starts ``phase`` (a key of PHASES)."""
@@ -121,6 +150,17 @@ class StepResult:
         self.outcome = error.result
         self.error = error
         self.exit_code = exit_code_of(error)
+
+    @property
+    def unit_tests_ran(self) -> bool:
+        """Did the step run the app's unit tests (or try to)?"""
+        return self.tests is not None or "unit-tests" in (self.phase, self.failed_phase)
+
+    def unused_outputs(self) -> frozenset[str]:
+        """The outputs of a gate that took no part in this step (the unit tests, a pipeline
+        run): empty, and left out where outputs are counted (GitLab's dotenv report)."""
+        unused = frozenset() if self.unit_tests_ran else UNIT_TEST_OUTPUTS
+        return unused if self.command == "pipeline-run" else unused | PIPELINE_OUTPUTS
 
     @property
     def settings_changed(self) -> int:
@@ -165,6 +205,11 @@ class StepResult:
             "backup-id": self.backup_id,
             "rolled-back": "true" if self.rolled_back else "false",
             "settings-changed": str(self.settings_changed),
+            "tests": _number(self.tests),
+            "test-failures": _number(self.test_failures),
+            "junit-file": self.junit_file,
+            "pipeline-run-id": self.pipeline_run_id,
+            "pipeline-status": self.pipeline_status,
         }
 
     def document(self) -> dict[str, object]:
@@ -176,6 +221,8 @@ class StepResult:
         doc["deployed"] = self.deployed
         doc["rolled-back"] = self.rolled_back
         doc["settings-changed"] = self.settings_changed
+        doc["tests"] = self.tests
+        doc["test-failures"] = self.test_failures
         doc["exit-code"] = self.exit_code
         doc["error"] = (
             None
@@ -189,4 +236,9 @@ class StepResult:
             }
         )
         doc["settings-changes"] = self.settings_changes
+        doc["failed-tests"] = self.failed_tests
         return doc
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else str(value)

@@ -1,5 +1,5 @@
 """The API listener's endpoints, one row each: Build API, Deploy API v1, Backups API v2,
-App Repository.
+App Repository, Mendix Pipelines.
 
 Scopes come first and check every request under their path, in order: credentials,
 then the app, then the package or environment a path names. To add an endpoint, add a
@@ -8,7 +8,7 @@ row here and write its handler.
 
 from __future__ import annotations
 
-from ci_step.simulator import backups, repository
+from ci_step.simulator import backups, pipelines, repository
 from ci_step.simulator import build_api as build
 from ci_step.simulator import deploy_api as deploy
 from ci_step.simulator.reply import Reply
@@ -19,6 +19,7 @@ APP = "api/1/apps/{app}"
 PACKAGE = f"{APP}/packages/{{package}}"
 ENVIRONMENT = f"{APP}/environments/{{mode}}"
 BACKUPS = "api/v2/apps/{project}/environments/{environment}"
+RUNS = "api/v1/apps/{project}/runs"
 
 API: Router[BuildService] = Router(
     [
@@ -30,6 +31,7 @@ API: Router[BuildService] = Router(
         Scope("api/v2", build.authorised),
         Scope(BACKUPS, backups.environment_known),
         Scope("v1/repositories", repository.authorised),
+        Scope("api/v1", pipelines.authorised),
         # Build API
         Route("GET", f"{APP}/packages", build.list_packages),
         Route("POST", f"{APP}/packages", build.start_build),
@@ -58,6 +60,9 @@ API: Router[BuildService] = Router(
         Route("GET", f"{BACKUPS}/restores/{{restore}}", backups.get_restore),
         # App Repository API
         Route("GET", "v1/repositories/{project}/branches/{branch}", repository.get_branch),
+        # Mendix Pipelines API
+        Route("POST", RUNS, pipelines.start_run),
+        Route("GET", f"{RUNS}/{{run}}/status", pipelines.run_status),
     ]
 )
 

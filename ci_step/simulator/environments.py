@@ -27,6 +27,7 @@ from ci_step.simulator.logs import LogEvent, start_failure
 from ci_step.simulator.packages import MODEL_CONSTANTS, MODEL_EVENTS, SimPackage
 from ci_step.simulator.reply import Reply, error
 from ci_step.simulator.settings import Setting
+from ci_step.simulator.unit_tests import UnitTesting
 
 STANDARD_MODES = ("Test", "Acceptance", "Production")
 START_ERRORS = {
@@ -120,6 +121,7 @@ class SimEnvironment:
     restores: list[SimRestore] = field(default_factory=list)
     snapshot_fails: bool = False  # snapshots end failed
     restore_fails: bool = False  # restores end failed
+    unit_testing: UnitTesting = field(default_factory=UnitTesting)  # served at the app's URL
 
     def __post_init__(self) -> None:
         if not self.database and self.status != "Empty":
@@ -258,6 +260,7 @@ def stop(environment: SimEnvironment, now: float) -> Reply:
     if environment.current_status(now) == "Running":
         environment.status = "Stopping"
         environment.stopping_until = now + environment.stop_seconds
+        environment.unit_testing.restart()  # the app's memory goes with it
     for job in environment.jobs.values():
         # A stop ends a start still under way (*unverified*: the reference does not say;
         # the job then reports the start as failed).

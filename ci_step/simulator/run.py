@@ -18,8 +18,10 @@ from ci_step.simulator.environments import (
 )
 from ci_step.simulator.faults import Fault, parse_fault
 from ci_step.simulator.packages import Constant, Durations
+from ci_step.simulator.pipelines import FAILED, SUCCEEDED
 from ci_step.simulator.server import ListenError, Simulator
 from ci_step.simulator.state import BuildService
+from ci_step.simulator.unit_tests import DEMO_REMOTE_API_KEY, UnitTesting, suites_of
 
 
 class OptionError(ValueError):
@@ -60,6 +62,15 @@ class SimulateOptions:
     no_backup_access: bool = False
     log_lines: int = 200
     constants: tuple[str, ...] = ()
+    # the apps the environments run (the Unit Testing module) and Mendix Pipelines
+    unit_tests: int = 12
+    failing_unit_tests: tuple[str, ...] = ()
+    unit_test_seconds: float = 0.2
+    unit_tests_password: str = DEMO_REMOTE_API_KEY
+    no_unit_testing: bool = False
+    local_app_urls: bool = False
+    pipelines: tuple[str, ...] = ()
+    pipeline_seconds: float = 3.0
 
 
 def prepare(options: SimulateOptions) -> tuple[BuildService, list[Fault]]:
@@ -98,11 +109,46 @@ def prepare(options: SimulateOptions) -> tuple[BuildService, list[Fault]]:
             sim_app.constants[name.strip()] = Constant("String", value if has_value else None)
     for seed in options.seeds:
         _seed(service, seed)
+    failing = _failing(options.failing_unit_tests)
     for sim_app in service.apps.values():
         sim_app.backup_access = not options.no_backup_access
         for environment in sim_app.environments.values():
             _misbehave(environment, options, failure)
+            environment.unit_testing = UnitTesting(
+                enabled=not options.no_unit_testing,
+                password=options.unit_tests_password,
+                suites=suites_of(options.unit_tests, failing),
+                seconds_per_test=options.unit_test_seconds,
+            )
+    _pipelines(service, options)
     return service, faults
+
+
+def _failing(specs: tuple[str, ...]) -> dict[str, str]:
+    """``NAME[:ERROR]`` each: a unit test that fails, with its error (default: the module's
+    "One or more assertions failed")."""
+    failing = {}
+    for spec in specs:
+        name, _, error = spec.partition(":")
+        if not name.strip():
+            raise OptionError(
+                f"{spec!r}: expected NAME[:ERROR], e.g. MyFirstModule.Test_Total",
+                "--failing-unit-test",
+            )
+        failing[name.strip()] = error
+    return failing
+
+
+def _pipelines(service: BuildService, options: SimulateOptions) -> None:
+    """``ID[:SUCCEEDED|FAILED]`` each: a pipeline of every app, whose runs end that way."""
+    service.pipelines.running_seconds = options.pipeline_seconds
+    for spec in options.pipelines:
+        pipeline_id, _, outcome = spec.partition(":")
+        outcome = outcome.upper() or SUCCEEDED
+        if not pipeline_id or outcome not in (SUCCEEDED, FAILED):
+            raise OptionError(f"{spec!r}: expected ID[:SUCCEEDED|FAILED]", "--pipeline")
+        for sim_app in service.apps.values():
+            service.pipelines.add(sim_app.project_id, pipeline_id, outcome=outcome)
 
 
 def _seed(service: BuildService, seed: str) -> None:
@@ -169,14 +215,20 @@ def build_service(
 
 
 def serve(
-    service: BuildService, *, host: str, port: int, storage_port: int, faults: list[Fault]
+    service: BuildService,
+    *,
+    host: str,
+    port: int,
+    storage_port: int,
+    faults: list[Fault],
+    local_app_urls: bool = False,
 ) -> None:
     """Serve until SIGINT or SIGTERM, each request logged on a line of stderr; OptionError
     when a port cannot be listened on."""
     try:
         simulator = Simulator(service, host=host, port=port, storage_port=storage_port)
     except ListenError as exc:
-        option = "--port" if exc.listener == "api" else "--storage-port"
+        option = {"api": "--port", "storage": "--storage-port"}.get(exc.listener, "--host")
         if exc.port_taken:
             message = (
                 f"port {exc.port} on {exc.host} is in use ({option}): choose another, "
@@ -187,6 +239,8 @@ def serve(
         raise OptionError(f"cannot listen on {where}: {exc.reason}", option) from None
     for fault in faults:
         simulator.add_fault(fault)
+    if local_app_urls:
+        simulator.serve_app_urls()
     simulator.on_answer = lambda entry: click.echo(entry.line(), err=True)
     simulator.start()
     stop = threading.Event()
@@ -227,7 +281,34 @@ def _banner(simulator: Simulator, faults: list[Fault]) -> None:
             for env in app.environments.values()
         )
         click.echo(f"    environments: {modes}")
+        for mode in app.environments:
+            click.echo(f"    app of {mode}: {simulator.app_url(app.app_id, mode)}")
+        for pipeline in service.pipelines.pipelines.get(app.project_id, {}).values():
+            click.echo(f"    pipeline {pipeline.pipeline_id}: runs end {pipeline.outcome}")
+    _unit_tests_banner(simulator)
     for fault in faults:
         click.echo(f"Fault: {fault}")
     click.echo("Each request is logged on a line of stderr.")
     click.echo("Stop with Ctrl-C.")
+
+
+def _unit_tests_banner(simulator: Simulator) -> None:
+    """How the apps' Unit Testing module answers, and the password it takes."""
+    module = next(
+        (
+            env.unit_testing
+            for app in simulator.service.apps.values()
+            for env in app.environments.values()
+        ),
+        None,
+    )
+    if module is None or not module.enabled:
+        click.echo("Unit Testing module: not enabled (/unittests/ answers 404)")
+        return
+    tests = sum(len(suite.tests) for suite in module.suites)
+    failing = sum(test.fails for suite in module.suites for test in suite.tests)
+    click.echo(
+        f"Unit Testing module in every app: {tests} tests ({failing} failing), RemoteApiPassword "
+        f"{module.password}; pass it as MENDIX_UNIT_TESTS_PASSWORD, and an app's URL above as "
+        "MENDIX_UNIT_TESTS_URL (or --local-app-urls: the environments' Url leads there)"
+    )

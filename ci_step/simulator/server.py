@@ -1,7 +1,8 @@
 """Real HTTP listeners for the simulated Build API and its storage host, with faults.
 
-Two listeners on loopback: the API (``/api/1/...``) and a storage host that
-serves ``?url=true`` locations, so tests can see which host got which headers.
+Three listeners on loopback: the API (``/api/1/...``), a storage host that serves
+``?url=true`` locations, so tests can see which host got which headers, and the apps the
+environments run (``/{app}/{mode}/``, with the Unit Testing module's remote API: apps.py).
 Every request is logged (and handed to ``on_answer`` once answered, for a person to
 watch); faults are matched per request and used up.
 """
@@ -22,9 +23,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from ci_step.simulator import api
+from ci_step.simulator import api, apps
 from ci_step.simulator.faults import PACE, PAUSE_LIMIT, Fault
 from ci_step.simulator.reply import Reply
 from ci_step.simulator.routes import Call
@@ -83,7 +84,12 @@ class ListenError(Exception):
 
 class Simulator:
     def __init__(
-        self, service: BuildService, host: str = "127.0.0.1", port: int = 0, storage_port: int = 0
+        self,
+        service: BuildService,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        storage_port: int = 0,
+        app_port: int = 0,
     ) -> None:
         self.service = service
         self.faults: list[Fault] = []
@@ -92,7 +98,7 @@ class Simulator:
         self._lock = threading.Lock()
         self._servers: list[_Server] = []
         try:
-            for listener, at in (("api", port), ("storage", storage_port)):
+            for listener, at in (("api", port), ("storage", storage_port), ("app", app_port)):
                 self._servers.append(_listen(self, listener, (host, at)))
         except ListenError:
             for server in self._servers:
@@ -108,6 +114,23 @@ class Simulator:
     @property
     def storage_url(self) -> str:
         return self.service.storage_base
+
+    @property
+    def app_base_url(self) -> str:
+        """The app listener: each environment's app at ``/{app}/{mode}``."""
+        return _url(self._servers[2])
+
+    def app_url(self, app_id: str, mode: str) -> str:
+        """The root URL of the app an environment runs, on the app listener."""
+        return f"{self.app_base_url}/{quote(app_id, safe='')}/{quote(mode, safe='')}"
+
+    def serve_app_urls(self) -> None:
+        """Give every environment of every app its URL on the app listener, so its ``Url``
+        leads to an app that answers (the Unit Testing module's remote API)."""
+        with self.service.lock:
+            for app in self.service.apps.values():
+                for mode, environment in app.environments.items():
+                    environment.url = self.app_url(app.app_id, mode)
 
     def start(self) -> Simulator:
         for server in self._servers:
@@ -275,6 +298,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _reply(self, path: str, entry: SimRequest, fault: Fault | None) -> Reply:
         parts = [unquote(p) for p in path.strip("/").split("/")]
         call = Call(entry.method, parts, entry.query, entry.headers, entry.body, fault)
+        if self.role == "app":
+            return apps.answer(self.simulator.service, call)
         if self.role != "api":
             return STORAGE.dispatch(self.simulator.service, call)
         reply = api.answer(self.simulator.service, call)

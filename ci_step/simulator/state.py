@@ -29,6 +29,7 @@ from ci_step.simulator.packages import (
     SimPackage,
     constants_of,
 )
+from ci_step.simulator.pipelines import PipelineService
 
 GIT_HASH = re.compile(r"[0-9a-fA-F]{7,40}")
 SVN_REVISION = re.compile(r"[0-9]+")
@@ -121,6 +122,7 @@ class BuildService:
         self.log_links: dict[str, LogLink] = {}
         self.storage_base = ""
         self.backup_times = BackupTimes()
+        self.pipelines = PipelineService()  # the Mendix Pipelines API's pipelines and runs
         self.lock = threading.RLock()
         self._epoch = clock()
         self._wall_epoch = time.time() + clock_offset if wall_start is None else wall_start

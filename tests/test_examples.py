@@ -617,7 +617,7 @@ def test_jenkins_each_run_of_the_step_is_limited_in_time() -> None:
     """A Jenkins timeout around the call, or the library's timeoutMinutes (which counts
     the run, not the wait for the deploy's lock)."""
     runs = _library_calls(jenkinsfile())
-    assert len(runs) == 2
+    assert len(runs) == 3
     for text, block in runs:
         assert _limited_by(block) or "timeoutMinutes:" in text, text
 
@@ -628,10 +628,12 @@ def test_jenkins_example_loads_the_library_and_locks_its_deploy() -> None:
     source = JENKINS_FILE.read_text("utf-8")
     assert "@Library('mendix-build@v1') _" in _strip_comments(source)
     deploys = [text for text, _ in _library_calls(jenkinsfile()) if "environment:" in text]
-    assert len(deploys) == 1
-    assert "appId: 'calc'" in deploys[0]
-    assert "environment: params.ENVIRONMENT" in deploys[0]
-    assert "lock:" not in deploys[0]
+    assert len(deploys) == 2
+    for deploy in deploys:
+        assert "appId: 'calc'" in deploy
+        assert "lock:" not in deploy
+    assert "environment: 'Test'" in deploys[0]
+    assert "environment: params.ENVIRONMENT" in deploys[1]
 
 
 def _check_step_runs(root: Block) -> int:
@@ -641,7 +643,7 @@ def _check_step_runs(root: Block) -> int:
     ordered = list(root.walk())
     for index, (text, _) in enumerate(ordered):
         runs_step = re.search(r"\bsh\b\W*(script:\s*)?['\"]mendix-build\b", text) or re.search(
-            r"\bsh\(script: options\.executable\b", text
+            r"\bsh\(script: script\b", text
         )
         if runs_step:
             assert "returnStatus: true" in text, text
@@ -656,30 +658,42 @@ def test_jenkins_library_reads_the_outputs_after_a_failed_run() -> None:
 
 
 def test_jenkins_unit_tests_stage_publishes_the_report_of_this_build_only() -> None:
-    """`junit` in the stage's `post { always }` (a failed run's report too), with
-    allowEmptyResults (a passing run's report holds no test case); the report an earlier
-    build left in the workspace removed before the step runs."""
+    """calc deployed to Test with its unit tests, before the confirmed deploy, through the
+    library: the password from a credential, `junit: true` (the library removes the report
+    an earlier build left in the workspace before the step runs, and publishes this run's
+    with allowEmptyResults after it, whatever the exit code: tests/test_jenkins_library.py
+    runs that); the confirmed deploy only after the tests passed."""
     source = JENKINS_FILE.read_text("utf-8")
     assert "JUnit [junit]" in source
-    (stage,) = [b for _, b in jenkinsfile().walk() if b.head == "stage('Unit tests on Test')"]
-    environment = " ".join(stage.blocks("environment")[0].statements())
-    assert "MENDIX_ENVIRONMENT = 'Test'" in environment
-    assert "MENDIX_UNIT_TESTS = 'true'" in environment
-    ordered = [text for text, _ in stage.walk()]
-    removed = ordered.index("sh 'rm -f mendix-unit-tests.xml'")
-    ran = next(i for i, text in enumerate(ordered) if "= mendixBuild()" in text)
-    assert removed < ran
-    (always,) = stage.blocks("post")[0].blocks("always")
-    assert "junit testResults: 'mendix-unit-tests.xml', allowEmptyResults: true" in (
-        always.statements()
+    stages = [b for _, b in jenkinsfile().walk() if b.head.startswith("stage(")]
+    heads = [stage.head for stage in stages]
+    assert heads.index("stage('Unit tests on Test')") < heads.index("stage('Deploy calc')")
+    stage = stages[heads.index("stage('Unit tests on Test')")]
+    (call,) = [text for text, _ in _library_calls(stage)]
+    for argument in (
+        "environment: 'Test'",
+        "unitTests: true",
+        "unitTestsPasswordCredentialsId: 'calc-unit-tests'",
+        "junit: true",
+    ):
+        assert argument in call, argument
+    assert "junitFile:" not in call  # the library's default, the report it removes first
+    assert "unitTestsPassword:" not in call
+    deploy = stages[heads.index("stage('Deploy calc')")]
+    assert "currentBuild.currentResult == 'SUCCESS'" in " ".join(
+        text for text, _ in deploy.blocks("when")[0].walk()
     )
-    (secret,) = [text for text in ordered if text.startswith("withCredentials([string(")]
-    assert "variable: 'MENDIX_UNIT_TESTS_PASSWORD'" in secret
+    library = [text for text, _ in parse_groovy(JENKINS_LIBRARY.read_text("utf-8")).walk()]
+    removed = next(i for i, text in enumerate(library) if "quoted(options.report)" in text)
+    ran = next(i for i, text in enumerate(library) if "sh(script: script" in text)
+    published = library.index("junit(testResults: options.report, allowEmptyResults: true)")
+    assert removed < ran < published
 
 
 JENKINS_PLUGINS = {
     r"\breadProperties\b": ("Pipeline Utility Steps", "pipeline-utility-steps"),
     r"\bwithCredentials\b|\busernamePassword\b": ("Credentials Binding", "credentials-binding"),
+    r"\bjunit\b": ("JUnit", "junit"),
     r"\bdocker\.image\b": ("Docker Pipeline", "docker-workflow"),
     r"\bmatrix\s*\{|\binput\s*\{|\bsh\b": ("Pipeline", "workflow-aggregator"),
     r"\block\(": ("Lockable Resources", "lockable-resources"),

@@ -21,6 +21,7 @@ import yaml
 
 from ci_step import cli
 from ci_step.config.inputs import BY_NAME
+from ci_step.report.render import DOTENV_VARIABLES
 from tests import ci_formats
 from tests.conftest import ENTRYPOINT, ROOT, simulating
 
@@ -28,6 +29,7 @@ TEMPLATE = ROOT / "templates" / "mendix-build" / "template.yml"
 # Inputs of the component itself; every other input is one of the step's.
 COMPONENT_ONLY = {"job-prefix", "stage", "deploy-stage", "image", "deploy-when"}
 DEMO_USER, DEMO_KEY = "demo@example.com", "demo-api-key"
+UNIT_TESTS_PASSWORD = "demo-unit-tests"
 INPUT_REFERENCE = re.compile(r'"\$\[\[ inputs\.([a-z-]+) \]\]"')
 
 
@@ -129,6 +131,32 @@ def test_every_step_input_of_the_component_reaches_a_job() -> None:
     assert job("deploy")["variables"]["MENDIX_COMPONENT_ENVIRONMENT"] == (
         "$[[ inputs.environment ]]"
     )
+
+
+# The step's inputs the component does not take, and why: secrets are masked CI/CD
+# variables; the files the jobs keep are at fixed paths their artifacts name; what the
+# build hands the deploy (package-id) or the deploy job never does (a promotion, dry run),
+# and pipeline-run, which no job of the component runs.
+NOT_INPUTS = {
+    "api-key", "pat", "unit-tests-password", "result-file", "junit-file", "artifact-path",
+    "package-id", "promote-from", "dry-run", "pipeline-id", "pipelines-url",
+}  # fmt: skip
+
+
+def test_every_input_of_the_build_and_deploy_is_the_components() -> None:
+    """Every step input is one of the component's, but for NOT_INPUTS."""
+    missing = set(BY_NAME) - set(spec_inputs()) - NOT_INPUTS
+    assert not missing, missing
+
+
+def test_deploy_publishes_the_unit_tests_report_it_writes() -> None:
+    deploy = job("deploy")
+    assert deploy["variables"]["MENDIX_JUNIT_FILE"] == "mendix-unit-tests.xml"
+    assert deploy["artifacts"]["reports"]["junit"] == "mendix-unit-tests.xml"
+    assert "mendix-unit-tests.xml" in deploy["artifacts"]["paths"]
+    assert deploy["artifacts"]["when"] == "always"
+    assert "MENDIX_UNIT_TESTS_PASSWORD" not in deploy["variables"]
+    assert "MENDIX_UNIT_TESTS" not in job("build")["variables"]
 
 
 SAMPLES = [
@@ -306,7 +334,10 @@ FAST = ("--queued", "0.1", "--building", "0.2", "--uploading", "0.1", "--start-s
 
 
 def test_component_builds_then_deploys_what_it_built(node_tools: Path, tmp_path: Path) -> None:
-    with simulating(*FAST) as (simulator, base):
+    with simulating(*FAST, "--local-app-urls", "--unit-test-seconds", "0.1") as (
+        simulator,
+        base,
+    ):
         project = make_project(
             tmp_path,
             node_tools,
@@ -319,6 +350,7 @@ def test_component_builds_then_deploys_what_it_built(node_tools: Path, tmp_path:
                     "deploy-when": "on_success",
                     "base-url": base,
                     "poll-interval": "0.1",
+                    "unit-tests": "true",
                 }
             ],
         )
@@ -328,6 +360,8 @@ def test_component_builds_then_deploys_what_it_built(node_tools: Path, tmp_path:
             f"MENDIX_USERNAME={DEMO_USER}",
             "--variable",
             f"MENDIX_API_KEY={DEMO_KEY}",
+            "--variable",
+            f"MENDIX_UNIT_TESTS_PASSWORD={UNIT_TESTS_PASSWORD}",
         )
         assert run.returncode == 0, run.stdout + run.stderr
         running = requests.get(
@@ -354,6 +388,16 @@ def test_component_builds_then_deploys_what_it_built(node_tools: Path, tmp_path:
     assert requests_seen.count("POST /api/1/apps/calc/packages") == 1
     assert "POST /api/1/apps/calc/environments/Acceptance/transport" in requests_seen
     assert DEMO_KEY not in run.stdout + run.stderr
+    # the app's unit tests after the deploy: counted in its dotenv report (within GitLab's
+    # 20 variables), the JUnit report kept for the Tests tab
+    assert deployed["MENDIX_JUNIT_FILE"] == "mendix-unit-tests.xml"
+    assert int(deployed["MENDIX_TESTS"]) > 0
+    assert deployed["MENDIX_TEST_FAILURES"] == "0"
+    assert len(deployed) <= DOTENV_VARIABLES
+    report = project.artifacts("mendix-deploy") / "mendix-unit-tests.xml"
+    assert "<testsuite" in report.read_text("utf-8")
+    assert any(seen.endswith("/unittests/start") for seen in requests_seen)
+    assert UNIT_TESTS_PASSWORD not in run.stdout + run.stderr
 
 
 def _listed(project: Project) -> dict[str, dict[str, Any]]:

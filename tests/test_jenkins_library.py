@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from ci_step import cli
 from ci_step.config.inputs import INPUTS
 from ci_step.report.publish import JSON_NAME, PROPERTIES_NAME
 from tests.conftest import ROOT
@@ -117,6 +118,23 @@ def _deploy_failed(rolled_back: bool) -> dict[str, str]:
     }
 
 
+UNIT_TEST_ARGS = {
+    **BUILD_ARGS,
+    "environment": "Test",
+    "unitTests": True,
+    "unitTestsTimeout": "20m",
+    "unitTestsPasswordCredentialsId": "calc-unit-tests",
+    "junit": True,
+}
+UNIT_TESTS_PASSED = SUCCESS | {
+    "MENDIX_ENVIRONMENT": "Test",
+    "MENDIX_DEPLOY_RESULT": "success",
+    "MENDIX_TESTS": "12",
+    "MENDIX_TEST_FAILURES": "0",
+    "MENDIX_JUNIT_FILE": "mendix-unit-tests.xml",
+}
+
+
 SCENARIOS: dict[str, dict[str, Any]] = {
     "success": {"args": BUILD_ARGS, "exitCode": 0, "properties": SUCCESS},
     "build failed": {
@@ -162,6 +180,49 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "misspelt": {"args": {"app-id": "calc"}, "exitCode": 0, "properties": SUCCESS},
     "typo": {"args": {"verson": "1.4.2"}, "exitCode": 0, "properties": SUCCESS},
     "secret as text": {"args": {"apiKey": "k3y"}, "exitCode": 0, "properties": SUCCESS},
+    "unit tests pass": {
+        "args": UNIT_TEST_ARGS,
+        "exitCode": 0,
+        "properties": UNIT_TESTS_PASSED,
+    },
+    "unit tests fail": {
+        "args": UNIT_TEST_ARGS,
+        "exitCode": 8,
+        "properties": UNIT_TESTS_PASSED | {"MENDIX_RESULT": "failure", "MENDIX_TEST_FAILURES": "2"},
+    },
+    "unit tests fail the build": {
+        "args": UNIT_TEST_ARGS | {"unstableOn": []},
+        "exitCode": 8,
+        "properties": UNIT_TESTS_PASSED | {"MENDIX_RESULT": "failure", "MENDIX_TEST_FAILURES": "2"},
+    },
+    "unit tests command": {
+        "args": {
+            "appId": "calc",
+            "environment": "Test",
+            "command": "unit-tests",
+            "junit": True,
+            "junitFile": "reports/it's.xml",
+            "unitTestsPasswordCredentialsId": "calc-unit-tests",
+        },
+        "exitCode": 0,
+        "properties": UNIT_TESTS_PASSED | {"MENDIX_DEPLOY_RESULT": "skipped"},
+    },
+    "pipeline run": {
+        "args": {
+            "command": "pipeline-run",
+            "projectId": "ff92c0b0-3ab8-4865",
+            "pipelineId": "test-pipeline",
+            "patCredentialsId": "mendix-pat",
+        },
+        "exitCode": 0,
+        "properties": {"MENDIX_RESULT": "success", "MENDIX_PIPELINE_STATUS": "SUCCEEDED"},
+    },
+    "unknown command": {"args": {"command": "build"}, "exitCode": 0, "properties": SUCCESS},
+    "password as text": {
+        "args": {"unitTestsPassword": "pa55"},
+        "exitCode": 0,
+        "properties": SUCCESS,
+    },
     "deploy of an unknown app": {
         "args": {"environment": "Test", "config": "mendix/calc.yml"},
         "exitCode": 0,
@@ -327,6 +388,15 @@ def test_lock_can_be_named_or_left_out(runs: dict[str, Any]) -> None:
         ("misspelt", "mendixBuild: 'app-id' is not a parameter (did you mean 'appId'?)"),
         ("typo", "mendixBuild: 'verson' is not a parameter (did you mean 'version'?)"),
         (
+            "password as text",
+            "mendixBuild: unitTestsPassword is a secret: give the id of a Jenkins credential "
+            "(unitTestsPasswordCredentialsId)",
+        ),
+        (
+            "unknown command",
+            "mendixBuild: command 'build' is not one of run, deploy, unit-tests, pipeline-run",
+        ),
+        (
             "secret as text",
             "mendixBuild: apiKey is a secret: give the id of a Jenkins credential "
             "(credentialsId or apiKeyCredentialsId)",
@@ -339,3 +409,73 @@ def test_bad_parameters_stop_before_anything_runs(
     run = runs[scenario]
     assert run["error"] == message
     assert steps(run) == ["error"]
+
+
+# ---------------------------------------------------------------------------------------
+# The app's unit tests and Mendix Pipelines runs
+
+
+def test_unit_tests_pass_with_the_password_bound_and_the_report_published(
+    runs: dict[str, Any],
+) -> None:
+    """The password comes from a "Secret text" credential; the report an earlier build left
+    is removed before the run and this run's published after it, allowed to be empty (a
+    passing run's report holds no test case)."""
+    run = runs["unit tests pass"]
+    assert "error" not in run
+    assert "unstable" not in steps(run)
+    assert {
+        "kind": "string",
+        "credentialsId": "calc-unit-tests",
+        "variable": "MENDIX_UNIT_TESTS_PASSWORD",
+    } in event(run, "withCredentials")["bindings"]
+    env = step_run(run)["env"]
+    assert env["MENDIX_UNIT_TESTS_PASSWORD"] == "secret-of-calc-unit-tests"
+    assert env["MENDIX_UNIT_TESTS"] == "true"
+    assert env["MENDIX_UNIT_TESTS_TIMEOUT"] == "20m"
+    assert step_run(run)["script"] == "mendix-build"
+    assert run["events"][4]["script"] == f"rm -f {PROPERTIES_NAME} 'mendix-unit-tests.xml'"
+    assert steps(run).index("sh") < steps(run).index("junit")
+    assert event(run, "junit") == {
+        "step": "junit",
+        "testResults": "mendix-unit-tests.xml",
+        "allowEmptyResults": True,
+    }
+    assert run["returned"]["MENDIX_TESTS"] == "12"
+
+
+def test_failed_unit_tests_make_the_build_unstable_after_the_report(
+    runs: dict[str, Any],
+) -> None:
+    """Exit 8: the deploy succeeded and tests failed. Like `junit`'s own convention, the
+    build is UNSTABLE, not FAILURE, and the pipeline goes on with the outputs; unstableOn
+    without 8 fails it."""
+    run = runs["unit tests fail"]
+    assert "error" not in run
+    assert steps(run)[-2:] == ["junit", "unstable"]
+    assert event(run, "unstable")["message"] == (
+        "mendix-build: 2 of 12 unit tests failed (exit 8); the deploy to Test succeeded; "
+        "the failed tests are in mendix-unit-tests.xml"
+    )
+    assert run["returned"]["exitCode"] == 8
+    strict = runs["unit tests fail the build"]
+    assert strict["error"].startswith("mendix-build: 2 of 12 unit tests failed (exit 8)")
+    assert steps(strict)[-2:] == ["junit", "error"]
+
+
+def test_commands_unit_tests_and_pipeline_run(runs: dict[str, Any]) -> None:
+    tests = runs["unit tests command"]
+    assert step_run(tests)["script"] == "mendix-build unit-tests"
+    assert tests["events"][4]["script"] == f"rm -f {PROPERTIES_NAME} 'reports/it'\\''s.xml'"
+    assert event(tests, "junit")["testResults"] == "reports/it's.xml"
+    assert step_run(tests)["env"]["MENDIX_JUNIT_FILE"] == "reports/it's.xml"
+    pipeline = runs["pipeline run"]
+    assert step_run(pipeline)["script"] == "mendix-build pipeline-run"
+    assert step_run(pipeline)["env"]["MENDIX_PIPELINE_ID"] == "test-pipeline"
+    assert step_run(pipeline)["env"]["MENDIX_PAT"] == "secret-of-mendix-pat"
+    assert "lock" not in steps(pipeline)
+    assert "junit" not in steps(pipeline)
+
+
+def test_commands_are_the_steps() -> None:
+    assert set(_groovy_list("COMMANDS")) <= set(cli.cli.commands)

@@ -6,7 +6,8 @@
 // Runs the step in its image (Docker Pipeline's docker.image(...).inside) or, with
 // `image: null`, the `mendix-build` on the agent's PATH (pipx install mendix-build), with
 // the API key from a Jenkins credential; reads the outputs it writes
-// (mendix-build.properties), archives the .mda and returns the outputs as a Map. See
+// (mendix-build.properties), archives the .mda, publishes the unit tests' JUnit report
+// (`junit: true`) and returns the outputs as a Map. See
 // vars/mendixBuild.txt (the help Jenkins shows) and docs/ci/jenkins-library.md.
 
 import groovy.transform.Field
@@ -16,16 +17,30 @@ import groovy.transform.Field
 
 @Field final String PROPERTIES = 'mendix-build.properties'
 @Field final String RESULT_FILE = 'mendix-build.json'
+@Field final String JUNIT_FILE = 'mendix-unit-tests.xml'
 @Field final int DEPLOY_FAILED = 7
+@Field final int UNIT_TESTS_FAILED = 8
+
+// The step's commands this step runs (null: the default, `run`: build, then deploy).
+@Field final List<String> COMMANDS = ['run', 'deploy', 'unit-tests', 'pipeline-run']
 
 // The step's inputs, as this step's parameters (the step's own names in camelCase). The
-// API key and the personal access token are not among them: they come from credentials.
+// API key, the personal access token and the unit tests' password are not among them:
+// they come from credentials.
 @Field final List<String> INPUTS = [
     'appId', 'username', 'branch', 'revision', 'version', 'description', 'download',
     'artifactPath', 'timeout', 'pollInterval', 'baseUrl', 'config', 'resultFile',
     'logFormat', 'onExisting', 'dryRun', 'projectId', 'repositoryUrl', 'environment',
     'packageId', 'autoSyncDb', 'stopTimeout', 'startTimeout', 'allowProduction', 'backup',
-    'rollback', 'logTail', 'settingsFile', 'settingsVariables', 'promoteFrom',
+    'rollback', 'logTail', 'settingsFile', 'settingsVariables', 'promoteFrom', 'unitTests',
+    'unitTestsUrl', 'unitTestsTimeout', 'junitFile', 'pipelineId', 'pipelinesUrl',
+]
+
+// The secrets, and the parameter that names the credential holding each.
+@Field final Map SECRETS = [
+    apiKey: 'credentialsId or apiKeyCredentialsId',
+    pat: 'patCredentialsId',
+    unitTestsPassword: 'unitTestsPasswordCredentialsId',
 ]
 
 // This step's own parameters and their defaults.
@@ -35,11 +50,14 @@ import groovy.transform.Field
     credentialsId: 'mendix-api',    // "Username with password": login e-mail and API key
     apiKeyCredentialsId: null,      // or "Secret text": the API key (give `username` then)
     patCredentialsId: null,         // "Secret text": the personal access token
+    unitTestsPasswordCredentialsId: null, // "Secret text": the Unit Testing module's password
+    command: null,                  // one of COMMANDS; null: the step's default (run)
     lock: true,                     // deploys: true (per app and environment), a name, or false
     timeoutMinutes: null,           // limit of the step's run (the wait for the lock excluded)
     archive: true,                  // archive the .mda and mendix-build.json
     propagate: true,                // false: return the outputs on every exit code
-    unstableOn: [],                 // exit codes that mark the build UNSTABLE, not FAILURE
+    unstableOn: [UNIT_TESTS_FAILED], // exit codes that mark the build UNSTABLE, not FAILURE
+    junit: false,                   // publish the unit tests' report (junitFile) with `junit`
 ]
 
 def call(Map args = [:]) {
@@ -61,9 +79,9 @@ def call(Map args = [:]) {
 Map settings(Map args) {
     for (key in args.keySet()) {
         String name = key as String
-        if (name in ['apiKey', 'pat']) {
+        if (SECRETS.containsKey(name)) {
             error("mendixBuild: ${name} is a secret: give the id of a Jenkins credential " +
-                  "(${name == 'pat' ? 'patCredentialsId' : 'credentialsId or apiKeyCredentialsId'})")
+                  "(${SECRETS[name]})")
         }
         if (!(name in INPUTS) && !OPTIONS.containsKey(name)) {
             String meant = closest(name)
@@ -75,6 +93,10 @@ Map settings(Map args) {
     for (key in OPTIONS.keySet()) {
         options[key] = args.containsKey(key) ? args[key] : OPTIONS[key]
     }
+    if (options.command != null && !(options.command in COMMANDS)) {
+        error("mendixBuild: command '${options.command}' is not one of ${COMMANDS.join(', ')}")
+    }
+    options.report = options.junit ? (args.junitFile ?: JUNIT_FILE) as String : null
     return options
 }
 
@@ -183,6 +205,10 @@ Map withSecrets(Map options, List<String> variables) {
     if (options.patCredentialsId) {
         bindings << string(credentialsId: options.patCredentialsId, variable: 'MENDIX_PAT')
     }
+    if (options.unitTestsPasswordCredentialsId) {
+        bindings << string(credentialsId: options.unitTestsPasswordCredentialsId,
+                variable: 'MENDIX_UNIT_TESTS_PASSWORD')
+    }
     Map out
     withEnv(variables) {
         withCredentials(bindings) {
@@ -194,10 +220,14 @@ Map withSecrets(Map options, List<String> variables) {
 
 // The step, its exit code and outputs. returnStatus: a failure still has its outputs read;
 // without the file (the step could not start, or was killed) there are none, never those
-// of an earlier run.
+// of an earlier run; nor is an earlier run's JUnit report published.
 Map runStep(Map options) {
-    sh "rm -f ${PROPERTIES}"
-    int code = sh(script: options.executable as String, returnStatus: true)
+    sh(options.report ? "rm -f ${PROPERTIES} ${quoted(options.report)}" : "rm -f ${PROPERTIES}")
+    String script = options.executable as String
+    if (options.command) {
+        script += " ${options.command}"
+    }
+    int code = sh(script: script, returnStatus: true)
     Map out = [:]
     if (fileExists(PROPERTIES)) {
         out.putAll(readProperties(file: PROPERTIES))
@@ -206,13 +236,23 @@ Map runStep(Map options) {
     return out
 }
 
-// Archive what the run left, then turn its exit code into the build's result.
+// A word for sh: in single quotes, a quote in it closed, escaped and reopened.
+String quoted(String word) {
+    return "'" + word.replace("'", "'\\''") + "'"
+}
+
+// Archive and publish what the run left, then turn its exit code into the build's result.
+// A passing run's report holds no test case (the module lists only the failed tests):
+// allowEmptyResults keeps `junit` from failing it.
 Map outcome(Map out, Map options) {
     if (options.archive) {
         if (out.MENDIX_ARTIFACT_PATH) {
             archiveArtifacts(artifacts: out.MENDIX_ARTIFACT_PATH, fingerprint: true)
         }
         archiveArtifacts(artifacts: RESULT_FILE, allowEmptyArchive: true)
+    }
+    if (options.report) {
+        junit(testResults: options.report, allowEmptyResults: true)
     }
     int code = out.exitCode as int
     if (code == 0 || !options.propagate) {
@@ -238,6 +278,13 @@ String failure(Map out, int code) {
                 "; rolled back: ${where} runs the package it ran before" : ''
         return "mendix-build: the deploy to ${where} failed (exit 7)${after}; package " +
                 "${out.MENDIX_PACKAGE_ID} is fine and can be deployed again"
+    }
+    if (code == UNIT_TESTS_FAILED) {
+        String deployed = out.MENDIX_DEPLOY_RESULT == 'success' ?
+                "; the deploy to ${out.MENDIX_ENVIRONMENT} succeeded" : ''
+        return "mendix-build: ${out.MENDIX_TEST_FAILURES} of ${out.MENDIX_TESTS} unit tests " +
+                "failed (exit 8)${deployed}; the failed tests are in " +
+                "${out.MENDIX_JUNIT_FILE ?: 'the log'}"
     }
     return "mendix-build exited ${code} (${out.MENDIX_RESULT ?: 'no outputs'})"
 }

@@ -36,6 +36,7 @@ def runScenario(File library, Map scenario) {
         return new LinkedHashMap(scenario.properties)
     }
     binding.archiveArtifacts = { Map named -> events << [step: 'archiveArtifacts'] + named }
+    binding.junit = { Map named -> events << [step: 'junit'] + named }
     binding.error = { String message ->
         events << [step: 'error', message: message]
         throw new StepFailed(message)

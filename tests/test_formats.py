@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ci_step.errors import ApiError, OutputError
@@ -132,6 +132,9 @@ AZURE_SPECIALS = st.text(alphabet=st.sampled_from("%;]\r\n0ABDZP235 x[#vso"), ma
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(), AZURE_SPECIALS), st.booleans())
+@example("50%3B", False)
+@example("x%0Ay]%", False)
+@example("nul\x00", True)
 def test_azure_variables_round_trip_or_refuse(value: str, percents: bool) -> None:
     """Read back by the agent's rules (DECODE_PERCENTS on or off), every value is the one
     given, or the whole set is refused: never a value changed, another variable set, or a
@@ -143,6 +146,7 @@ def test_azure_variables_round_trip_or_refuse(value: str, percents: bool) -> Non
         escape_as_written = any(e in value for e in ("%3B", "%0D", "%0A", "%5D"))
         assert refused_control or (escape_as_written and not percents)
         return
+    assert not any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in value)
     lines = re.split(r"\r\n|\n|\r", text.removesuffix("\n"))  # as .NET's ReadLine reads
     assert len(lines) == len(OUTPUT_NAMES)
     commands = ci_formats.azure_commands(text, percents)

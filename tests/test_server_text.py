@@ -17,7 +17,7 @@ from ci_step.inert import inert
 from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.report.render import _escape_java
 from ci_step.simulator import BuildService, Fault, Simulator
-from ci_step.workflow_commands import escape_data
+from ci_step.workflow_commands import escape_azure, escape_data
 from tests import ci_formats
 from tests.conftest import (
     API_KEY,
@@ -302,6 +302,7 @@ def encodings(secret: str) -> dict[str, str]:
         "raw": secret,
         "json": json.dumps(secret)[1:-1],
         "workflow": secret.replace("%", "%25"),
+        "azure": escape_azure(secret),
         "url": quote(secret, safe=""),
         "url-plus": quote_plus(secret, safe=""),
         "base64": base64.b64encode(raw).decode().rstrip("="),
@@ -312,7 +313,7 @@ def encodings(secret: str) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("echo", ["raw", "json", "url", "base64"])
+@pytest.mark.parametrize("echo", ["raw", "json", "url", "base64", "azure"])
 @pytest.mark.parametrize("log_format", ["console", "json"])
 def test_key_echoed_in_a_401_reaches_no_output_in_any_encoding(
     sim: Simulator, workspace: Path, echo: str, log_format: str

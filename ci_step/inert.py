@@ -1,22 +1,29 @@
-"""Printed text made inert for CI runners: no line the step prints carries a workflow command.
+"""Printed text made inert for CI runners: no line the step prints carries a command.
 
 GitHub's runner reads every line of a container action's stdout and stderr (split at
 ``\\n``, ``\\r`` and ``\\r\\n``) and takes it as a command when, after leading white space,
 it starts with ``::`` (``::name props::data``), or when it holds ``##[`` anywhere (the
 older ``##[name props]data`` form). Which names it obeys changes while it runs
 (``stop-commands`` makes any token one), so the shape is broken whatever the name:
-``::`` at the start of a line becomes ``: :`` and ``##[`` becomes ``## [``, and control
-characters become spaces. Every line of text from elsewhere passes here; the step's own
-commands (``::add-mask::``, its one ``::error::``) are written around it.
+``::`` at the start of a line becomes ``: :``. The Azure Pipelines agent takes ``##vso[``
+anywhere in a line of stdout or stderr as a logging command, and its log shows a line
+starting ``##[error]``, ``##[group]``, … as an error or a fold; so ``##[`` becomes
+``## [`` and ``##vso[`` (in any case) ``## vso[``, wherever they are. Control characters
+become spaces. Every line of text from elsewhere passes here, whichever CI the step runs
+in (a log can be read by any); the step's own commands (``::add-mask::``,
+``##vso[task.setsecret]``, …) are written around it.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Protocol, TextIO
 
 from ci_step.controls import codes_except
 
-_OLD_FORM, _OLD_FORM_INERT = "##[", "## ["
+# ``##[`` (GitHub's older form, Azure's log formatting) and ``##vso[`` (Azure's commands):
+# a space after the ``##``. A space never makes another one.
+_BRACKET_FORMS = re.compile(r"##(?=(?:vso)?\[)", re.IGNORECASE)
 _COMMAND, _COMMAND_INERT = "::", ": :"
 # Every break str.splitlines knows: more than the runner splits at, never fewer.
 _BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
@@ -44,10 +51,16 @@ def printable(text: str, keep: str = "\t\n") -> str:
     return "".join(c if c.isprintable() or c in keep else " " for c in text)
 
 
+def unbracketed(text: str) -> str:
+    """``text`` with a space after each ``##`` of ``##[`` and ``##vso[`` (in any case),
+    wherever they are: for a text inside a line, such as a command's message."""
+    return _BRACKET_FORMS.sub("## ", text)
+
+
 def inert(text: str) -> str:
     """``text`` (starting a line), printable, with no line a runner would take as a
     command."""
-    text = printable(text).replace(_OLD_FORM, _OLD_FORM_INERT)
+    text = unbracketed(printable(text))
     if _COMMAND not in text:
         return text
     return "".join(_line(line) for line in text.splitlines(keepends=True))

@@ -48,10 +48,10 @@ class Surroundings:
     ci: CiEnv
     clock: Clock = field(default_factory=SystemClock)
     stdout: TextIO = field(default_factory=lambda: sys.stdout)  # what commands print
-    # the step's own workflow commands (::add-mask::, its one ::error::): GitHub's runner
-    # reads them from stderr too, and stdout stays what a script captures
+    # the step's own commands (::add-mask::, its one ::error::; Azure's ##vso[...]): the
+    # runner and the agent read them from stderr too, and stdout stays what a script captures
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    extra_writes: tuple[publish.Write, ...] = ()
+    extra_writes: tuple[publish.Target, ...] = ()
 
 
 def execute(
@@ -130,7 +130,7 @@ def finish(
 ) -> int:
     ci = where.ci
     result_file = config.result_file if config else result_file_of(raw, ci)
-    writes = publish.targets_for(ci, result_file) + list(where.extra_writes)
+    writes = publish.targets_for(ci, result_file, where.stderr) + list(where.extra_writes)
     problems = publish.publish(result, writes)
     for problem in problems:
         log.error("Output not written", problem=problem)
@@ -200,7 +200,12 @@ def _services(config: Config, clock: Clock, log: Log, out: Writer) -> Services:
 
 
 def _warn_about_revision(config: Config, ci: CiEnv, log: Log) -> None:
-    sha = ci.get("GITHUB_SHA") or ci.get("CI_COMMIT_SHA") or ci.get("GIT_COMMIT")
+    sha = (
+        ci.get("GITHUB_SHA")
+        or ci.get("CI_COMMIT_SHA")
+        or ci.get("GIT_COMMIT")
+        or ci.get("BUILD_SOURCEVERSION")
+    )
     revision = config.revision.lower()
     if sha and revision != "latest" and len(revision) >= 7 and sha.lower().startswith(revision):
         log.warning(

@@ -1,8 +1,8 @@
 """One registry of secret values; everything printed or written passes through it.
 
 Each secret is known in the forms a server or a format may turn it into (JSON and
-Python escapes, URL and workflow-command escapes, base64), so an echo in any of
-them is masked too.
+Python escapes, URL escapes, GitHub's and Azure's command escapes, base64), so an echo
+in any of them is masked too.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import threading
 from urllib.parse import quote, quote_plus
 
-from ci_step.workflow_commands import escape_data, escape_property
+from ci_step.workflow_commands import escape_azure, escape_data, escape_property
 
 MASK = "***"
 _MIN_LENGTH = 4
@@ -58,6 +58,8 @@ def _forms(value: str) -> set[str]:
         quote_plus(value, safe=""),
         escape_data(value),
         escape_property(value),
+        escape_azure(value),
+        escape_azure(value, percents=False),
     }
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         forms.add(encode(raw).decode("ascii").rstrip("="))

@@ -5,11 +5,14 @@
 - GitLab: each line must match ``^(.*?)=(.*)$``; key and value are stripped;
   keys are [A-Za-z0-9_]+; the file is under 5 KiB; at most 20 variables.
 - Jenkins readProperties: java.util.Properties.load.
+- Azure Pipelines agent: logging commands (``##vso[area.event props]data``) anywhere in a
+  line of stdout or stderr (Command.TryParse, CommandStringConvertor.Unescape).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 
 class FormatError(Exception):
@@ -144,3 +147,78 @@ def _unescape(text: str) -> str:
         position += 2
     # Surrogate pairs written as two \u escapes become one character.
     return "".join(out).encode("utf-16", "surrogatepass").decode("utf-16")
+
+
+# ---------------------------------------------------------------------------------------
+# Azure Pipelines: what the agent's Command.TryParse reads from a line of output
+
+
+@dataclass
+class AzureCommand:
+    area: str
+    event: str
+    properties: dict[str, str] = field(default_factory=dict)  # names in lower case
+    data: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.area}.{self.event}".lower()
+
+
+AZURE_ESCAPES = ((";", "%3B"), ("\r", "%0D"), ("\n", "%0A"), ("]", "%5D"))
+
+
+def azure_unescape(text: str, percents: bool = True) -> str:
+    """CommandStringConvertor.Unescape: the four escapes, then %AZP25 when the agent decodes
+    percents (DECODE_PERCENTS, true unless the job says otherwise)."""
+    for char, escape in AZURE_ESCAPES:
+        text = text.replace(escape, char)
+    return text.replace("%AZP25", "%") if percents else text
+
+
+def azure_command(line: str, percents: bool = True) -> AzureCommand | None:
+    """Command.TryParse: the first ``##vso[`` anywhere in the line, the command info up to
+    the first ``]`` after it, ``area.event`` before the first space (exactly two parts once
+    empty ones are dropped), properties split at ``;`` and each at its first ``=`` (a pair
+    with an empty side is dropped), names case-insensitive; the rest of the line is data."""
+    start = line.find("##vso[")
+    if start < 0:
+        return None
+    end = line.find("]", start)
+    if end < 0:
+        return None
+    info = line[start + len("##vso[") : end]
+    name, _, props = info.partition(" ")
+    parts = [part for part in name.split(".") if part]
+    if len(parts) != 2:
+        return None
+    command = AzureCommand(parts[0], parts[1])
+    for prop in (p for p in props.split(";") if p):
+        key, _, value = prop.partition("=")
+        if key and value:
+            command.properties[key.lower()] = azure_unescape(value, percents)
+    command.data = azure_unescape(line[end + 1 :], percents)
+    return command
+
+
+def azure_commands(text: str, percents: bool = True) -> list[AzureCommand]:
+    """Every command the agent would run from a stream's text (lines split as .NET's
+    ReadLine splits them: at \\r\\n, \\n and \\r)."""
+    found = (azure_command(line, percents) for line in _runner_lines(text))
+    return [command for command in found if command is not None]
+
+
+def azure_output_variables(commands: list[AzureCommand]) -> dict[str, str]:
+    """The output variables a step set (``task.setvariable`` with ``isoutput`` true, as
+    Boolean.TryParse reads it), by name: the last value set wins."""
+    variables: dict[str, str] = {}
+    for command in commands:
+        if command.name != "task.setvariable":
+            continue
+        if command.properties.get("isoutput", "").strip().lower() != "true":
+            continue
+        name = command.properties.get("variable", "")
+        if not name:
+            raise FormatError("setvariable without a variable name")
+        variables[name] = command.data
+    return variables

@@ -167,6 +167,36 @@ def jenkins_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+AZURE_CONTAINER = "6c1b3a2f9e0d"
+
+
+def azure_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
+    """A container job of Azure Pipelines, as the agent's launcher starts a step in it:
+    TF_BUILD=True, the inputs as MENDIX_* variables (secrets mapped through the step's
+    `env:`), the agent's directories, the run's identity."""
+    temp = workspace.parent / "agent_temp"
+    temp.mkdir(exist_ok=True)
+    env = base_env(workspace.parent)
+    env.update(mendix_env(values))
+    env.update(
+        {
+            "TF_BUILD": "True",
+            "AGENT_CONTAINERID": AZURE_CONTAINER,
+            "AGENT_TEMPDIRECTORY": str(temp),
+            "BUILD_SOURCESDIRECTORY": str(workspace),
+            "SYSTEM_DEFAULTWORKINGDIRECTORY": str(workspace),
+            "BUILD_BUILDID": "812",
+            "BUILD_BUILDNUMBER": "20250301.4",
+            "BUILD_DEFINITIONNAME": "calc-ci",
+            "BUILD_SOURCEVERSION": "2" * 40,
+            "SYSTEM_COLLECTIONURI": "https://dev.azure.com/acme/",
+            "SYSTEM_TEAMPROJECT": "Mendix Apps",
+            "SYSTEM_JOBNAME": "build",
+        }
+    )
+    return env
+
+
 def run_entrypoint(
     env: Mapping[str, str],
     workspace: Path,
@@ -186,6 +216,16 @@ def run_entrypoint(
         check=False,
     )
     return Run(done.returncode, done.stdout, done.stderr, workspace)
+
+
+def with_command_on_path(env: Mapping[str, str], bin_dir: Path) -> dict[str, str]:
+    """``env`` with a `mendix-build` command first on PATH that runs the entrypoint, as the
+    image has it: for a CI's script lines run in a shell."""
+    bin_dir.mkdir(exist_ok=True)
+    shim = bin_dir / "mendix-build"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ENTRYPOINT}" mendix-build "$@"\n')
+    shim.chmod(0o755)
+    return {**env, "PATH": f"{bin_dir}:{env['PATH']}"}
 
 
 def run_local(sim: Simulator, workspace: Path, *args: str, **overrides: str) -> Run:

@@ -19,7 +19,7 @@ from ci_step.domain.versions import AUTO_VERSIONS
 from ci_step.simulator import Simulator
 from tests.conftest import API_KEY, USER
 
-CI_MARKERS = {"GITHUB_ACTIONS": None, "GITLAB_CI": None, "BUILD_TAG": None}
+CI_MARKERS = {"GITHUB_ACTIONS": None, "GITLAB_CI": None, "BUILD_TAG": None, "TF_BUILD": None}
 CLEAR = {name: None for spec in INPUTS for name in spec.env_names}
 VERSION = re.compile(r"\d{1,9}\.\d{1,9}\.\d{1,9}")
 SETTINGS = settings(

@@ -198,11 +198,28 @@ def test_readme_github_steps_pass_the_workflow_schema(tmp_path: Path) -> None:
 
 
 def test_readme_gitlab_job_passes_the_gitlab_schema(tmp_path: Path) -> None:
-    (pipeline,) = [block for block in readme_yaml_blocks() if isinstance(block, dict)]
+    (pipeline,) = [b for b in readme_yaml_blocks() if isinstance(b, dict) and "jobs" not in b]
     check_schema("vendor.gitlab-ci", pipeline, tmp_path)
     (job,) = pipeline.values()
     assert job["image"]["entrypoint"] == [""]
     assert job["artifacts"]["reports"]["dotenv"] == "mendix-build.env"
+
+
+def test_readme_azure_job_passes_the_azure_pipelines_schema(tmp_path: Path) -> None:
+    (pipeline,) = [b for b in readme_yaml_blocks() if isinstance(b, dict) and "jobs" in b]
+    check_schema("vendor.azure-pipelines", pipeline, tmp_path)
+    (job,) = pipeline["jobs"]
+    assert job["container"] == "registry.example.com/tools/mendix-build:1"
+    (step, publish) = job["steps"]
+    assert step["script"] == "mendix-build"
+    assert step["env"]["MENDIX_API_KEY"] == "$(MENDIX_API_KEY)"  # a secret: only via env:
+    assert publish["publish"].endswith(f"$({step['name']}.artifact-path)")
+
+
+def test_azure_page_job_passes_the_azure_pipelines_schema(tmp_path: Path) -> None:
+    text = (DOCS / "ci" / "azure.md").read_text("utf-8")
+    (block,) = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+    check_schema("vendor.azure-pipelines", yaml.safe_load(block), tmp_path)
 
 
 # ---------------------------------------------------------------------------------------

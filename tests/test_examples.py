@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,13 @@ from ci_step.simulator import BuildService, Simulator
 from ci_step.simulator.environments import SimEnvironment
 from ci_step.simulator.unit_tests import suites_of
 from tests import ci_formats, junit_readers
-from tests.conftest import ENTRYPOINT, check_jsonschema, gitlab_env, inputs, run_entrypoint
+from tests.conftest import (
+    check_jsonschema,
+    gitlab_env,
+    inputs,
+    run_entrypoint,
+    with_command_on_path,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 GITLAB_FILE = ROOT / ".gitlab-ci.example.yml"
@@ -29,6 +34,7 @@ README = ROOT / "README.md"
 INSTALL_PAGE = ROOT / "docs" / "install.md"
 JENKINS_PAGE = ROOT / "docs" / "ci" / "jenkins.md"
 GITLAB_PAGE = ROOT / "docs" / "ci" / "gitlab.md"
+AZURE_PAGE = ROOT / "docs" / "ci" / "azure.md"
 
 
 @pytest.mark.parametrize(
@@ -37,6 +43,7 @@ GITLAB_PAGE = ROOT / "docs" / "ci" / "gitlab.md"
         ("vendor.gitlab-ci", GITLAB_FILE),
         ("vendor.github-workflows", GITHUB_FILE),
         ("vendor.github-actions", ROOT / "action.yml"),
+        ("vendor.azure-pipelines", ROOT / "examples" / "azure-pipelines.yml"),
     ],
 )
 def test_examples_pass_their_official_schemas(schema: str, path: Path) -> None:
@@ -179,13 +186,8 @@ def run_gitlab_job(
     variables = {str(k): str(v) for k, v in job.get("variables", {}).items()}
     variables |= dict(matrix or {})
     variables = {k: _expanded(v, predefined | variables) for k, v in variables.items()}
-    bin_dir = workspace.parent / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    shim = bin_dir / "mendix-build"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ENTRYPOINT}" mendix-build "$@"\n')
-    shim.chmod(0o755)
     env = predefined | variables | dict(dotenv) | dict(project)
-    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    env = with_command_on_path(env, workspace.parent / "bin")
     report = workspace / "mendix-build.env"
     report.unlink(missing_ok=True)
     output = []
@@ -755,7 +757,9 @@ def test_install_page_says_how_to_get_the_image() -> None:
     assert "docker build -t registry.example.com/tools/mendix-build:1 ." in page
 
 
-@pytest.mark.parametrize("page", [JENKINS_PAGE, GITLAB_PAGE], ids=lambda page: page.name)
+@pytest.mark.parametrize(
+    "page", [JENKINS_PAGE, GITLAB_PAGE, AZURE_PAGE], ids=lambda page: page.name
+)
 def test_ci_pages_link_to_getting_the_image_before_they_use_it(page: Path) -> None:
     text = page.read_text("utf-8")
     assert text.index("(../install.md#getting-the-image)") < text.index("registry.example.com")

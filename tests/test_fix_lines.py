@@ -1,5 +1,5 @@
 """Fix lines say the right thing: an input named as the CI at hand spells it (the same text
-in the log, the result file and GitHub's summary and annotation), a refused personal
+in the log, the result file and GitHub's and Azure's summary and annotation), a refused personal
 access token named as such, an unwritten output file named with the reason; and
 `list --filter-status` takes the statuses in any case."""
 
@@ -17,10 +17,12 @@ from ci_step.errors import input_name, spelling
 from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.simulator import BuildService, Fault, Simulator
 from ci_step.simulator.environments import SimEnvironment
+from tests import ci_formats
 from tests.conftest import (
     API_KEY,
     USER,
     Run,
+    azure_env,
     base_env,
     github_env,
     gitlab_env,
@@ -33,7 +35,12 @@ from tests.conftest import (
 
 PAT = "pat-5e4d3c2b1a09-SECRET"
 EnvMaker = Callable[[Path, Mapping[str, str]], dict[str, str]]
-CIS: dict[str, EnvMaker] = {"github": github_env, "gitlab": gitlab_env, "jenkins": jenkins_env}
+CIS: dict[str, EnvMaker] = {
+    "github": github_env,
+    "gitlab": gitlab_env,
+    "jenkins": jenkins_env,
+    "azure": azure_env,
+}
 
 
 def in_ci(ci: str, sim: Simulator, workspace: Path, **overrides: str) -> Run:
@@ -61,12 +68,21 @@ def github_reports(workspace: Path, run: Run) -> tuple[str, str]:
     return summary, annotation
 
 
+def azure_reports(run: Run) -> tuple[str, str]:
+    """(the uploaded summary, the error issue's message) of an Azure run."""
+    commands = ci_formats.azure_commands(run.stderr)
+    (upload,) = [c for c in commands if c.name == "task.uploadsummary"]
+    (issue,) = [c for c in commands if c.name == "task.logissue"]
+    return Path(upload.data).read_text("utf-8"), issue.data
+
+
 # -- an input the user gave, named as they gave it --------------------------------------
 
 SPELLED_APP_ID = {
     "github": "`with: app-id:`",
     "gitlab": "`MENDIX_APP_ID`",
     "jenkins": "`MENDIX_APP_ID`",
+    "azure": "`env: MENDIX_APP_ID:`",
 }
 
 
@@ -80,8 +96,10 @@ def test_fix_names_a_given_input_as_the_ci_spells_it(
     assert f"Fix: {fix}" in run.stderr
     assert fix in str(error_of(run)["fix"])
     assert "check app-id" not in run.stderr
-    if ci == "github":
-        summary, annotation = github_reports(workspace, run)
+    if ci in ("github", "azure"):
+        summary, annotation = (
+            github_reports(workspace, run) if ci == "github" else azure_reports(run)
+        )
         assert f"Fix: {fix}" in summary
         assert f"Fix: {fix}" in annotation
         assert "INPUT_APP" not in run.stderr + summary
@@ -101,6 +119,7 @@ ALLOW_PRODUCTION = {
     "github": "`with: allow-production: true`",
     "gitlab": "`MENDIX_ALLOW_PRODUCTION=true`",
     "jenkins": "`MENDIX_ALLOW_PRODUCTION=true`",
+    "azure": "`env: MENDIX_ALLOW_PRODUCTION: true`",
 }
 
 
@@ -140,6 +159,9 @@ def test_a_required_input_is_asked_for_as_the_ci_sets_it(sim: Simulator, workspa
     assert "version is required: set with: version:" in github.stderr
     gitlab = run_entrypoint(gitlab_env(workspace, values), workspace)
     assert "version is required: set MENDIX_VERSION" in gitlab.stderr
+    azure = run_entrypoint(azure_env(workspace, values), workspace)
+    assert "version is required: set env: MENDIX_VERSION:" in azure.stderr
+    assert "Fix: set `env: MENDIX_VERSION:`" in azure.stderr
     local = run_entrypoint(base_env(workspace.parent) | mendix_env(values), workspace)
     assert "version is required: set MENDIX_VERSION or pass --version" in local.stderr
     assert sim.requests() == []
@@ -382,3 +404,20 @@ def test_speller_names_each_kind_of_source() -> None:
     with spelling(jenkins):
         assert input_name("stop-timeout") == "`MENDIX_STOP_TIMEOUT`"
     assert input_name("stop-timeout") == "`stop-timeout`"  # outside a run: the bare name
+
+
+def test_azure_speller_names_inputs_as_the_step_env_keys() -> None:
+    """In Azure Pipelines the inputs are the step's environment, and secrets reach it only
+    through its `env:`: a variable given, or one to set, is named as a key of `env:`."""
+    raw = {
+        "app-id": RawInput("calc", "MENDIX_APP_ID"),
+        "version": RawInput("1.0.0", "--version"),
+        "timeout": RawInput("5m", "timeout (in ci/mendix.yml)"),
+    }
+    azure = speller(CiEnv(Platform.AZURE, {}), raw)
+    assert azure("app-id", None) == "env: MENDIX_APP_ID:"
+    assert azure("app-id", "calc2") == "env: MENDIX_APP_ID: calc2"
+    assert azure("allow-production", "true") == "env: MENDIX_ALLOW_PRODUCTION: true"
+    assert azure("api-key", None) == "env: MENDIX_API_KEY:"
+    assert azure("version", None) == "--version"  # as given, in any CI
+    assert azure("timeout", None) == "timeout (in ci/mendix.yml)"

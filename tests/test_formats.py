@@ -4,12 +4,13 @@ hostile values cannot add or change another output."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ci_step.errors import ApiError, OutputError
@@ -134,6 +135,72 @@ def test_properties_read_by_real_java(tmp_path: Path) -> None:
         parsed = dict(line.split(" ", 1) for line in done.stdout.splitlines())
         assert bytes.fromhex(parsed["MENDIX_VERSION"].strip() or "").decode() == value
         assert len(parsed) == len(OUTPUT_NAMES)
+
+
+AZURE_SPECIALS = st.text(alphabet=st.sampled_from("%;]\r\n0ABDZP235 x[#vso"), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), AZURE_SPECIALS), st.booleans())
+@example("50%3B", False)
+@example("x%0Ay]%", False)
+@example("nul\x00", True)
+def test_azure_variables_round_trip_or_refuse(value: str, percents: bool) -> None:
+    """Read back by the agent's rules (DECODE_PERCENTS on or off), every value is the one
+    given, or the whole set is refused: never a value changed, another variable set, or a
+    line of its own."""
+    try:
+        text = render.azure_variables(with_value(value), percents=percents)
+    except OutputError:
+        refused_control = any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in value)
+        escape_as_written = any(e in value for e in ("%3B", "%0D", "%0A", "%5D"))
+        assert refused_control or (escape_as_written and not percents)
+        return
+    assert not any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in value)
+    lines = re.split(r"\r\n|\n|\r", text.removesuffix("\n"))  # as .NET's ReadLine reads
+    assert len(lines) == len(OUTPUT_NAMES)
+    commands = ci_formats.azure_commands(text, percents)
+    assert [c.name for c in commands] == ["task.setvariable"] * len(OUTPUT_NAMES)
+    assert ci_formats.azure_output_variables(commands) == with_value(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["a;b", "x]y", "50%", "100%AZP25", "%3B", "two\nlines", "cr\r\nlf", "]%;\n"]
+)
+def test_azure_special_characters_read_back_as_written(value: str) -> None:
+    text = render.azure_variables(with_value(value))
+    variables = ci_formats.azure_output_variables(ci_formats.azure_commands(text))
+    assert variables["version"] == value
+    assert len(re.split(r"\r\n|\n|\r", text.removesuffix("\n"))) == len(OUTPUT_NAMES)
+
+
+@pytest.mark.parametrize("value", ["nul\x00", "esc\x1b[2J", "bell\x07"])
+def test_azure_variables_refuse_control_characters(value: str) -> None:
+    with pytest.raises(OutputError, match="output version holds control characters"):
+        render.azure_variables(with_value(value))
+
+
+def test_azure_command_escaping() -> None:
+    line = render.azure_command(
+        "task.setvariable", "50%; done]\r\n", variable="a;b]", isoutput="true"
+    )
+    assert line == (
+        "##vso[task.setvariable variable=a%3Bb%5D;isoutput=true]50%AZP25%3B done%5D%0D%0A"
+    )
+    (command,) = ci_formats.azure_commands(line)
+    assert command.properties == {"variable": "a;b]", "isoutput": "true"}
+    assert command.data == "50%; done]\r\n"
+
+
+def test_azure_message_is_one_printable_line_without_a_command_of_its_own() -> None:
+    line = render.azure_message(
+        "task.logissue", "cause ##vso[task.setsecret]x\n##[error]y\x1b[2J", type="error"
+    )
+    assert (
+        line == "##vso[task.logissue type=error]cause ## vso[task.setsecret%5Dx ## [error%5Dy [2J"
+    )
+    (command,) = ci_formats.azure_commands(line)
+    assert command.data == "cause ## vso[task.setsecret]x ## [error]y [2J"
 
 
 def test_workflow_command_escaping() -> None:

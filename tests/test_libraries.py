@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -46,8 +47,10 @@ def test_every_library_the_product_imports_is_declared_at_its_floor() -> None:
 
 
 def test_the_image_lock_pins_each_library_at_or_above_its_floor() -> None:
-    lines = (ROOT / "requirements.lock").read_text("utf-8").splitlines()
-    pins = dict(line.lower().split("==") for line in lines if line and not line.startswith("#"))
+    # pip-compile's form: "name==version \\", its hashes and "# via" notes on lines below
+    text = (ROOT / "requirements.lock").read_text("utf-8")
+    pins = dict(re.findall(r"^([A-Za-z0-9._-]+)==([^\s\\]+)", text.lower(), re.MULTILINE))
+    assert pins, "no pin found in requirements.lock"
     for name, floor in FLOORS.items():
         assert release(pins[name.lower()]) >= release(floor), name
 

@@ -11,9 +11,17 @@ import pytest
 
 from ci_step.simulator import Simulator
 from tests import ci_formats
-from tests.conftest import Run, github_env, gitlab_env, inputs, jenkins_env, run_entrypoint
+from tests.conftest import (
+    Run,
+    azure_env,
+    github_env,
+    gitlab_env,
+    inputs,
+    jenkins_env,
+    run_entrypoint,
+)
 
-MAKERS = {"github": github_env, "gitlab": gitlab_env, "jenkins": jenkins_env}
+MAKERS = {"github": github_env, "gitlab": gitlab_env, "jenkins": jenkins_env, "azure": azure_env}
 
 
 def mode(path: Path) -> int:
@@ -23,7 +31,7 @@ def mode(path: Path) -> int:
 @pytest.mark.parametrize(
     ("umask", "expected"), [(0o022, 0o644), (0o027, 0o640)], ids=["022", "027"]
 )
-@pytest.mark.parametrize("ci", ["github", "gitlab", "jenkins"])
+@pytest.mark.parametrize("ci", ["github", "gitlab", "jenkins", "azure"])
 def test_every_written_file_honours_the_umask(
     ci: str, umask: int, expected: int, sim: Simulator, workspace: Path
 ) -> None:
@@ -33,16 +41,21 @@ def test_every_written_file_honours_the_umask(
     written = [p for p in workspace.rglob("*") if p.is_file()]
     if ci == "github":
         written += list((workspace.parent / "file_commands").iterdir())
+    summaries = list((workspace.parent / "agent_temp").glob("*/*"))
+    written += summaries
     names = {p.name for p in written}
     assert {"result.json", "calc-1.2.3.mda"} <= names
     expected_names = {
         "github": {"set_output", "step_summary"},
         "gitlab": {"mendix-build.env"},
         "jenkins": {"mendix-build.properties", "mendix-build.json"},
+        "azure": {"mendix-build.md"},  # the summary, in the agent's temp directory
     }[ci]
     assert expected_names <= names
     assert {p.name: oct(mode(p)) for p in written} == {p.name: oct(expected) for p in written}
     assert oct(mode(workspace / "reports")) == oct(0o777 & ~umask)
+    for summary in summaries:
+        assert oct(mode(summary.parent)) == oct(0o777 & ~umask)
 
 
 def github_run(sim: Simulator, workspace: Path, **files: str) -> Run:

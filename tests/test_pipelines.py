@@ -1,5 +1,5 @@
-"""The entrypoint as GitHub, GitLab and Jenkins run it: outputs for each outcome, parsed
-the way each CI parses them."""
+"""The entrypoint as GitHub, GitLab, Jenkins and Azure Pipelines run it: outputs for each
+outcome, parsed the way each CI parses them."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tests.conftest import (
     API_KEY,
     FAILING,
     Run,
+    azure_env,
     base_env,
     github_env,
     gitlab_env,
@@ -33,7 +34,13 @@ from tests.conftest import (
 )
 
 EnvMaker = Callable[[Path, dict[str, str]], dict[str, str]]
-CIS: dict[str, EnvMaker] = {"github": github_env, "gitlab": gitlab_env, "jenkins": jenkins_env}
+CIS: dict[str, EnvMaker] = {
+    "github": github_env,
+    "gitlab": gitlab_env,
+    "jenkins": jenkins_env,
+    "azure": azure_env,
+}
+AZURE_OWN = {"task.setsecret", "task.setvariable", "task.uploadsummary", "task.logissue"}
 
 
 def outputs_of(ci: str, run: Run) -> dict[str, str]:
@@ -41,6 +48,11 @@ def outputs_of(ci: str, run: Run) -> dict[str, str]:
     if ci == "github":
         path = run.workspace.parent / "file_commands" / "set_output"
         return ci_formats.github_file_command(path.read_text(encoding="utf-8"))
+    if ci == "azure":
+        assert ci_formats.azure_commands(run.stdout) == []  # stdout: what a script captures
+        variables = ci_formats.azure_output_variables(ci_formats.azure_commands(run.stderr))
+        assert list(variables) == list(OUTPUT_NAMES)
+        return variables
     if ci == "gitlab":
         data = (run.workspace / "mendix-build.env").read_bytes()
         variables = ci_formats.gitlab_dotenv(data)
@@ -66,8 +78,9 @@ def check_common(ci: str, run: Run, expected_code: int, result: str) -> dict[str
     assert outputs["result"] == result
     assert float(outputs["duration-seconds"]) >= 0
     assert "Traceback" not in run.stderr
-    # The ::add-mask:: command is the one line that must carry the key: the runner consumes it.
-    shown = [line for line in run.stderr.splitlines() if line != f"::add-mask::{API_KEY}"]
+    # The mask command is the one line that must carry the key: the runner consumes it.
+    masks = (f"::add-mask::{API_KEY}", f"##vso[task.setsecret]{API_KEY}")
+    shown = [line for line in run.stderr.splitlines() if line not in masks]
     everything = (
         run.stdout
         + "\n".join(shown)
@@ -85,7 +98,24 @@ def check_common(ci: str, run: Run, expected_code: int, result: str) -> dict[str
         assert len(errors) == (0 if result == "success" else 1)
         assert run.stderr.splitlines()[0] == f"::add-mask::{API_KEY}"
         assert "::" not in run.stdout  # stdout is only what a script would capture
+    if ci == "azure":
+        check_azure(run, result)
     return outputs
+
+
+def check_azure(run: Run, result: str) -> None:
+    """The key masked before any other line, the agent's commands only the step's own, one
+    error issue on a failure, the summary uploaded from a file in the agent's temp dir."""
+    assert run.stderr.splitlines()[0] == f"##vso[task.setsecret]{API_KEY}"
+    commands = ci_formats.azure_commands(run.stderr)
+    assert {command.name for command in commands} <= AZURE_OWN
+    issues = [command for command in commands if command.name == "task.logissue"]
+    assert len(issues) == (0 if result == "success" else 1)
+    assert all(issue.properties == {"type": "error"} for issue in issues)
+    (upload,) = [command for command in commands if command.name == "task.uploadsummary"]
+    summary = Path(upload.data)
+    assert summary.is_relative_to(run.workspace.parent / "agent_temp")
+    assert f"Mendix build: {result}" in summary.read_text("utf-8")
 
 
 @pytest.mark.parametrize("ci", CIS)
@@ -154,7 +184,9 @@ def test_bad_input_exits_2_without_a_request(ci: str, sim: Simulator, workspace:
     outputs = check_common(ci, run, 2, "error")
     assert outputs["package-id"] == ""
     assert sim.requests() == []
-    label = "`with: version:`" if ci == "github" else "MENDIX_VERSION"
+    label = {"github": "`with: version:`", "azure": "`env: MENDIX_VERSION:`"}.get(
+        ci, "MENDIX_VERSION"
+    )
     assert f"{label} is '1.2'; expected major.minor.patch" in run.stderr
 
 

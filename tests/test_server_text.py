@@ -13,11 +13,23 @@ import pytest
 
 from ci_step.config.inputs import INPUTS
 from ci_step.config.validate import RawInput, validate
+from ci_step.inert import inert
 from ci_step.report.ci_env import CiEnv, Platform
 from ci_step.report.render import _escape_java
 from ci_step.simulator import BuildService, Fault, Simulator
-from ci_step.workflow_commands import escape_data
-from tests.conftest import API_KEY, Run, github_env, inputs, run_entrypoint, run_local
+from ci_step.workflow_commands import escape_azure, escape_data
+from tests import ci_formats
+from tests.conftest import (
+    API_KEY,
+    Run,
+    azure_env,
+    github_env,
+    gitlab_env,
+    inputs,
+    jenkins_env,
+    run_entrypoint,
+    run_local,
+)
 
 ONE_PACKAGE = r"/packages/[^/]+$"
 INJECTED = (
@@ -172,6 +184,113 @@ def test_package_texts_never_become_commands(
     only_own_commands(runs[4])
 
 
+# -- no line the step prints is an Azure logging command, in any CI -----------------------
+
+AZURE_INJECTED = (
+    "bad request ##vso[task.setvariable variable=x]1\n"
+    "##vso[task.setvariable variable=result;isoutput=true]success\r"
+    "see ##VSO[task.complete result=Succeeded]done\n"
+    "##[error]a fake error\u2028##[group]a fold ###vso[task.setsecret]y\n"
+    "#\u200b#vso[task.uploadsummary]/etc/passwd"
+)
+AZURE_OWN = {"task.setsecret", "task.setvariable", "task.logissue", "task.uploadsummary"}
+MAKERS = {"github": github_env, "gitlab": gitlab_env, "jenkins": jenkins_env, "azure": azure_env}
+
+
+def foreign_azure_lines(run: Run) -> list[str]:
+    """Lines the agent would run as a command, or its log would format (``##[`` in any
+    case), that are not the step's own commands."""
+    found = []
+    for line in re.split(r"\r\n|\r|\n", run.stdout + "\n" + run.stderr):
+        command = ci_formats.azure_command(line)
+        own = command is not None and line.startswith(f"##vso[{command.name}")
+        if own and command is not None and command.name in AZURE_OWN:
+            rest = line[line.index("]") + 1 :]
+        else:
+            rest = line
+        if "##vso[" in rest.lower() or "##[" in rest:
+            found.append(line)
+    return found
+
+
+def test_sanity_the_agent_rules_see_the_injected_commands() -> None:
+    names = [c.name for c in ci_formats.azure_commands(AZURE_INJECTED.replace("\u2028", "\n"))]
+    assert names == ["task.setvariable", "task.setvariable", "task.setsecret"]
+    assert ci_formats.azure_output_variables(ci_formats.azure_commands(AZURE_INJECTED)) == {
+        "result": "success"
+    }
+
+
+@pytest.mark.parametrize("ci", list(MAKERS))
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_an_api_message_never_becomes_an_azure_command(
+    sim: Simulator, workspace: Path, ci: str, log_format: str
+) -> None:
+    """A log may be read by any CI (a job that runs the step's command, a log shipped on):
+    whatever the CI, no foreign line starts an Azure command."""
+    body = json.dumps({"errorCode": "INVALID_PARAMETERS", "errorMessage": AZURE_INJECTED})
+    sim.add_fault(Fault("status", method="POST", status=400, body=body))
+    values = inputs(sim, log_format=log_format, result_file="result.json")
+    run = run_entrypoint(MAKERS[ci](workspace, values), workspace)
+    assert run.code == 5, run.stderr
+    assert "bad request ## vso[task.setvariable variable=x]1" in run.stderr  # shown, inert
+    assert foreign_azure_lines(run) == []
+    commands = ci_formats.azure_commands(run.stdout + "\n" + run.stderr)
+    if ci != "azure":
+        assert commands == []
+        return
+    assert {c.name for c in commands} == AZURE_OWN
+    variables = ci_formats.azure_output_variables(commands)
+    assert "x" not in variables
+    assert variables["result"] == "error"
+    assert [c.data for c in commands if c.name == "task.setsecret"] == [API_KEY]
+    (issue,) = [c for c in commands if c.name == "task.logissue"]
+    assert "bad request ## vso[task.setvariable variable=x]1" in issue.data
+
+
+@pytest.mark.parametrize("ci", ["azure", "gitlab"])
+def test_package_texts_never_become_azure_commands(
+    sim: Simulator, service: BuildService, workspace: Path, ci: str
+) -> None:
+    shown = service.seed_package("calc", "1.0.0")
+    sim.add_fault(
+        Fault(
+            "rewrite",
+            method="GET",
+            path="/packages",
+            times=-1,
+            field_name="Name|Description",
+            field_value=AZURE_INJECTED,
+        )
+    )
+    values = inputs(sim)
+    for args in (("show", shown.package_id), ("list",), ("list", "--json")):
+        run = run_entrypoint(MAKERS[ci](workspace, values), workspace, *args)
+        assert run.code == 0, run.stderr
+        if args != ("list",):  # the table shows no name nor description
+            assert "## vso[task.setvariable" in run.stdout  # the text is there, only inert
+        assert foreign_azure_lines(run) == []
+        assert ci_formats.azure_commands(run.stdout) == []
+
+
+def test_an_app_log_line_never_becomes_an_azure_command(
+    sim: Simulator, service: BuildService, workspace: Path
+) -> None:
+    production = service.apps["calc"].environments["Production"]
+    production.start_seconds, production.start_error = 0.2, "START_FAILED"
+    production.log_tail = AZURE_INJECTED.split("\n")
+    values = inputs(sim, environment="Production", allow_production="true", backup="false")
+    run = run_entrypoint(azure_env(workspace, values), workspace)
+    assert run.code == 7, run.stderr
+    assert "## [error]a fake error" in run.stderr
+    assert foreign_azure_lines(run) == []
+    commands = ci_formats.azure_commands(run.stderr)
+    assert {c.name for c in commands} == AZURE_OWN
+    assert "x" not in ci_formats.azure_output_variables(commands)
+    (upload,) = [c for c in commands if c.name == "task.uploadsummary"]
+    assert upload.data.endswith("/mendix-build.md")
+
+
 # -- secrets are redacted before a format escapes them ---------------------------------
 
 KEY = 'k3y\\9f"00%25-SECRET,:|7c1d'
@@ -183,6 +302,7 @@ def encodings(secret: str) -> dict[str, str]:
         "raw": secret,
         "json": json.dumps(secret)[1:-1],
         "workflow": secret.replace("%", "%25"),
+        "azure": escape_azure(secret),
         "url": quote(secret, safe=""),
         "url-plus": quote_plus(secret, safe=""),
         "base64": base64.b64encode(raw).decode().rstrip("="),
@@ -193,7 +313,7 @@ def encodings(secret: str) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("echo", ["raw", "json", "url", "base64"])
+@pytest.mark.parametrize("echo", ["raw", "json", "url", "base64", "azure"])
 @pytest.mark.parametrize("log_format", ["console", "json"])
 def test_key_echoed_in_a_401_reaches_no_output_in_any_encoding(
     sim: Simulator, workspace: Path, echo: str, log_format: str
@@ -266,3 +386,11 @@ def test_log_tail_and_job_messages_never_become_commands_or_markup(
     outside = summary.replace(folded, "")
     assert "evil.example" not in outside
     assert "<img" not in outside
+
+
+def test_inert_breaks_every_bracket_form_wherever_it_is() -> None:
+    text = "x ##vso[a.b]1 ##VSO[c.d]2 ###vso[e.f]3 ##[error]4 #### [ok\n::warning::w"
+    assert inert(text) == (
+        "x ## vso[a.b]1 ## VSO[c.d]2 ### vso[e.f]3 ## [error]4 #### [ok\n: :warning::w"
+    )
+    assert ci_formats.azure_commands(inert(text)) == []

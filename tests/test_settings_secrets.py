@@ -19,10 +19,17 @@ from ci_step.simulator import BuildService, Simulator
 from ci_step.simulator.environments import SimEnvironment
 from ci_step.simulator.packages import constants_of
 from ci_step.simulator.settings import Setting
-from tests.ci_formats import github_file_command, gitlab_dotenv, java_properties
+from tests.ci_formats import (
+    azure_commands,
+    azure_output_variables,
+    github_file_command,
+    gitlab_dotenv,
+    java_properties,
+)
 from tests.conftest import (
     API_KEY,
     Run,
+    azure_env,
     base_env,
     github_env,
     gitlab_env,
@@ -39,6 +46,7 @@ CIS: dict[str, Callable[[Path, Mapping[str, str]], dict[str, str]]] = {
     "github": github_env,
     "gitlab": gitlab_env,
     "jenkins": jenkins_env,
+    "azure": azure_env,
 }
 
 
@@ -67,11 +75,11 @@ def write_settings(workspace: Path, text: str) -> str:
 
 
 def everything(run: Run) -> str:
-    """All the step printed (but GitHub's mask commands) and every file it wrote."""
+    """All the step printed (but the mask commands) and every file it wrote."""
     printed = "\n".join(
         line
         for line in (run.stdout + run.stderr).splitlines()
-        if not line.startswith("::add-mask::")
+        if not line.startswith(("::add-mask::", "##vso[task.setsecret]"))
     )
     files = (
         path.read_text("utf-8", errors="replace")
@@ -122,6 +130,12 @@ def test_a_constants_old_value_is_never_shown(
         assert "\n".join(CHANGES) in summary
     if ci == "jenkins":
         assert json.loads(run.file("mendix-build.json"))["settings-changes"] == CHANGES
+    if ci == "azure":  # masked before the step logs a line
+        lines = run.stderr.splitlines()
+        first_logged = next(i for i, line in enumerate(lines) if line.startswith("["))
+        assert lines.index(f"##vso[task.setsecret]{PASSWORD}") < first_logged
+        (upload,) = [c for c in azure_commands(run.stderr) if "upload" in c.name]
+        assert "\n".join(CHANGES) in Path(upload.data).read_text("utf-8")
     shown = everything(run)
     assert PORTAL not in shown
     assert PASSWORD not in shown
@@ -291,6 +305,8 @@ def outputs_of(ci: str, run: Run) -> dict[str, str]:
     if ci == "github":
         text = (run.workspace.parent / "file_commands" / "set_output").read_text("utf-8")
         return github_file_command(text)
+    if ci == "azure":
+        return azure_output_variables(azure_commands(run.stderr))
     if ci == "gitlab":
         read = gitlab_dotenv((run.workspace / "mendix-build.env").read_bytes())
     else:
@@ -352,7 +368,7 @@ def test_a_short_secret_never_corrupts_numbers_booleans_or_the_json(
     assert (outputs["result"], outputs["deploy-result"]) == ("success", "success")
     assert outputs["package-id"] == document["package-id"] != ""
     for line in run.stderr.splitlines():
-        if not line.startswith("::"):
+        if not line.startswith(("::", "##vso[")):
             json.loads(line)  # every log line is JSON still
     closing = json.loads(run.stderr.splitlines()[-1])
     assert closing["size"] == 123_400

@@ -2,9 +2,12 @@
 
 An input the user gave is named the way they gave it (``--timeout``, ``MENDIX_TIMEOUT``,
 the config file's key); GitHub hands the action's inputs over as ``INPUT_TIMEOUT``, which
-the user wrote as ``with: timeout:``. An input not given is named the way the CI sets
-inputs: ``with:`` in GitHub Actions, variables in GitLab and Jenkins; locally, the way
-the user gave the others (flags, else variables).
+the user wrote as ``with: timeout:``. In Azure Pipelines the inputs are the step's
+environment variables, and a secret reaches the step only through its ``env:``, so
+``MENDIX_TIMEOUT`` is named as written there: ``env: MENDIX_TIMEOUT:``. An input not given
+is named the way the CI sets inputs: ``with:`` in GitHub Actions, ``env:`` in Azure
+Pipelines, variables in GitLab and Jenkins; locally, the way the user gave the others
+(flags, else variables).
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ def _with(spec: InputSpec, value: str | None) -> str:
     return f"with: {spec.name}:" + ("" if value is None else f" {value}")
 
 
+def _env(name: str, value: str | None) -> str:
+    return f"env: {name}:" + ("" if value is None else f" {value}")
+
+
 def _flag(spec: InputSpec, value: str | None) -> str:
     return spec.flag + ("" if value is None else f" {value}")
 
@@ -39,13 +46,13 @@ def _variable(name: str, value: str | None) -> str:
     return name + ("" if value is None else f"={value}")
 
 
-def _as_given(spec: InputSpec, label: str, value: str | None) -> str:
+def _as_given(spec: InputSpec, label: str, value: str | None, style: str) -> str:
     if label.startswith("--"):
         return _flag(spec, value)
     if label.startswith("INPUT_"):
         return _with(spec, value)
     if label.startswith("MENDIX_"):
-        return _variable(label, value)
+        return _env(label, value) if style == "env" else _variable(label, value)
     if " (in " in label:  # a key of the config file
         return spec.name + ("" if value is None else f": {value}") + label[len(spec.name) :]
     return label  # a positional argument
@@ -74,6 +81,7 @@ def speller(ci: CiEnv, raw: Mapping[str, Given]) -> Speller:
         Platform.GITHUB: "with",
         Platform.GITLAB: "variable",
         Platform.JENKINS: "variable",
+        Platform.AZURE: "env",
     }.get(ci.platform) or _local_style(given)
 
     def spell(name: str, value: str | None) -> str:
@@ -81,9 +89,11 @@ def speller(ci: CiEnv, raw: Mapping[str, Given]) -> Speller:
         if spec is None:
             return name if value is None else f"{name}: {value}"
         if name in given:
-            return _as_given(spec, given[name], value)
+            return _as_given(spec, given[name], value, style)
         if style == "with":
             return _with(spec, value)
+        if style == "env":
+            return _env(spec.mendix_variable, value)
         if style == "variable":
             return _variable(spec.mendix_variable, value)
         return _flag(spec, value)

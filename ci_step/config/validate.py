@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,10 +87,19 @@ class Config:
             return str(path)
 
 
+# An Azure Pipelines macro, `$(NAME)`: one the pipeline cannot resolve is passed on as written.
+_AZURE_MACRO = re.compile(r"\$\(([A-Za-z0-9_.-]+)\)")
+
+
 class _Checker:
-    def __init__(self, raw: Mapping[str, RawInput], workspace: Path) -> None:
+    def __init__(self, raw: Mapping[str, RawInput], ci: CiEnv) -> None:
         self.raw = raw
-        self.workspace = workspace
+        self.workspace = ci.workspace.resolve()
+        self.azure = ci.platform is Platform.AZURE
+        # The labels of inputs the CI names otherwise than the variable that brought them:
+        # GitHub's INPUT_TIMEOUT is `with: timeout:`, an Azure step's MENDIX_TIMEOUT is
+        # `env: MENDIX_TIMEOUT:` (see ci_step.config.spelling).
+        self.respelled = ("INPUT_", "MENDIX_") if self.azure else ("INPUT_",)
         self.problems: list[str] = []
         self.corrections: list[Correction] = []
 
@@ -99,11 +109,12 @@ class _Checker:
 
     def label(self, name: str) -> str:
         """The input as the user gave it; one not given as the CI sets it. A GitHub input
-        is named as written in the workflow, quoted to read as one name (`with: timeout:`)."""
+        is named as written in the workflow, quoted to read as one name (`with: timeout:`),
+        and so is an Azure one (`env: MENDIX_TIMEOUT:`)."""
         item = self.raw.get(name)
         if item is None or item.value in (None, ""):
             return spelled(name)
-        return input_name(name) if item.label.startswith("INPUT_") else item.label
+        return input_name(name) if item.label.startswith(self.respelled) else item.label
 
     def fail(self, name: str, text: str, correction: Correction | None = None) -> None:
         """A problem with input ``name``; ``correction``: what to do, if not to correct it."""
@@ -118,6 +129,8 @@ class _Checker:
     def parse(self, spec: InputSpec, parse: Parse) -> Any:
         """The input's value as given, else its default; the ``unset`` value when it is bad."""
         value = self.value(spec.name)
+        if value is not None and self.azure and self.unresolved(spec.name, value):
+            return spec.unset
         if value is None:
             value = spec.default
         if value is None:
@@ -127,6 +140,22 @@ class _Checker:
         except ValueError as exc:
             self.fail(spec.name, str(exc))
             return spec.unset
+
+    def unresolved(self, name: str, value: str) -> bool:
+        """Azure Pipelines passes a `$(NAME)` whose variable the job does not have on as
+        written (a secret variable not defined, a variable group not linked): that is never
+        the value meant. The value is not shown: it stands in for a secret."""
+        match = _AZURE_MACRO.fullmatch(value.strip())
+        if match is None:
+            return False
+        variable = match.group(1)
+        self.fail(
+            name,
+            f"is a `$(…)` naming the pipeline variable {variable}, which this job does not "
+            "have (Azure Pipelines passes such a reference on as written)",
+            ("define", f"the variable {variable} for this job"),
+        )
+        return True
 
     def require(self, needs: frozenset[str], ci: CiEnv) -> None:
         for spec in INPUTS:
@@ -164,8 +193,8 @@ class _Checker:
 
 def validate(raw: Mapping[str, RawInput], ci: CiEnv, needs: frozenset[str] = BUILD_NEEDS) -> Config:
     """Check every input; ``needs`` names the inputs the command cannot do without."""
-    workspace = ci.workspace.resolve()
-    c = _Checker(raw, workspace)
+    c = _Checker(raw, ci)
+    workspace = c.workspace
     values = {spec.param: c.parse(spec, spec.parse) for spec in INPUTS if spec.parse is not None}
     if values["package_id"] or values["promote_from"]:  # nothing is built
         needs = needs - {"revision", "version"}

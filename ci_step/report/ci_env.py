@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from urllib.parse import quote
 
 # The variables in which a CI hands the job its own credentials (GitHub Actions, GitLab,
 # Azure Pipelines, Bitbucket, CircleCI, Buildkite). GitLab's CI_REPOSITORY_URL holds the
@@ -38,7 +39,15 @@ class Platform(Enum):
     GITHUB = "github"
     GITLAB = "gitlab"
     JENKINS = "jenkins"
+    AZURE = "azure"
     LOCAL = "local"
+
+
+def is_azure_job(env: Mapping[str, str]) -> bool:
+    """An Azure Pipelines job: the agent sets ``TF_BUILD=True`` for every process it
+    starts, and inside a container job the agent's launcher sets it again for the step
+    (``AGENT_CONTAINERID`` is there only in a container job, so it cannot tell)."""
+    return env.get("TF_BUILD", "").lower() == "true"
 
 
 def is_jenkins_build(env: Mapping[str, str]) -> bool:
@@ -73,6 +82,8 @@ class CiEnv:
             return cls(Platform.GITHUB, env)
         if env.get("GITLAB_CI") == "true":
             return cls(Platform.GITLAB, env)
+        if is_azure_job(env):
+            return cls(Platform.AZURE, env)
         if is_jenkins_build(env):
             return cls(Platform.JENKINS, env)
         return cls(Platform.LOCAL, env)
@@ -83,13 +94,21 @@ class CiEnv:
     @property
     def workspace(self) -> Path:
         """Where relative paths are resolved: the CI's checkout, else the working directory."""
-        name = {
-            Platform.GITHUB: "GITHUB_WORKSPACE",
-            Platform.GITLAB: "CI_PROJECT_DIR",
-            Platform.JENKINS: "WORKSPACE",
-        }.get(self.platform)
-        value = self.get(name) if name else ""
+        names = {
+            Platform.GITHUB: ("GITHUB_WORKSPACE",),
+            Platform.GITLAB: ("CI_PROJECT_DIR",),
+            Platform.JENKINS: ("WORKSPACE",),
+            Platform.AZURE: ("BUILD_SOURCESDIRECTORY", "SYSTEM_DEFAULTWORKINGDIRECTORY"),
+        }.get(self.platform, ())
+        value = next((self.get(name) for name in names if self.get(name)), "")
         return Path(value) if value else Path.cwd()
+
+    @property
+    def azure_decodes_percents(self) -> bool:
+        """Does the Azure agent read ``%AZP25`` in a logging command as ``%``? Yes, unless
+        the job sets the variable ``DECODE_PERCENTS`` to anything the agent does not read
+        as true (it reads an unset or empty one as its default, true)."""
+        return self.get("DECODE_PERCENTS").lower() in ("", "1", "true", "$true")
 
     def run_description(self) -> str:
         """A package description that names this CI run, when the CI tells us."""
@@ -109,4 +128,23 @@ class CiEnv:
             tag, url = self.get("BUILD_TAG"), self.get("BUILD_URL")
             if tag or url:
                 return f"Jenkins {tag}: {url}".rstrip(": ")
+        if self.platform is Platform.AZURE:
+            return self._azure_run() or "Built by mendix-build"
         return "Built by mendix-build"
+
+    def _azure_run(self) -> str:
+        """``Azure Pipelines <pipeline> #<run number>: <the run's results page>``."""
+        pipeline, number = self.get("BUILD_DEFINITIONNAME"), self.get("BUILD_BUILDNUMBER")
+        collection, project = self.get("SYSTEM_COLLECTIONURI"), self.get("SYSTEM_TEAMPROJECT")
+        build_id = self.get("BUILD_BUILDID")
+        url = ""
+        if collection and project and build_id:
+            url = (
+                f"{collection.rstrip('/')}/{quote(project, safe='')}"
+                f"/_build/results?buildId={quote(build_id, safe='')}"
+            )
+        if not (pipeline or number or url):
+            return ""
+        head = " ".join(part for part in (pipeline, f"#{number}" if number else "") if part)
+        text = f"Azure Pipelines {head}" if head else "Azure Pipelines"
+        return f"{text}: {url}" if url else text

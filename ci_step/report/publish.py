@@ -1,4 +1,5 @@
-"""Write the rendered outputs where each CI looks for them.
+"""Write the rendered outputs where each CI looks for them: files, and in Azure Pipelines
+logging commands the agent reads from the step's stderr.
 
 A target whose variable is unset is skipped quietly. Every free text passes the
 secret registry before a format escapes it; the rendered file is not redacted again,
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from secrets import token_hex
 from typing import TextIO
 
 from ci_step import files
@@ -34,10 +36,27 @@ class Write:
     append: bool = False
     input: str = ""  # the input that named the file, if one did
     root: Path | None = None  # the workspace the path lies in (see ci_step.files); None: trusted
+    # Done once the file is written: Azure's command that uploads it. Such a file is written
+    # last, so no later failure writes it (and hands it over) a second time.
+    then: Callable[[], None] | None = None
 
 
-def targets_for(ci: CiEnv, result_file: Path | None) -> list[Write]:
-    writes: list[Write] = []
+@dataclass(frozen=True)
+class Print:
+    """Lines the CI reads from the step's output (Azure's output variables), printed whole
+    or not at all; printed again, the CI keeps the last value."""
+
+    name: str  # what they are, for a message
+    render: Callable[[StepResult], str]
+    stream: TextIO
+
+
+Target = Write | Print
+
+
+def targets_for(ci: CiEnv, result_file: Path | None, stream: TextIO) -> list[Target]:
+    """``stream``: where the step's own commands go (stderr)."""
+    writes: list[Target] = []
     if ci.platform is Platform.GITHUB:
         output, summary = ci.get("GITHUB_OUTPUT"), ci.get("GITHUB_STEP_SUMMARY")
         writes += github_writes(
@@ -47,6 +66,8 @@ def targets_for(ci: CiEnv, result_file: Path | None) -> list[Write]:
         writes += gitlab_writes(ci.workspace)
     elif ci.platform is Platform.JENKINS:
         writes += jenkins_writes(ci.workspace)
+    elif ci.platform is Platform.AZURE:
+        writes += azure_targets(ci, stream)
     if result_file is not None:
         writes.append(
             Write(
@@ -79,6 +100,33 @@ def jenkins_writes(directory: Path) -> list[Write]:
     ]
 
 
+SUMMARY_NAME = "mendix-build.md"  # the agent titles the summary section after the file
+
+
+def azure_targets(ci: CiEnv, stream: TextIO) -> list[Target]:
+    """The output variables as commands on ``stream``; the step summary as a Markdown file
+    in a new directory of the agent's temporary directory, then uploaded by command (the
+    agent reads it after the step ends: the file stays)."""
+    percents = ci.azure_decodes_percents
+
+    def variables(result: StepResult) -> str:
+        return render.azure_variables(result.outputs(), percents=percents)
+
+    targets: list[Target] = [Print("Azure output variables", variables, stream)]
+    temp = ci.get("AGENT_TEMPDIRECTORY")
+    if temp:
+        root = Path(temp)
+        summary = root / f"mendix-build-{token_hex(8)}" / SUMMARY_NAME
+
+        def upload() -> None:
+            command = render.azure_command("task.uploadsummary", str(summary), percents=percents)
+            stream.write(command + "\n")
+            stream.flush()
+
+        targets.append(Write(summary, render.step_summary, root=root, then=upload))
+    return targets
+
+
 def _github_output(result: StepResult) -> str:
     return render.github_output(result.outputs())
 
@@ -94,24 +142,34 @@ def _properties(result: StepResult) -> str:
     return render.properties(result.outputs())
 
 
-def publish(result: StepResult, writes: list[Write]) -> list[str]:
+def _order(target: Target) -> int:
+    """Printed lines and files replaced whole first, then the appended files, then a file
+    handed over to the CI (each of those is written once)."""
+    if isinstance(target, Print):
+        return 0
+    return 2 if target.then else int(target.append)
+
+
+def publish(result: StepResult, writes: list[Target]) -> list[str]:
     """Write every target; return the problems (one line each) for those that failed.
 
-    Whatever is written agrees with the exit code. Files replaced whole come first, the
-    appended ones (GitHub's output file, then its step summary) last. A failed write turns
-    a successful result into an output error, and the targets already written are written
-    again with it (GitHub keeps the last value of an output set twice).
+    Whatever is written agrees with the exit code. Files replaced whole and printed
+    variables come first, the appended files (GitHub's output file, then its step summary)
+    next, a file handed over to the CI (Azure's summary) last. A failed write turns a
+    successful result into an output error, and the targets already written are written
+    again with it (GitHub and Azure keep the last value of an output set twice).
     """
     problems: list[str] = []
     fixes: list[str] = []
-    written: list[Write] = []
+    written: list[Target] = []
     ours: OutputError | None = None
-    for write in sorted(writes, key=lambda w: w.append):
+    for write in sorted(writes, key=_order):
         failure = _write(result, write)
         if failure is None:
             written.append(write)
             continue
-        problems.append(f"{write.path}: {failure.message}")
+        shown = write.name if isinstance(write, Print) else write.path
+        problems.append(f"{shown}: {failure.message}")
         fixes.append(failure.fix)
         if result.exit_code == 0 or (ours is not None and result.error is ours):
             ours = OutputError(
@@ -125,16 +183,22 @@ def publish(result: StepResult, writes: list[Write]) -> list[str]:
     return problems
 
 
-def _write(result: StepResult, write: Write) -> OutputError | None:
+def _write(result: StepResult, write: Target) -> OutputError | None:
     """Render and write one target; the reason it failed, if it did.
 
     Secrets are redacted in the result's free texts before a format escapes them."""
     try:
         text = write.render(result.redacted(redact))
+        if isinstance(write, Print):
+            write.stream.write(text)
+            write.stream.flush()
+            return None
         if write.append:
             _append(write.path, text)
         else:
             _replace(write, text)
+        if write.then:
+            write.then()
     except OutputError as exc:
         return exc
     except files.Changed as exc:
@@ -144,6 +208,8 @@ def _write(result: StepResult, write: Write) -> OutputError | None:
             "while the step runs",
         )
     except OSError as exc:
+        if isinstance(write, Print):
+            return OutputError(f"cannot print ({exc.strerror or exc})")
         fix = f"make sure directory {write.path.parent} exists and the step may write there"
         if write.input:
             fix = f"set {input_name(write.input)} to a file in a writable directory"
@@ -163,21 +229,40 @@ def _replace(write: Write, text: str) -> None:
 
 
 def announce_failure(result: StepResult, ci: CiEnv, stream: TextIO) -> None:
-    """The one-line annotation a CI shows for a failed step (GitHub's ::error::)."""
+    """The one-line annotation a CI shows for a failed step (GitHub's ::error::, Azure's
+    error issue): cause, fix and where to read more."""
     error = None if result.error is None else result.error.redacted(redact)
-    if ci.platform is Platform.GITHUB and error is not None:
+    if error is None:
+        return
+    if ci.platform is Platform.GITHUB:
         line = render.github_command(
             "error", " ".join(error.lines()), title=f"mendix-build: {result.outcome}"
         )
-        stream.write(line + "\n")
-        stream.flush()
+    elif ci.platform is Platform.AZURE:
+        line = render.azure_message(
+            "task.logissue",
+            f"mendix-build: {result.outcome}: " + " ".join(error.lines()),
+            percents=ci.azure_decodes_percents,
+            type="error",
+        )
+    else:
+        return
+    stream.write(line + "\n")
+    stream.flush()
 
 
 def mask(value: str, ci: CiEnv, stream: TextIO) -> None:
-    """Ask GitHub to mask a secret in its logs (each line separately)."""
-    if ci.platform is Platform.GITHUB:
-        for part in value.splitlines() or [value]:
-            if part.strip():
-                # the runner unescapes command data: escape it so it masks this very text
-                stream.write(f"::add-mask::{escape_data(part)}\n")
-        stream.flush()
+    """Ask the CI to mask a secret in its logs (each line separately: a log is masked line
+    by line). The runner unescapes command data: it is escaped so it masks this very text."""
+    if ci.platform not in (Platform.GITHUB, Platform.AZURE):
+        return
+    for part in value.splitlines() or [value]:
+        if not part.strip():
+            continue
+        if ci.platform is Platform.GITHUB:
+            stream.write(f"::add-mask::{escape_data(part)}\n")
+        else:
+            # %AZP25 even when the job turns DECODE_PERCENTS off: the agent then masks the
+            # data as written and as decoded, and the decoded form is this very text
+            stream.write(render.azure_command("task.setsecret", part) + "\n")
+    stream.flush()

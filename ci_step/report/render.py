@@ -6,12 +6,19 @@ import json
 import re
 import secrets
 
-from ci_step.controls import CONTROL_IN_LINES
+from ci_step.controls import CONTROL_IN_LINES, CONTROL_IN_TEXT
 from ci_step.errors import OutputError, StepError
-from ci_step.inert import printable
+from ci_step.inert import printable, unbracketed
 from ci_step.report.result import DEPLOY_OUTPUTS, PHASES, StepResult, output_key
 from ci_step.units import format_duration, format_size
-from ci_step.workflow_commands import escape_data, escape_property
+from ci_step.workflow_commands import (
+    AZURE_PREFIX,
+    azure_carries,
+    azure_spaced,
+    escape_azure,
+    escape_data,
+    escape_property,
+)
 
 DOTENV_LIMIT = 5 * 1024  # GitLab refuses a dotenv report of 5 KiB or more
 DOTENV_VARIABLES = 20  # and one of more variables on some plans (limit dotenv_variables)
@@ -34,14 +41,63 @@ def github_output(outputs: dict[str, str], delimiter: str | None = None) -> str:
 
 def github_command(command: str, message: str, **properties: str) -> str:
     """One workflow command line, escaped so the message cannot start another, and with no
-    other control character in it."""
+    other control character in it, nor a foreign Azure command (a log may be read by any
+    CI)."""
     props = ",".join(f"{k}={escape_property(_visible(v))}" for k, v in properties.items())
     head = f"::{command} {props}::" if props else f"::{command}::"
     return head + escape_data(_visible(message))
 
 
+def azure_command(command: str, data: str, *, percents: bool = True, **properties: str) -> str:
+    """One Azure logging command line (``##vso[task.logissue type=error]message``), its
+    data and property values escaped so that the agent reads them back as given: nothing in
+    them ends a property, the command or the line. ``percents``: see ``escape_azure``."""
+    props = ";".join(
+        f"{name}={escape_azure(value, percents=percents)}" for name, value in properties.items()
+    )
+    head = f"{AZURE_PREFIX}{command} {props}]" if props else f"{AZURE_PREFIX}{command}]"
+    return head + escape_azure(data, percents=percents)
+
+
+def azure_message(command: str, message: str, *, percents: bool = True, **properties: str) -> str:
+    """A logging command whose data is a message for people: on one line, printable, and
+    holding no ``##[`` nor ``##vso[`` of its own (the agent writes an issue into the log
+    as a line)."""
+    text = " ".join(_visible(line) for line in message.splitlines())
+    if not percents:
+        text = azure_spaced(text)
+    return azure_command(command, text, percents=percents, **properties)
+
+
+def azure_variables(outputs: dict[str, str], *, percents: bool = True) -> str:
+    """Azure output variables: one ``task.setvariable`` per output, ``isoutput=true``, so
+    later steps read ``$(<step>.<name>)`` and later jobs
+    ``dependencies.<job>.outputs['<step>.<name>']``. Line breaks, ``;``, ``]`` and ``%``
+    are escaped and read back as written; a value holding another control character (a
+    variable becomes an environment variable, which cannot hold NUL) or one the agent would
+    not read back as written is refused."""
+    lines = []
+    for name, value in outputs.items():
+        if CONTROL_IN_TEXT.search(value):
+            raise OutputError(f"output {name} holds control characters and was not written")
+        if not azure_carries(value, percents=percents):
+            raise OutputError(
+                f"output {name} holds %3B, %0D, %0A or %5D as written, which the Azure agent "
+                "reads as an escape while the job sets DECODE_PERCENTS to false",
+                fix="leave DECODE_PERCENTS at its default (true), or keep such text out "
+                "of the inputs that become outputs",
+            )
+        lines.append(
+            azure_command(
+                "task.setvariable", value, percents=percents, variable=name, isoutput="true"
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _visible(text: str) -> str:
-    return printable(text, keep="\t\r\n")  # line breaks are escaped, not dropped
+    # line breaks are escaped, not dropped; text from elsewhere holds no ##[ or ##vso[
+    return unbracketed(printable(text, keep="\t\r\n"))
 
 
 def _fence(text: str, shortest: int) -> str:

@@ -4,6 +4,9 @@
 2. Jenkins docker.image().inside: a non-root uid:gid, HOME not writable, the container
    kept alive with `cat` while `mendix-build` runs beside it with MENDIX_* variables.
 3. GitLab with entrypoint [""]: a shell runs `mendix-build` from PATH.
+4. Azure Pipelines container job: the image's entrypoint given the agent's start command,
+   a user with the agent's uid added as root, the workspace and the agent's temp directory
+   mounted, `mendix-build` run as that user with TF_BUILD=True and MENDIX_* variables.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ci_step import __version__
 from ci_step.config.inputs import INPUTS
 from ci_step.report.result import OUTPUT_NAMES
 from ci_step.simulator import BuildService, Simulator
+from ci_step.workflow_commands import escape_azure
 from tests import ci_formats
 from tests.conftest import API_KEY, inputs, mendix_env
 from tests.container import image as img
@@ -294,3 +298,83 @@ def test_gitlab_job(
     assert variables["MENDIX_ARTIFACT_PATH"] == "calc-1.2.3.mda"
     assert variables["MENDIX_ARTIFACT_SHA256"] == exact_package(service, project / "calc-1.2.3.mda")
     assert API_KEY not in done.stdout + done.stderr
+
+
+AZURE_UID = "1001"
+
+
+def test_azure_container_job(
+    image: img.Image, box: str, sim: Simulator, service: BuildService, shared: Path
+) -> None:
+    """As the agent runs a container job: `docker create` with the image's entrypoint and
+    the command `bash -c "sleep infinity"` (no --entrypoint), a user with the agent's uid
+    added as root (useradd, groupadd, usermod, su), then each step exec'd as that user with
+    the job's variables."""
+    sources, temp = shared / "s", shared / "_temp"
+    for path in (sources, temp):
+        path.mkdir()
+        img.sh("chown", f"{AZURE_UID}:{AZURE_UID}", str(path))
+    mounts = {str(sources): "/__w/1/s", str(temp): "/__w/_temp"}
+    keeper = subprocess.Popen(
+        img.run_args(
+            box,
+            user="0:0",
+            workdir="/",
+            mounts=mounts,
+            env={},
+            command=[*image.entrypoint, "bash", "-c", "read -r _"],
+        ),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for command in (
+            ["useradd", "-m", "-u", AZURE_UID, "vsts_azpcontainer"],
+            ["groupadd", "azure_pipelines_sudo"],
+            ["usermod", "-a", "-G", "azure_pipelines_sudo", "vsts_azpcontainer"],
+            ["su", "-c", "echo '%azure_pipelines_sudo ALL=(ALL:ALL) NOPASSWD:ALL' >> /etc/sudoers"],
+        ):
+            img.sh(*img.run_args(box, user="0:0", workdir="/", mounts={}, env={}, command=command))
+        env = mendix_env(inputs(sim)) | {
+            "TF_BUILD": "True",
+            "AGENT_CONTAINERID": box,
+            "AGENT_TEMPDIRECTORY": "/__w/_temp",
+            "BUILD_SOURCESDIRECTORY": "/__w/1/s",
+            "SYSTEM_DEFAULTWORKINGDIRECTORY": "/__w/1/s",
+            "HOME": "/home/vsts_azpcontainer",
+        }
+        step = subprocess.run(
+            img.run_args(
+                box,
+                user=f"{AZURE_UID}:{AZURE_UID}",
+                workdir="/__w/1/s",
+                mounts=mounts,
+                env=env,
+                command=["bash", "-c", "mendix-build"],
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert keeper.poll() is None, "the agent's start command should keep the container up"
+    finally:
+        keeper.communicate(input="\n", timeout=60)
+    assert step.returncode == 0, step.stderr
+    assert keeper.returncode == 0
+    assert step.stderr.splitlines()[0] == f"##vso[task.setsecret]{escape_azure(API_KEY)}"
+    commands = ci_formats.azure_commands(step.stderr)
+    variables = ci_formats.azure_output_variables(commands)
+    assert list(variables) == list(OUTPUT_NAMES)
+    assert variables["result"] == "success"
+    assert variables["artifact-path"] == "calc-1.2.3.mda"
+    mda = sources / "calc-1.2.3.mda"
+    assert mda.stat().st_uid == int(AZURE_UID)
+    assert variables["artifact-sha256"] == exact_package(service, mda)
+    (upload,) = [c for c in commands if c.name == "task.uploadsummary"]
+    inside = Path(upload.data)
+    assert inside.is_relative_to("/__w/_temp")
+    summary = temp / inside.relative_to("/__w/_temp")  # the agent maps the path back
+    assert "Mendix build: success" in summary.read_text("utf-8")

@@ -216,10 +216,15 @@ def test_readme_azure_job_passes_the_azure_pipelines_schema(tmp_path: Path) -> N
     assert publish["publish"].endswith(f"$({step['name']}.artifact-path)")
 
 
-def test_azure_page_job_passes_the_azure_pipelines_schema(tmp_path: Path) -> None:
+def test_azure_page_yaml_passes_the_azure_pipelines_schema(tmp_path: Path) -> None:
+    """The minimal job, and the unit-test steps as the steps of a pipeline."""
     text = (DOCS / "ci" / "azure.md").read_text("utf-8")
-    (block,) = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
-    check_schema("vendor.azure-pipelines", yaml.safe_load(block), tmp_path)
+    job, steps = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)]
+    check_schema("vendor.azure-pipelines", job, tmp_path)
+    check_schema("vendor.azure-pipelines", {"steps": steps}, tmp_path)
+    (step, publish) = steps
+    assert step["env"]["MENDIX_UNIT_TESTS_PASSWORD"] == "$(MENDIX_UNIT_TESTS_PASSWORD)"
+    assert publish["condition"] == "succeededOrFailed()"
 
 
 # ---------------------------------------------------------------------------------------

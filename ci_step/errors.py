@@ -95,6 +95,13 @@ class StepError(Exception):
             out.append(f"More: {self.docs}")
         return out
 
+    def one_line(self) -> str:
+        """``lines()`` as the one line of an annotation: each part but the last ends as a
+        sentence, so the fix does not run into "More:"."""
+        parts = self.lines()
+        closed = [p if p.endswith((".", ":", "!", "?")) else f"{p}." for p in parts[:-1]]
+        return " ".join([*closed, *parts[-1:]])
+
 
 # What to do and to what, for a fix: ("set", "`with: version:`")
 Correction = tuple[str, str]

@@ -188,7 +188,7 @@ def test_github_value_errors_name_the_with_key_and_the_fix_stands_alone(
         assert problem in run.stderr
         assert problem in annotation
     assert fix == "correct `with: version:` and `with: timeout:`"
-    assert f"Fix: {fix} More:" in annotation
+    assert f"Fix: {fix}. More:" in annotation  # a sentence each, on one line
     summary, _ = github_reports(workspace, run)
     assert "INPUT_" not in run.stderr + summary + run.file("result.json")
     assert "above" not in run.stderr

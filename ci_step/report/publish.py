@@ -236,12 +236,12 @@ def announce_failure(result: StepResult, ci: CiEnv, stream: TextIO) -> None:
         return
     if ci.platform is Platform.GITHUB:
         line = render.github_command(
-            "error", " ".join(error.lines()), title=f"mendix-build: {result.outcome}"
+            "error", error.one_line(), title=f"mendix-build: {result.outcome}"
         )
     elif ci.platform is Platform.AZURE:
         line = render.azure_message(
             "task.logissue",
-            f"mendix-build: {result.outcome}: " + " ".join(error.lines()),
+            f"mendix-build: {result.outcome}: " + error.one_line(),
             percents=ci.azure_decodes_percents,
             type="error",
         )

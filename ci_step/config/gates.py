@@ -7,17 +7,16 @@ loopback address when base-url is one too (the simulator), as a package's storag
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ci_step.config.parsers import MAX_OUTPUT_PATH, shown, workspace_path
+from ci_step.controls import CONTROL
 from ci_step.domain.hosts import is_loopback, is_loopback_http
+from ci_step.domain.ids import PIPELINE_ID
 from ci_step.errors import Correction, input_name
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_PIPELINE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 MAX_PASSWORD = 1024
 # What the `unit-tests` command asks for (see ci_step.cli): the inputs it cannot do without.
 UNIT_TESTS_NEEDS = frozenset({"unit-tests-password"})
@@ -28,7 +27,7 @@ _READ_URL = frozenset({"app-id", "username", "api-key"})  # to read the environm
 def password(value: str) -> str:
     """The module's RemoteApiPassword: sent in a JSON body, so any text but control
     characters (never echoed: it is a secret)."""
-    if _CONTROL.search(value) or len(value) > MAX_PASSWORD:
+    if CONTROL.search(value) or len(value) > MAX_PASSWORD:
         raise ValueError(
             "holds line breaks or other control characters, or is longer than "
             f"{MAX_PASSWORD} characters: a RemoteApiPassword never is"
@@ -37,7 +36,7 @@ def password(value: str) -> str:
 
 
 def pipeline_id(value: str) -> str:
-    if _PIPELINE_ID.fullmatch(value):
+    if PIPELINE_ID.fullmatch(value):
         return value
     raise ValueError(
         f"is {shown(value)}; expected a pipeline's id (letters, digits, '-', '_' and '.'), "
@@ -66,7 +65,7 @@ def app_url(value: str) -> str:
             f"is {shown(value)}; plain http would send the unit-test password unencrypted: "
             "use https (http is accepted only for loopback addresses)"
         )
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         raise ValueError("holds control characters")
     return value.rstrip("/")
 

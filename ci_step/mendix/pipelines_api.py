@@ -20,6 +20,7 @@ from urllib.parse import quote
 import requests
 
 from ci_step.domain.answers import neutral
+from ci_step.domain.ids import PIPELINE_ID
 from ci_step.errors import ApiError, AuthError, input_name, read_error_body
 from ci_step.mendix.build_api import USER_AGENT
 from ci_step.mendix.transport import Transport, answer_json
@@ -29,7 +30,6 @@ READ_SCOPE = "mx:pipelines:read"
 IN_PROGRESS = frozenset({"CREATED", "RUNNING"})
 SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
 DOCS = "https://docs.mendix.com/apidocs-mxsdk/apidocs/pipelines-api/"
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _STATUS = re.compile(r"[A-Z][A-Z_]{0,31}")
 
 
@@ -62,7 +62,7 @@ class PipelinesApi:
             "POST", f"{self._app(project_id)}/runs", doing, WRITE_SCOPE, {"pipelineId": pipeline_id}
         )
         run_id = data.get("id") if isinstance(data, dict) else None
-        if not isinstance(run_id, str) or not _SAFE_ID.fullmatch(run_id):
+        if not isinstance(run_id, str) or not PIPELINE_ID.fullmatch(run_id):
             raise ApiError("The Mendix Pipelines API started a run but gave no valid run id.")
         name = neutral(data.get("pipelineName"), 200)
         return PipelineRun(run_id, name)

@@ -514,16 +514,18 @@ def test_foreign_test_names_errors_and_steps_never_break_the_report_the_log_or_a
 
 def test_the_report_holds_whatever_text_it_is_given_and_still_parses() -> None:
     """The report's own guarantee, whatever reaches it: characters XML 1.0 cannot hold
-    (control characters, lone surrogates, U+FFFE) are replaced, markup is escaped."""
-    raw = "a\x00b\x01c\x1bd\ud800e\udfff\ufffe\uffff ]]> </failure> & <x>"
+    (control characters, lone surrogates, U+FFFE) are replaced, markup is escaped, and no
+    line of it starts a CI command when a job prints it."""
+    raw = "a\x00b\x01c\x1bd\ud800e\udfff\ufffe\uffff ]]> </failure> & <x> ##vso[task.x]y"
     failed = [FailedTest(f"Mod.{raw}", raw, raw)]
     text = junit.render(junit.Report(f"suite {raw}", 3, 1, None, failed))
     junit_readers.strict(text)
     (suite,) = JUnitXml.fromstring(text)
     (case,) = suite
-    assert case.name.startswith("a\ufffdb\ufffdc\ufffdd\ufffde")
+    assert case.name.startswith("a b c d e")
     (failure,) = case.result
     assert "]]> </failure> & <x>" in failure.text
+    assert "##vso[" not in text
     (gitlab,) = junit_readers.gitlab_cases(text)
     assert gitlab.status == "failure"
     (jenkins,) = junit_readers.jenkins_suites(text)

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ci_step.inert import inert
 from ci_step.secrets import redact
 
 # Not a Char of XML 1.0 (https://www.w3.org/TR/xml/#charsets).
@@ -37,8 +38,9 @@ MAX_MESSAGE = 200
 
 
 def xml_text(text: str) -> str:
-    """``text`` masked, with every character XML 1.0 cannot hold replaced by U+FFFD."""
-    return _NOT_XML.sub("\ufffd", redact(text))
+    """``text`` masked and made inert (a report a job prints starts no CI command), with
+    every character XML 1.0 cannot hold replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", inert(redact(text)))
 
 
 class FailedTest(Protocol):

@@ -37,7 +37,7 @@ from ci_step.mendix import watchdog, zipcheck
 from ci_step.mendix.transport import RETRY_STATUSES, given_credentials_only
 from ci_step.retry import Backoff, Tries
 
-CHUNK = 1 << 20
+CHUNK = 1 << 18  # bytes asked for in one read: a whole chunk, unless the answer ends first
 QUEUE_CHUNKS = 8  # at most this many chunks (of up to CHUNK bytes) wait to be written
 MAX_STALLS = 5  # consecutive tries that brought no bytes
 # after a try that brought no bytes: 0.5 s, 1 s, 2 s, 4 s, 4 s; the sixth such try ends it
@@ -361,8 +361,14 @@ def _copy(response: requests.Response, sink: _Sink, expected: int | None, storag
     raw = response.raw
     while True:
         try:
-            # read1 returns what has arrived: bytes before a cut are kept, not discarded.
-            chunk = raw.read1(CHUNK, decode_content=False)
+            # A whole chunk per call. Over TLS a socket read returns one record (at most
+            # 16 KiB); the reads that fill the chunk loop inside io.BufferedReader, so the
+            # work of urllib3's read, the sink, progress and the deadline check is done once
+            # per chunk, not once per record. The bytes of a chunk being read when the
+            # connection is reset are not kept: the resume asks for them again. A cut that
+            # reads as the end of the answer (the server closing, the deadline's shutdown)
+            # keeps every byte that arrived.
+            chunk = raw.read(CHUNK, decode_content=False)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _Cut(f"connection cut ({type(exc).__name__})") from None
         if not chunk:

@@ -12,7 +12,8 @@ directory or the temporary file swapped for a symlink meanwhile ends the downloa
 Redirects are followed here, hop by hop, each checked before it is requested:
 https to any host, plain http only to loopback (from a loopback API), at most
 MAX_REDIRECTS. Each exchange, redirects included, ends by the deadline (see
-ci_step.mendix.watchdog).
+ci_step.mendix.watchdog). A storage host whose certificate does not verify ends the
+download at once: no retry can change that.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ from ci_step.clock import Deadline
 from ci_step.domain.hosts import is_loopback, is_loopback_http
 from ci_step.errors import DownloadError, input_name
 from ci_step.mendix import watchdog, zipcheck
-from ci_step.mendix.transport import RETRY_STATUSES, given_credentials_only
+from ci_step.mendix.transport import (
+    RETRY_STATUSES,
+    TRUST_FIX,
+    certificate_problem,
+    given_credentials_only,
+)
 from ci_step.retry import Backoff, Tries
 
 CHUNK = 1 << 18  # bytes asked for in one read: a whole chunk, unless the answer ends first
@@ -323,6 +329,9 @@ def open_checked(storage: Storage, url: str, headers: dict[str, str]) -> request
             )
         except requests.exceptions.InvalidURL:
             raise DownloadError(f"{what} is not a usable URL; it was not followed.") from None
+        except requests.exceptions.SSLError as exc:
+            _untrusted(exc, url)
+            raise
         except ValueError:  # requests parses a redirect's Location even when not following it
             raise DownloadError(
                 f"Redirect {hop + 1} of the download is not a URL; it was not followed."
@@ -343,6 +352,18 @@ def open_checked(storage: Storage, url: str, headers: dict[str, str]) -> request
         what = f"Redirect {hop + 1} of the download"
         url = check_location(target, what, storage.api_root)
     raise AssertionError("unreachable")
+
+
+def _untrusted(exc: requests.exceptions.SSLError, url: str) -> None:
+    """DownloadError when ``exc`` is a certificate that did not verify: no try can fix it."""
+    refused = certificate_problem(exc)
+    if refused is not None:
+        parts = urlsplit(url)
+        raise DownloadError(
+            f"The certificate of the storage host {_origin(parts.scheme, parts.hostname or '')}"
+            f" is not trusted: {refused}; the package was not fetched.",
+            fix=TRUST_FIX,
+        ) from None
 
 
 class _Cut(Exception):

@@ -18,7 +18,7 @@ from tests.conftest import API_KEY, USER
 from tests.relay import Certificates, make_certificates
 from tests.rig import FakeClock
 
-SIZE = 1_000_000  # three whole chunks and a part of one
+SIZE = 3_500_000  # three whole chunks and a part of one
 
 
 @pytest.fixture(scope="module")

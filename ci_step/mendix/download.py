@@ -43,7 +43,7 @@ from ci_step.mendix.transport import (
 )
 from ci_step.retry import Backoff, Tries
 
-CHUNK = 1 << 18  # bytes asked for in one read: a whole chunk, unless the answer ends first
+CHUNK = 1 << 20  # bytes asked for in one read: a whole chunk, unless the answer ends first
 QUEUE_CHUNKS = 8  # at most this many chunks (of up to CHUNK bytes) wait to be written
 MAX_STALLS = 5  # consecutive tries that brought no bytes
 # after a try that brought no bytes: 0.5 s, 1 s, 2 s, 4 s, 4 s; the sixth such try ends it

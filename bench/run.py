@@ -14,23 +14,29 @@
    the same storage URL (asked for once, with curl, beforehand). Rows:
    - throughput of the transfer itself: ours from the log's "Downloading package" to
      "Package downloaded" (the file hashed, size- and ZIP-checked, renamed), curl's from
-     its own `time_total`; and the peak RSS of our whole process;
+     its own `time_total`; and the peak RSS of our whole process (under GNU time: see
+     ``measured``);
    - SHA-256 alone over as many bytes in memory: the ceiling for any download that hashes;
    - time to a verified file, whole commands as a pipeline waits for them: ours from
      process start to exit (Python's start-up and the API call for the location
      included), against curl's run plus sha256sum's; then the fetch and hash alone.
-3. Limited link (root only; skipped with the reason otherwise): the 1 GiB package
-   (256 MiB with --quick) across a veth pair whose server end sends through a `tbf` qdisc
-   at 1 Gbit/s, `mendix-build download` alternating with `curl -o`; throughput as in 2
-   and the peak RSS. The bench makes two network namespaces of its own (names ending in
-   its pid) and deletes them afterwards, also on an error, Ctrl-C or SIGTERM; the /30
-   between them (10.250.0.0/30) exists only inside them. The step speaks plain http to
-   loopback addresses only, so the simulator listens on 127.100.0.1, given to the server
-   namespace's `lo`; the client namespace leaves `lo` down and routes that address over
-   the veth (with `route_localnet` on both ends). Both the unmodified command and curl so
-   cross the shaped link, API calls included. (Rejected: https with a self-signed
-   certificate needs TLS in the simulator; a harness calling the download code directly
-   would skip the CLI and measure another process's RSS.)
+3. A 1 Gbit/s link over https (root only; skipped with the reason otherwise): the 1 GiB
+   package (256 MiB with --quick) across a veth pair whose server end sends through a
+   `tbf` qdisc at 1 Gbit/s, `mendix-build download` alternating with `curl -o`. The storage
+   host speaks https, as every real package location is: the simulator serves it with
+   `--storage-tls` and a certificate made for the run (openssl, a CA of its own, for the
+   storage address), which the step trusts through REQUESTS_CA_BUNDLE and curl through
+   --cacert, as a user with a private CA would set them; the API root stays plain http on
+   a loopback address (an https location is fetched from any API root). Rows: throughput
+   as in 2; then the whole processes, each run under GNU time: wall time, CPU time (user +
+   system) and peak RSS. The bench makes two network namespaces of its own (names ending
+   in its pid) and deletes them afterwards, also on an error, Ctrl-C or SIGTERM; the /30
+   between them (10.250.0.0/30) exists only inside them. An API root may be plain http
+   only on a loopback address, so the simulator listens on 127.100.0.1, given to the
+   server namespace's `lo`; the client namespace leaves `lo` down and routes that address
+   over the veth (with `route_localnet` on both ends). Both the unmodified command and curl
+   so cross the shaped link, API calls included. (Rejected: a harness calling the download
+   code directly would skip the CLI and measure another process's CPU and RSS.)
 4. Cold start: process start -> first request at the simulator, against
    `python -c 'import requests'`.
 """
@@ -75,6 +81,7 @@ from ci_step.mendix.transport import Transport  # noqa: E402
 from ci_step.report.ci_env import CiEnv, Platform  # noqa: E402
 from ci_step.report.result import StepResult  # noqa: E402
 from ci_step.simulator import BuildService, Durations, Simulator  # noqa: E402
+from tests.relay import Certificates, make_certificates  # noqa: E402
 
 USER, KEY = "bench@example.com", "bench-key-0000"
 MIB = 1 << 20
@@ -168,9 +175,11 @@ def polling(runs: int) -> list[list[str]]:
 
 
 def start_simulator(
-    size: int, host: str = "127.0.0.1", wrap: Sequence[str] = ()
+    size: int, host: str = "127.0.0.1", wrap: Sequence[str] = (), tls: Certificates | None = None
 ) -> tuple[subprocess.Popen[str], str, str]:
-    """The simulator as a process of its own (``wrap``: e.g. ``ip netns exec NAME``)."""
+    """The simulator as a process of its own (``wrap``: e.g. ``ip netns exec NAME``); with
+    ``tls``, its storage host speaks https with that certificate."""
+    https = ["--storage-tls", f"{tls.cert},{tls.key}"] if tls is not None else []
     process = subprocess.Popen(
         [
             *wrap,
@@ -191,6 +200,7 @@ def start_simulator(
             str(size),
             "--seed",
             "calc:1.0.0",
+            *https,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -227,6 +237,7 @@ class Ours:
     transfer: float  # seconds from "Downloading package" to "Package downloaded" (verified)
     wall: float  # seconds from process start to exit: what a pipeline waits
     rss: int  # peak RSS of the process, bytes
+    cpu: float  # user + system seconds of the process
 
 
 @dataclass(frozen=True)
@@ -236,13 +247,52 @@ class Curl:
     transfer: float  # curl's own time_total: connect to the last byte written
     fetch: float  # seconds from curl's start to its exit
     hash: float  # seconds from sha256sum's start to its exit (the file is in the page cache)
+    rss: int  # peak RSS of curl, bytes
+    cpu: float  # user + system seconds of curl
 
     @property
     def verified(self) -> float:
         return self.fetch + self.hash
 
 
-def download_once(base: str, package: str, workdir: Path, wrap: Sequence[str] = ()) -> Ours:
+@dataclass(frozen=True)
+class Usage:
+    """What a command used, as GNU time reports it for the process it runs."""
+
+    cpu: float  # user + system seconds
+    rss: int  # peak RSS, bytes
+
+
+def measured(
+    argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[str, str, Usage]:
+    """stdout, stderr and the resource usage of ``argv``; RuntimeError if it failed.
+
+    Run under GNU time rather than reaped with os.wait4 here: a child's peak RSS counts the
+    memory of the process it was spawned from (exec records the old address space's high
+    water mark, and a vfork child's is this process's, some 40 MiB), so only a small
+    process in between, such as time, gives the command's own. `ip netns exec` execs the
+    command: its usage is that of the command."""
+    with tempfile.NamedTemporaryFile(mode="r", encoding="ascii", suffix=".time") as report:
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%U %S %M", "-o", report.name, *argv],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()}")
+        user, system, rss = report.read().split()[-3:]
+    return done.stdout, done.stderr, Usage(float(user) + float(system), int(rss) * 1024)
+
+
+def download_once(
+    base: str, package: str, workdir: Path, wrap: Sequence[str] = (), ca: Path | None = None
+) -> Ours:
+    """`mendix-build download` of ``package``; ``ca``: the CA bundle it is given, as a user
+    with a private CA gives it (REQUESTS_CA_BUNDLE)."""
     env = {
         "PATH": os.environ["PATH"],
         "MENDIX_APP_ID": "calc",
@@ -252,33 +302,20 @@ def download_once(base: str, package: str, workdir: Path, wrap: Sequence[str] = 
         "MENDIX_LOG_FORMAT": "json",
         "MENDIX_ARTIFACT_PATH": "ours.mda",  # in the workspace: the working directory
     }
+    if ca is not None:
+        env["REQUESTS_CA_BUNDLE"] = str(ca)
     started = time.monotonic()
-    process = subprocess.Popen(
+    _, stderr, usage = measured(
         [*wrap, sys.executable, str(ROOT / "entrypoint.py"), "download", package],
         env=env,
         cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
     )
-    assert process.stderr is not None
-    try:
-        stderr = process.stderr.read()
-        # `ip netns exec` execs the command: the pid and its rusage are those of Python.
-        _, status, usage = os.wait4(process.pid, 0)
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
     wall = time.monotonic() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(stderr)
     events = {e["event"]: e for e in map(json.loads, stderr.splitlines())}
     began = datetime.fromisoformat(events["Downloading package"]["timestamp"])
     ended = datetime.fromisoformat(events["Package downloaded"]["timestamp"])
     (workdir / "ours.mda").unlink()
-    return Ours((ended - began).total_seconds(), wall, usage.ru_maxrss * 1024)
+    return Ours((ended - began).total_seconds(), wall, usage.rss, usage.cpu)
 
 
 def storage_location(base: str, package: str, wrap: Sequence[str] = ()) -> str:
@@ -301,34 +338,46 @@ def storage_location(base: str, package: str, wrap: Sequence[str] = ()) -> str:
     return str(json.loads(answer.stdout)["Url"]["Location"])
 
 
-def curl_once(url: str, workdir: Path, wrap: Sequence[str] = (), verify: bool = True) -> Curl:
-    """`curl -o f URL && sha256sum f` (the sha256sum only with ``verify``)."""
+def curl_once(
+    url: str, workdir: Path, wrap: Sequence[str] = (), verify: bool = True, ca: Path | None = None
+) -> Curl:
+    """`curl -o f URL && sha256sum f` (the sha256sum only with ``verify``); ``ca``: the CA
+    bundle curl trusts (--cacert)."""
     target = workdir / "curl.mda"
+    trust = ["--cacert", str(ca)] if ca is not None else []
     started = time.monotonic()
-    done = subprocess.run(
-        [*wrap, "curl", "-sS", "-o", str(target), "-w", "%{time_total}", url],
-        check=True,
-        capture_output=True,
-        text=True,
+    stdout, _, usage = measured(
+        [*wrap, "curl", "-sS", *trust, "-o", str(target), "-w", "%{time_total}", url]
     )
     fetched = time.monotonic()
     if verify:
         subprocess.run(["sha256sum", str(target)], check=True, stdout=subprocess.DEVNULL)
     hashed = time.monotonic()
     target.unlink()
-    return Curl(float(done.stdout.strip()), fetched - started, hashed - fetched)
+    return Curl(
+        float(stdout.strip()),
+        fetched - started,
+        hashed - fetched,
+        usage.rss,
+        usage.cpu,
+    )
 
 
 def alternate(
-    runs: int, base: str, package: str, wrap: Sequence[str] = (), verify: bool = True
+    runs: int,
+    base: str,
+    package: str,
+    wrap: Sequence[str] = (),
+    verify: bool = True,
+    ca: Path | None = None,
 ) -> tuple[list[Ours], list[Curl]]:
     """``runs`` of ours and of curl, one after the other, in a scratch directory here."""
     url = storage_location(base, package, wrap)
     ours, theirs = [], []
     with tempfile.TemporaryDirectory(dir=ROOT) as work:
         for _ in range(runs):
-            ours.append(download_once(base, package, Path(work), wrap))
-            theirs.append(curl_once(url, Path(work), wrap, verify))
+            ours.append(download_once(base, package, Path(work), wrap, ca))
+            theirs.append(curl_once(url, Path(work), wrap, verify, ca))
     return ours, theirs
 
 
@@ -338,6 +387,10 @@ def spread(values: list[float]) -> str:
 
 
 def downloads(runs: int, sizes: list[int]) -> list[list[str]]:
+    missing = missing_tools()
+    if missing:
+        print(f"skipped the download rows: {missing}", file=sys.stderr)
+        return [["download: skipped", missing, "", ""]]
     rows = []
     for size in sizes:
         process, base, package = start_simulator(size)
@@ -409,8 +462,9 @@ class LimitedLink:
     The simulator listens on LINK_SERVER, a 127/8 address given to the server namespace's
     `lo`. The client namespace has no `lo` up, so 127/8 is not local there: a route sends
     LINK_SERVER over the veth, and ``route_localnet`` on both veth ends lets such packets
-    pass. So the unmodified `mendix-build download` (which speaks plain http to loopback
-    addresses only) and curl both fetch across the shaped link.
+    pass. So the unmodified `mendix-build download` (whose API root may be plain http to
+    a loopback address; its storage host is https there) and curl both fetch across the
+    shaped link.
     """
 
     def __init__(self) -> None:
@@ -470,37 +524,59 @@ class LimitedLink:
 
 
 def cannot_shape() -> str:
-    """Why the limited-link row cannot run here; empty when it can."""
+    """Why the 1 Gbit/s link rows cannot run here; empty when they can."""
     if os.geteuid() != 0:
         return "not root (network namespaces and tc need it)"
-    missing = [tool for tool in ("ip", "tc", "curl") if shutil.which(tool) is None]
-    if missing:
-        return f"{', '.join(missing)} not found (apt-get install -y iproute2 curl)"
-    return ""
+    return missing_tools("ip", "tc", "openssl")
+
+
+TOOLS = {"ip": "iproute2", "tc": "iproute2", "/usr/bin/time": "time"}
+
+
+def missing_tools(*more: str) -> str:
+    """Which of curl, GNU time and ``more`` are not installed, and how to get them."""
+    missing = [tool for tool in ("curl", "/usr/bin/time", *more) if shutil.which(tool) is None]
+    if not missing:
+        return ""
+    packages = " ".join(dict.fromkeys(TOOLS.get(tool, tool) for tool in missing))
+    return f"{', '.join(missing)} not found (apt-get install -y {packages})"
 
 
 def limited_link(runs: int, size: int) -> list[list[str]]:
-    label = f"1 Gbit/s link: download {size // MIB} MiB"
+    label = f"1 Gbit/s https: {size // MIB} MiB"
     reason = cannot_shape()
     if reason:
-        print(f"skipped the 1 Gbit/s link row: {reason}", file=sys.stderr)
+        print(f"skipped the 1 Gbit/s link rows: {reason}", file=sys.stderr)
         return [[f"{label}: skipped", reason, "", ""]]
     # A SIGTERM should tear the namespaces down too: make it unwind like Ctrl-C.
     previous = signal.signal(signal.SIGTERM, _exit_on_term)
     try:
-        with LimitedLink() as link:
-            process, base, package = start_simulator(size, LINK_SERVER, link.in_server())
+        with LimitedLink() as link, tempfile.TemporaryDirectory() as keys:
+            tls = make_certificates(Path(keys), LINK_SERVER)
+            process, base, package = start_simulator(size, LINK_SERVER, link.in_server(), tls)
             try:
-                ours, theirs = alternate(runs, base, package, link.in_client(), verify=False)
+                ours, theirs = alternate(
+                    runs, base, package, link.in_client(), verify=False, ca=tls.ca
+                )
             finally:
                 stop(process)
     except OSError as exc:
-        print(f"skipped the 1 Gbit/s link row: {exc}", file=sys.stderr)
+        print(f"skipped the 1 Gbit/s link rows: {exc}", file=sys.stderr)
         return [[f"{label}: skipped", "cannot set up the link", "", ""]]
     finally:
         signal.signal(signal.SIGTERM, previous)
+    return link_rows(label, size, ours, theirs)
+
+
+def link_rows(label: str, size: int, ours: list[Ours], theirs: list[Curl]) -> list[list[str]]:
+    """Throughput of the transfer (ours: from "Downloading package" to "Package
+    downloaded", the file verified; curl: its time_total), then whole processes: wall time,
+    CPU time (user + system) and peak RSS."""
     us = statistics.median(size / o.transfer for o in ours)
     curl = statistics.median(size / c.transfer for c in theirs)
+    wall = statistics.median(o.wall for o in ours) / statistics.median(c.fetch for c in theirs)
+    cpu = statistics.median(o.cpu for o in ours) / statistics.median(c.cpu for c in theirs)
+    ours_rss, curl_rss = max(o.rss for o in ours) / MIB, max(c.rss for c in theirs) / MIB
     return [
         [
             f"{label}: throughput (goal >= 0.97)",
@@ -509,10 +585,22 @@ def limited_link(runs: int, size: int) -> list[list[str]]:
             f"{us / curl:.3f}",
         ],
         [
+            f"{label}: wall time, whole process",
+            spread([o.wall for o in ours]),
+            f"{spread([c.fetch for c in theirs])} (curl)",
+            f"{wall:.2f}",
+        ],
+        [
+            f"{label}: CPU time, user + sys (goal <= 2.00)",
+            spread([o.cpu for o in ours]),
+            f"{spread([c.cpu for c in theirs])} (curl)",
+            f"{cpu:.2f}",
+        ],
+        [
             f"{label}: peak RSS (goal <= 60 MiB)",
-            f"{max(o.rss for o in ours) / MIB:.1f} MiB",
-            "",
-            "",
+            f"{ours_rss:.1f} MiB",
+            f"{curl_rss:.1f} MiB (curl)",
+            f"{ours_rss / curl_rss:.2f}",
         ],
     ]
 

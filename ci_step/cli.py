@@ -341,6 +341,13 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
 @click.option("--port", default=8080, show_default=True, type=int, help="API port (0: any free).")
 @click.option("--storage-port", default=0, type=int, help="Storage host port (0: any free).")
 @click.option(
+    "--storage-tls",
+    default="",
+    metavar="CERT,KEY",
+    help="Serve the storage host over https, as real storage hosts are, with this "
+    "certificate and key (PEM files); the clients trust its CA through REQUESTS_CA_BUNDLE.",
+)
+@click.option(
     "--username",
     default="demo@example.com",
     show_default=True,
@@ -521,6 +528,7 @@ def simulate_command(**options: Any) -> None:
             host=settings.host,
             port=settings.port,
             storage_port=settings.storage_port,
+            storage_tls=settings.storage_tls,
             faults=faults,
             local_app_urls=settings.local_app_urls,
         )

@@ -1,15 +1,16 @@
 """Loopback stand-ins for what sits between a runner and the Mendix APIs: a forward proxy
-and a TLS front for the simulator, both passing requests on and recording them, and a
-test CA made with openssl."""
+(plain http requests passed on, https tunnelled with CONNECT) and a TLS front for the
+simulator, both recording what they were asked, and a test CA made with openssl."""
 
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,8 +30,9 @@ class Certificates:
     key: Path
 
 
-def make_certificates(directory: Path) -> Certificates:
-    """A CA and a server certificate for 127.0.0.1 (EC keys: quick to make)."""
+def make_certificates(directory: Path, address: str = "127.0.0.1") -> Certificates:
+    """A CA and a server certificate for the IP ``address`` and the name localhost (EC
+    keys: quick to make)."""
 
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
@@ -42,9 +44,9 @@ def make_certificates(directory: Path) -> Certificates:
         "-addext", "basicConstraints=critical,CA:TRUE",
         "-addext", "keyUsage=critical,keyCertSign,cRLSign",
     )  # fmt: skip
-    openssl("req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    openssl("req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", f"/CN={address}")
     (directory / "server.ext").write_text(
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+        f"subjectAltName=IP:{address},DNS:localhost\nbasicConstraints=CA:FALSE\n"
         "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
         "authorityKeyIdentifier=keyid\n",
         encoding="ascii",
@@ -59,15 +61,16 @@ def make_certificates(directory: Path) -> Certificates:
 @dataclass(frozen=True)
 class Seen:
     method: str
-    url: str  # as the relay was asked for it: absolute for a proxy, a path for a front
+    url: str  # as asked: absolute for a proxy, host:port for CONNECT, a path for a front
     headers: dict[str, str]  # names in lower case
 
 
 class Relay:
     """Passes each request on to a plain http origin and records it.
 
-    ``front`` None: a forward proxy (the request line names the whole URL). Otherwise it
-    stands in front of that origin (``http://host:port``), with TLS when ``tls`` is given.
+    ``front`` None: a forward proxy (the request line names the whole URL; CONNECT opens a
+    tunnel, through which it sees only encrypted bytes). Otherwise it stands in front of
+    that origin (``http://host:port``), with TLS when ``tls`` is given.
     """
 
     def __init__(self, front: str | None = None, tls: Certificates | None = None) -> None:
@@ -133,6 +136,25 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._pass_on()
 
+    def do_CONNECT(self) -> None:
+        """A tunnel to host:port: the bytes both ways, unread, until either side ends."""
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        self.owner.record(Seen(self.command, self.path, headers))
+        self.close_connection = True
+        host, _, port = self.path.rpartition(":")
+        try:
+            upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=30)
+        except (OSError, ValueError):
+            self.send_error(502)
+            return
+        with upstream:
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            back = threading.Thread(target=_pump, args=(upstream.recv, self.connection))
+            back.start()
+            _pump(self.rfile.read1, upstream)  # what the client sent after CONNECT, on
+            back.join(timeout=30)
+
     def _pass_on(self) -> None:
         headers = {name.lower(): value for name, value in self.headers.items()}
         self.owner.record(Seen(self.command, self.path, headers))
@@ -159,3 +181,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+def _pump(read: Any, to: socket.socket) -> None:
+    """Copy what ``read`` returns to ``to`` until the end, then end ``to``'s sending side."""
+    with suppress(OSError):
+        while data := read(65536):
+            to.sendall(data)
+    with suppress(OSError):
+        to.shutdown(socket.SHUT_WR)

@@ -28,6 +28,7 @@ from tests.conftest import (
     simulate_process,
     simulating,
 )
+from tests.relay import Certificates, make_certificates
 from tests.rig import Rig
 
 AUTH = {"Mendix-Username": USER, "Mendix-ApiKey": API_KEY}
@@ -462,3 +463,81 @@ def test_simulate_logs_each_request_on_one_line_without_the_key() -> None:
     assert key not in logged
     assert wrong not in logged
     assert token not in logged
+
+
+# -- the storage host over https ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+def test_simulate_serves_the_storage_host_over_https_with_storage_tls(
+    certificates: Certificates, tmp_path: Path
+) -> None:
+    """As real storage hosts are: the package location is https, and the step fetches it
+    trusting the certificate's CA through REQUESTS_CA_BUNDLE (the API stays plain http on
+    loopback; an https location is fetched from any API root)."""
+    tls = f"{certificates.cert},{certificates.key}"
+    with simulating("--storage-tls", tls, "--seed", "calc:1.0.0") as (step, base):
+        banner = step.stdout.splitlines()
+        assert "(storage host https://127.0.0.1:" in banner[0]
+        (seeded,) = (line for line in banner if "package 1.0.0 Succeeded" in line)
+        package_id = seeded.rsplit(" ", 1)[1]
+        env = base_env(tmp_path) | {
+            "MENDIX_BASE_URL": base,
+            "MENDIX_APP_ID": "calc",
+            "MENDIX_USERNAME": "demo@example.com",
+            "MENDIX_API_KEY": "demo-api-key",
+            "MENDIX_ARTIFACT_PATH": "calc.mda",
+            "REQUESTS_CA_BUNDLE": str(certificates.ca),
+        }
+        fetched = run_entrypoint(env, tmp_path, "download", package_id)
+        logged = step.stderr
+    assert fetched.code == 0, fetched.stderr
+    assert (tmp_path / "calc.mda").stat().st_size == DEFAULT_SIZE
+    assert "GET /api/1/apps/calc/packages/" in logged
+    assert "GET /mda/…/" in logged
+
+
+def test_a_client_that_never_completes_a_handshake_holds_up_no_other(
+    certificates: Certificates,
+) -> None:
+    service = BuildService(USER, API_KEY)
+    service.add_app("calc")
+    package = service.seed_package("calc", "1.0.0", size=1000)
+    with (
+        Simulator(service, storage_tls=(str(certificates.cert), str(certificates.key))) as sim,
+        socket.create_connection(("127.0.0.1", urlsplit(sim.storage_url).port)) as silent,
+    ):
+        assert silent.fileno() >= 0  # connected, and it says nothing
+        answer = requests.get(service.location(package), verify=str(certificates.ca), timeout=10)
+    assert answer.status_code == 200
+    assert answer.content == b"".join(content.stream(package.seed, 1000))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("server.pem", "'server.pem': expected CERT,KEY (two PEM files)"),
+        ("missing.pem,missing.key", "missing.pem: no such file"),
+        ("not-a-cert.pem,not-a-cert.pem", "not-a-cert.pem,not-a-cert.pem: not a certificate"),
+    ],
+)
+def test_simulate_refuses_unusable_storage_tls_in_one_line(
+    value: str, message: str, tmp_path: Path
+) -> None:
+    (tmp_path / "not-a-cert.pem").write_text("hello\n", encoding="ascii")
+    done = subprocess.run(
+        [sys.executable, str(ENTRYPOINT), "simulate", "--port", "0", "--storage-tls", value],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"Error: {message}"), line

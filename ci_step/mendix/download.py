@@ -12,7 +12,8 @@ directory or the temporary file swapped for a symlink meanwhile ends the downloa
 Redirects are followed here, hop by hop, each checked before it is requested:
 https to any host, plain http only to loopback (from a loopback API), at most
 MAX_REDIRECTS. Each exchange, redirects included, ends by the deadline (see
-ci_step.mendix.watchdog).
+ci_step.mendix.watchdog). A storage host whose certificate does not verify ends the
+download at once: no retry can change that.
 """
 
 from __future__ import annotations
@@ -34,10 +35,15 @@ from ci_step.clock import Deadline
 from ci_step.domain.hosts import is_https_or_loopback, is_loopback_http
 from ci_step.errors import DownloadError, input_name
 from ci_step.mendix import watchdog, zipcheck
-from ci_step.mendix.transport import RETRY_STATUSES, given_credentials_only
+from ci_step.mendix.transport import (
+    RETRY_STATUSES,
+    TRUST_FIX,
+    certificate_problem,
+    given_credentials_only,
+)
 from ci_step.retry import Backoff, Tries
 
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # bytes asked for in one read: a whole chunk, unless the answer ends first
 QUEUE_CHUNKS = 8  # at most this many chunks (of up to CHUNK bytes) wait to be written
 MAX_STALLS = 5  # consecutive tries that brought no bytes
 # after a try that brought no bytes: 0.5 s, 1 s, 2 s, 4 s, 4 s; the sixth such try ends it
@@ -321,6 +327,9 @@ def open_checked(storage: Storage, url: str, headers: dict[str, str]) -> request
             )
         except requests.exceptions.InvalidURL:
             raise DownloadError(f"{what} is not a usable URL; it was not followed.") from None
+        except requests.exceptions.SSLError as exc:
+            _untrusted(exc, url)
+            raise
         except ValueError:  # requests parses a redirect's Location even when not following it
             raise DownloadError(
                 f"Redirect {hop + 1} of the download is not a URL; it was not followed."
@@ -343,6 +352,18 @@ def open_checked(storage: Storage, url: str, headers: dict[str, str]) -> request
     raise AssertionError("unreachable")
 
 
+def _untrusted(exc: requests.exceptions.SSLError, url: str) -> None:
+    """DownloadError when ``exc`` is a certificate that did not verify: no try can fix it."""
+    refused = certificate_problem(exc)
+    if refused is not None:
+        parts = urlsplit(url)
+        raise DownloadError(
+            f"The certificate of the storage host {_origin(parts.scheme, parts.hostname or '')}"
+            f" is not trusted: {refused}; the package was not fetched.",
+            fix=TRUST_FIX,
+        ) from None
+
+
 class _Cut(Exception):
     """The transfer stopped in a way worth resuming."""
 
@@ -359,8 +380,14 @@ def _copy(response: requests.Response, sink: _Sink, expected: int | None, storag
     raw = response.raw
     while True:
         try:
-            # read1 returns what has arrived: bytes before a cut are kept, not discarded.
-            chunk = raw.read1(CHUNK, decode_content=False)
+            # A whole chunk per call. Over TLS a socket read returns one record (at most
+            # 16 KiB); the reads that fill the chunk loop inside io.BufferedReader, so the
+            # work of urllib3's read, the sink, progress and the deadline check is done once
+            # per chunk, not once per record. The bytes of a chunk being read when the
+            # connection is reset are not kept: the resume asks for them again. A cut that
+            # reads as the end of the answer (the server closing, the deadline's shutdown)
+            # keeps every byte that arrived.
+            chunk = raw.read(CHUNK, decode_content=False)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _Cut(f"connection cut ({type(exc).__name__})") from None
         if not chunk:

@@ -7,7 +7,9 @@ may be sent again retry on connection errors, timeouts, 429 and 5xx with exponen
 backoff and full jitter, honouring Retry-After, always within the deadline. Others
 retry only when the request certainly was not processed: it never left, or the server
 turned it away unread (429, or 503 with Retry-After).
-Redirects are never followed: the Mendix headers must not leave the API origin.
+Redirects are never followed: the Mendix headers must not leave the API origin. A
+certificate that does not verify ends the call at once (UntrustedCertificate), saying
+how to trust a private CA: no retry can change it.
 Each whole answer, headers and body, ends by the deadline (see ci_step.mendix.watchdog).
 
 An answer is foreign data: at most MAX_ANSWER bytes of it are read (the connection is
@@ -21,9 +23,10 @@ from __future__ import annotations
 import email.utils
 import random
 import socket
+import ssl
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -315,7 +318,8 @@ def _failure_reason(exc: BaseException, origin: str = "") -> str:
     """What went wrong, naming the host and the input its URL came from (``origin``).
 
     A host name the resolver says does not exist ends the call at once (HostNotFound): a
-    typo never resolves, and waiting only hides it. A temporary resolver failure (a CI
+    typo never resolves, and waiting only hides it; so does a certificate that does not
+    verify (UntrustedCertificate). A temporary resolver failure (a CI
     runner's DNS hiccup) is retried like any other connection failure.
     """
     host = _host(exc)
@@ -333,6 +337,11 @@ def _failure_reason(exc: BaseException, origin: str = "") -> str:
         )
     if failure is not None:
         return f"the name {host} could not be resolved ({failure.strerror})"
+    refused = certificate_problem(exc)
+    if refused is not None:
+        raise UntrustedCertificate(
+            f"The certificate of {host} is not trusted: {refused}.", fix=TRUST_FIX
+        )
     if never_sent(exc):
         return f"connection refused or host unreachable: {host}"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
@@ -349,12 +358,41 @@ _NO_SUCH_NAME = frozenset(
 )
 
 
+class UntrustedCertificate(ApiUnavailable):
+    """The host's TLS certificate did not verify against the trusted CAs: retrying cannot
+    help."""
+
+
+TRUST_FIX = (
+    "if the host, or a proxy of your network that inspects TLS, uses a certificate of a "
+    "private CA, set REQUESTS_CA_BUNDLE to a PEM file with that CA's certificate (and the "
+    "public CAs, if other hosts need them)"
+)
+
+
+def certificate_problem(exc: BaseException) -> str | None:
+    """Why the server's certificate was refused, when that is what ended the connection
+    behind ``exc`` (OpenSSL's words: "unable to get local issuer certificate", ...)."""
+    refused = _cause(exc, ssl.SSLCertVerificationError)
+    if refused is None:
+        return None
+    return str(refused.verify_message or refused.reason or "it does not verify").rstrip(".")
+
+
 def _host(exc: BaseException) -> str:
     request = getattr(exc, "request", None)
     url = getattr(request, "url", None)
     return (urlsplit(url).hostname or "the host") if isinstance(url, str) else "the host"
 
 
+_E = TypeVar("_E", bound=BaseException)
+
+
 def _resolver_failure(exc: BaseException) -> socket.gaierror | None:
     """The name-resolution error behind a connection error, if one is."""
-    return next((inner for inner in _behind(exc) if isinstance(inner, socket.gaierror)), None)
+    return _cause(exc, socket.gaierror)
+
+
+def _cause(exc: BaseException, kind: type[_E]) -> _E | None:
+    """The exception of ``kind`` behind ``exc``, if one is (see ``_behind``)."""
+    return next((inner for inner in _behind(exc) if isinstance(inner, kind)), None)

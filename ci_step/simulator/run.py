@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
+import ssl
 import threading
 from dataclasses import dataclass
 
@@ -71,6 +73,7 @@ class SimulateOptions:
     local_app_urls: bool = False
     pipelines: tuple[str, ...] = ()
     pipeline_seconds: float = 3.0
+    storage_tls: str = ""  # "CERT,KEY": the storage host speaks https
 
 
 def prepare(options: SimulateOptions) -> tuple[BuildService, list[Fault]]:
@@ -222,11 +225,20 @@ def serve(
     storage_port: int,
     faults: list[Fault],
     local_app_urls: bool = False,
+    storage_tls: str = "",
 ) -> None:
     """Serve until SIGINT or SIGTERM, each request logged on a line of stderr; OptionError
-    when a port cannot be listened on."""
+    when a port cannot be listened on or ``storage_tls`` (``CERT,KEY``) cannot be used."""
+    tls = _tls_files(storage_tls)
     try:
-        simulator = Simulator(service, host=host, port=port, storage_port=storage_port)
+        simulator = Simulator(
+            service, host=host, port=port, storage_port=storage_port, storage_tls=tls
+        )
+    except ssl.SSLError as exc:
+        raise OptionError(
+            f"{storage_tls}: not a certificate and its key ({exc.reason or exc})",
+            "--storage-tls",
+        ) from None
     except ListenError as exc:
         option = {"api": "--port", "storage": "--storage-port"}.get(exc.listener, "--host")
         if exc.port_taken:
@@ -237,6 +249,10 @@ def serve(
             raise OptionError(message, option) from None
         where = f"{exc.host}:{exc.port} (--host, {option})"
         raise OptionError(f"cannot listen on {where}: {exc.reason}", option) from None
+    except OSError as exc:  # a certificate or key file that cannot be read
+        raise OptionError(
+            f"cannot read {storage_tls}: {exc.strerror or exc}", "--storage-tls"
+        ) from None
     for fault in faults:
         simulator.add_fault(fault)
     if local_app_urls:
@@ -249,6 +265,20 @@ def serve(
     _banner(simulator, faults)
     stop.wait()
     simulator.stop()
+
+
+def _tls_files(spec: str) -> tuple[str, str] | None:
+    """``CERT,KEY`` as two file names; None for an empty spec."""
+    if not spec:
+        return None
+    cert, comma, key = spec.partition(",")
+    files = cert.strip(), key.strip()
+    if not comma or not all(files) or "," in key:
+        raise OptionError(f"{spec!r}: expected CERT,KEY (two PEM files)", "--storage-tls")
+    for name in files:
+        if not os.path.isfile(name):
+            raise OptionError(f"{name}: no such file", "--storage-tls")
+    return files
 
 
 def _banner(simulator: Simulator, faults: list[Fault]) -> None:

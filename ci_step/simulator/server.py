@@ -3,6 +3,9 @@
 Three listeners on loopback: the API (``/api/1/...``), a storage host that serves
 ``?url=true`` locations, so tests can see which host got which headers, and the apps the
 environments run (``/{app}/{mode}/``, with the Unit Testing module's remote API: apps.py).
+The storage host speaks https when given a certificate and its key (``storage_tls``), as
+real storage hosts do; the TLS handshake happens in the connection's own thread, so a
+client that never completes one holds up no other.
 Every request is logged (and handed to ``on_answer`` once answered, for a person to
 watch); faults are matched per request and used up.
 """
@@ -15,6 +18,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -90,7 +94,10 @@ class Simulator:
         port: int = 0,
         storage_port: int = 0,
         app_port: int = 0,
+        storage_tls: tuple[str, str] | None = None,
     ) -> None:
+        """``storage_tls``: (certificate file, key file) to serve the storage host over
+        https; ssl.SSLError or OSError when they cannot be loaded."""
         self.service = service
         self.faults: list[Fault] = []
         self.log: list[SimRequest] = []
@@ -100,7 +107,9 @@ class Simulator:
         try:
             for listener, at in (("api", port), ("storage", storage_port), ("app", app_port)):
                 self._servers.append(_listen(self, listener, (host, at)))
-        except ListenError:
+            if storage_tls is not None:
+                self._servers[1].tls = _server_context(*storage_tls)
+        except (ListenError, OSError):
             for server in self._servers:
                 server.server_close()
             raise
@@ -186,10 +195,29 @@ class Simulator:
         ]
 
 
+def _server_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
+    tls: ssl.SSLContext | None = None  # https: each accepted connection is wrapped in it
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """The TLS handshake, in the connection's thread; one that fails ends only it."""
+        if self.tls is not None:
+            try:
+                request.settimeout(30)
+                request = self.tls.wrap_socket(request, server_side=True)
+                request.settimeout(None)
+            except OSError:
+                self.shutdown_request(request)
+                return
+        super().process_request_thread(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that goes away mid-answer is normal here (timeouts, cut downloads).
@@ -208,7 +236,8 @@ def _url(server: _Server) -> str:
     host, port = server.server_address[:2]
     name = host.decode() if isinstance(host, bytes) else str(host)
     shown = f"[{name}]" if ":" in name else name
-    return f"http://{shown}:{port}"
+    scheme = "http" if server.tls is None else "https"
+    return f"{scheme}://{shown}:{port}"
 
 
 def _handler_for(sim: Simulator, listener: str) -> type[BaseHTTPRequestHandler]:

@@ -23,7 +23,7 @@ from ci_step import cli
 from ci_step.config.inputs import BY_NAME
 from ci_step.report.render import DOTENV_VARIABLES
 from tests import ci_formats
-from tests.conftest import ENTRYPOINT, ROOT, simulating
+from tests.conftest import ENTRYPOINT, ROOT, check_jsonschema, simulating
 
 TEMPLATE = ROOT / "templates" / "mendix-build" / "template.yml"
 # Inputs of the component itself; every other input is one of the step's.
@@ -52,20 +52,7 @@ def job(kind: str) -> dict[str, Any]:
 def test_both_documents_pass_gitlab_schema(index: int, tmp_path: Path) -> None:
     document = tmp_path / "document.json"
     document.write_text(json.dumps(documents()[index]), "utf-8")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "check_jsonschema",
-            "--builtin-schema",
-            "vendor.gitlab-ci",
-            document,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = check_jsonschema("vendor.gitlab-ci", document)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, check_jsonschema
 
 RELEASE = ROOT / ".github" / "workflows" / "release.yml"
 WORKFLOWS = [RELEASE, ROOT / "examples" / "github-workflow.yml"]
@@ -195,14 +195,7 @@ def test_pin_names_the_released_image_in_the_three_files(checkout: Path) -> None
     assert changed_lines(checkout, "templates/mendix-build/template.yml") == [
         ("      default: ghcr.io/your-org/mendix-build", "      default: ghcr.io/acme/mendix-build")
     ]
-    command = [sys.executable, "-m", "check_jsonschema", "--builtin-schema"]
-    schema = subprocess.run(
-        [*command, "vendor.github-actions", str(checkout / "action.yml")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    schema = check_jsonschema("vendor.github-actions", checkout / "action.yml")
     assert schema.returncode == 0, schema.stdout
     again = pin(checkout, f"v{version}", "ghcr.io/acme/mendix-build")
     assert again.returncode == 0, again.stderr  # the same release pinned twice: the same

@@ -135,7 +135,7 @@ def _option(spec: InputSpec) -> Callable[[Callable[..., Any]], Callable[..., Any
         envvar=spec.env_names,
         default=None,
         metavar="TEXT",
-        help=f"{spec.help}{default} (env: {spec.env_names[-1]})",
+        help=f"{spec.help}{default} (env: {spec.mendix_variable})",
         **extra,
     )
 
@@ -154,7 +154,7 @@ def collect(ctx: click.Context, values: dict[str, Any]) -> dict[str, RawInput]:
         elif source is ParameterSource.COMMANDLINE:
             raw[spec.name] = RawInput(value, spec.flag)
         elif source is ParameterSource.ENVIRONMENT:
-            name = next((n for n in spec.env_names if environ.get(n)), spec.env_names[-1])
+            name = next((n for n in spec.env_names if environ.get(n)), spec.mendix_variable)
             raw[spec.name] = RawInput(value, name)
         elif source is ParameterSource.DEFAULT_MAP and loaded is not None:
             raw[spec.name] = RawInput(value, f"{spec.name} (in {loaded.path})")

@@ -166,7 +166,7 @@ def _take(loaded: FileValues, key: str, value: object) -> None:
         if spec.secret:
             loaded.problems.append(
                 f"'{key}' {where}: secrets do not belong in files; pass it through the "
-                f"environment ({spec.env_names[-1]} from a masked CI variable) instead"
+                f"environment ({spec.mendix_variable} from a masked CI variable) instead"
             )
         else:
             loaded.problems.append(f"'{key}' cannot be set {where}")
@@ -178,7 +178,7 @@ def _take(loaded: FileValues, key: str, value: object) -> None:
         loaded.problems.append(
             f"'{key}' {where} is not an https URL of mendix.com or a host under it: the "
             "step sends the credentials there, so a file of the repository may name only "
-            f"Mendix's hosts; set another {key} in the job itself ({spec.env_names[-1]}, "
+            f"Mendix's hosts; set another {key} in the job itself ({spec.mendix_variable}, "
             f"{spec.flag}, or with: {key}: in GitHub Actions)"
         )
         return

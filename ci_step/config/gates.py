@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from ci_step.config.parsers import MAX_OUTPUT_PATH, shown, workspace_path
+from ci_step.config.parsers import MAX_OUTPUT_PATH, http_root, shown, workspace_path
 from ci_step.controls import CONTROL
-from ci_step.domain.hosts import is_loopback, is_loopback_http
+from ci_step.domain.hosts import is_loopback_http
 from ci_step.domain.ids import PIPELINE_ID
 from ci_step.errors import Correction, input_name
 
@@ -47,27 +47,11 @@ def pipeline_id(value: str) -> str:
 def app_url(value: str) -> str:
     """The app's root URL: https, or plain http to a loopback address (the cross-check
     then wants base-url on loopback too); no credentials, query or fragment."""
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname or ""
-        _ = parts.port
-    except ValueError:
-        raise ValueError(f"is {shown(value)}; not a URL") from None
-    if parts.scheme not in ("https", "http") or not host:
-        raise ValueError(
-            f"is {shown(value)}; expected the app's https:// URL, such as "
-            "https://calc-test.mendixcloud.com"
-        )
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ValueError("must not carry credentials, a query or a fragment")
-    if parts.scheme == "http" and not is_loopback(host):
-        raise ValueError(
-            f"is {shown(value)}; plain http would send the unit-test password unencrypted: "
-            "use https (http is accepted only for loopback addresses)"
-        )
-    if CONTROL.search(value):
-        raise ValueError("holds control characters")
-    return value.rstrip("/")
+    return http_root(
+        value,
+        "the app's https:// URL, such as https://calc-test.mendixcloud.com",
+        "the unit-test password",
+    )
 
 
 def junit_path(value: str, workspace: Path) -> Path:

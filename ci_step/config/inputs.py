@@ -47,12 +47,12 @@ class InputSpec:
         names = [f"INPUT_{upper}"]
         if snake != upper:
             names.append(f"INPUT_{snake}")
-        names.append(f"MENDIX_{snake}")
+        names.append(self.mendix_variable)
         return names
 
     @property
     def mendix_variable(self) -> str:
-        """The MENDIX_* variable it is read from (GitLab, Jenkins): MENDIX_APP_ID."""
+        """The MENDIX_* variable it is read from (GitLab, Jenkins, Azure): MENDIX_APP_ID."""
         return f"MENDIX_{self.name.upper().replace('-', '_')}"
 
 

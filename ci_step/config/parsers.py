@@ -240,6 +240,12 @@ def choice(options: tuple[str, ...]) -> Callable[[str], str]:
 
 
 def base_url(value: str) -> str:
+    return http_root(value, "an https:// URL such as https://deploy.mendix.com", "the API key")
+
+
+def http_root(value: str, expected: str, sent: str) -> str:
+    """A root URL the step sends ``sent`` (a secret) to: https, or plain http to a loopback
+    address; no credentials, query or fragment; ``expected``: what to give instead."""
     try:
         parts = urlsplit(value)
         host = parts.hostname or ""
@@ -247,14 +253,12 @@ def base_url(value: str) -> str:
     except ValueError:
         raise ValueError(f"is {shown(value)}; not a URL") from None
     if parts.scheme not in ("https", "http") or not host:
-        raise ValueError(
-            f"is {shown(value)}; expected an https:// URL such as https://deploy.mendix.com"
-        )
+        raise ValueError(f"is {shown(value)}; expected {expected}")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError("must not carry credentials, a query or a fragment")
     if not is_https_or_loopback(parts.scheme, host):
         raise ValueError(
-            f"is {shown(value)}; plain http would send the API key unencrypted: use https "
+            f"is {shown(value)}; plain http would send {sent} unencrypted: use https "
             "(http is accepted only for loopback addresses)"
         )
     if CONTROL.search(value):

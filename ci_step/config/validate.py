@@ -162,7 +162,7 @@ class _Checker:
             if spec.name not in needs or self.value(spec.name) is not None:
                 continue
             if ci.platform is Platform.LOCAL:
-                how = f"set {spec.env_names[-1]} or pass {spec.flag}" + (
+                how = f"set {spec.mendix_variable} or pass {spec.flag}" + (
                     " (or add it to the config file)" if spec.in_file else ""
                 )
             else:

@@ -9,8 +9,6 @@ waiting for it until the timeout. Mendix ends a run after 3 hours at most.
 
 from __future__ import annotations
 
-import requests
-
 from ci_step.config.validate import Config
 from ci_step.errors import (
     ApiError,
@@ -28,7 +26,7 @@ from ci_step.mendix.pipelines_api import (
     PipelineRun,
     PipelinesApi,
 )
-from ci_step.mendix.transport import Transport, Uncertain
+from ci_step.mendix.transport import Uncertain
 from ci_step.report.result import StepResult
 from ci_step.units import Seconds, format_duration
 
@@ -53,20 +51,7 @@ def run_pipeline(config: Config, services: Services, result: StepResult) -> None
 
 
 def _api(config: Config, services: Services) -> PipelinesApi:
-    def on_retry(reason: str, wait: float, attempt: int) -> None:
-        services.log.warning(
-            "Mendix Pipelines API call failed; retrying",
-            reason=reason,
-            wait=Seconds(wait),
-            attempt=attempt,
-        )
-
-    transport = Transport(
-        requests.Session(),
-        services.deadline,
-        on_retry=on_retry,
-        origin=input_name("pipelines-url"),
-    )
+    transport = services.transport(input_name("pipelines-url"), "Mendix Pipelines API")
     return PipelinesApi(config.pipelines_url, config.pat or "", transport)
 
 

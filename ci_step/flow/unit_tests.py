@@ -16,11 +16,8 @@ deploy (``unit-tests: true``) or as ``mendix-build unit-tests`` for an environme
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-import requests
 
 from ci_step import files
 from ci_step.clock import Deadline
@@ -39,7 +36,7 @@ from ci_step.flow.outputs import url_output
 from ci_step.flow.poll import Poll, poll
 from ci_step.flow.services import Services
 from ci_step.mendix.deploy_api import DeployApi
-from ci_step.mendix.transport import Transport, Uncertain
+from ci_step.mendix.transport import Uncertain
 from ci_step.mendix.unit_tests_api import UnitTestsApi
 from ci_step.report import junit
 from ci_step.report.result import StepResult
@@ -86,9 +83,7 @@ class UnitTestRun:
             if config.unit_tests_url
             else f"the Url of environment {config.environment}"
         )
-        transport = Transport(
-            requests.Session(), services.deadline, on_retry=_on_retry(services), origin=origin
-        )
+        transport = services.transport(origin, "The app's unit test API")
         api = UnitTestsApi(url, config.unit_tests_password or "", transport)
         where = config.environment or urlsplit(url).hostname or url
         return cls(config, services, result, api, where)
@@ -237,18 +232,6 @@ def _app_url(config: Config, services: Services, result: StepResult) -> str:
         f"{input_name('base-url')} is one too).",
         fix=f"set {input_name('unit-tests-url')} to the app's https URL",
     )
-
-
-def _on_retry(services: Services) -> Callable[[str, float, int], None]:
-    def on_retry(reason: str, wait: float, attempt: int) -> None:
-        services.log.warning(
-            "The app's unit test API call failed; retrying",
-            reason=reason,
-            wait=Seconds(wait),
-            attempt=attempt,
-        )
-
-    return on_retry
 
 
 def _so_far(status: RunStatus | None) -> str:

@@ -11,9 +11,8 @@ from ci_step.config.validate import Config
 from ci_step.domain.packages import Package
 from ci_step.domain.versions import release_of
 from ci_step.errors import ApiError, ApiUnavailable, BuildFailed, DeadlineExceeded, input_name
-from ci_step.flow.heartbeat import Heartbeat
 from ci_step.flow.plan import Plan, make_plan
-from ci_step.flow.schedule import next_wait
+from ci_step.flow.poll import Poll, poll
 from ci_step.flow.services import Services
 from ci_step.log import Log
 from ci_step.mendix import download
@@ -201,27 +200,25 @@ def wait_for_build(
     result.on_mendix = f"the build of package {package_id} keeps running on the Mendix side"
     result.enter("build")
     started = clock.now()
-    heartbeat = Heartbeat(clock, services.log, f"the build of package {package_id}")
-    last = ""
-    while True:
-        try:
-            package = services.api.get_package(app_id, package_id)
-        except DeadlineExceeded:
-            raise _timed_out(deadline, package_id, last) from None
-        changed = package.status != last
-        if changed:
-            last = package.status
-            result.status = last
-            log.info(f"Build status: {last}", after=Seconds(clock.now() - started))
-        if package.terminal:
-            result.on_mendix = ""
-            return package
-        wait = next_wait(clock.now() - started, poll_interval)
-        heartbeat.beat(last, wait, reported=changed)
-        try:
-            deadline.sleep(wait, "waiting")
-        except DeadlineExceeded:
-            raise _timed_out(deadline, package_id, last) from None
+
+    def changed(_package: Package, status: str) -> bool:
+        result.status = status
+        log.info(f"Build status: {status}", after=Seconds(clock.now() - started))
+        return True
+
+    def late(status: str) -> DeadlineExceeded:
+        return _timed_out(deadline, package_id, status)
+
+    build = Poll(
+        lambda: services.api.get_package(app_id, package_id),
+        lambda package: package.status,
+        changed,
+        lambda package: package.terminal,
+    )
+    what = f"the build of package {package_id}"
+    package = poll(build, deadline, services.log, what, poll_interval, late)
+    result.on_mendix = ""
+    return package
 
 
 def _timed_out(deadline: Deadline, package_id: str, status: str) -> DeadlineExceeded:

@@ -9,8 +9,6 @@ waiting for it until the timeout. Mendix ends a run after 3 hours at most.
 
 from __future__ import annotations
 
-import requests
-
 from ci_step.config.validate import Config
 from ci_step.errors import (
     ApiError,
@@ -19,8 +17,7 @@ from ci_step.errors import (
     PipelineFailed,
     input_name,
 )
-from ci_step.flow.heartbeat import Heartbeat
-from ci_step.flow.schedule import next_wait
+from ci_step.flow.poll import Poll, poll
 from ci_step.flow.services import Services
 from ci_step.mendix.pipelines_api import (
     FAILED,
@@ -29,7 +26,7 @@ from ci_step.mendix.pipelines_api import (
     PipelineRun,
     PipelinesApi,
 )
-from ci_step.mendix.transport import Transport, Uncertain
+from ci_step.mendix.transport import Uncertain
 from ci_step.report.result import StepResult
 from ci_step.units import Seconds, format_duration
 
@@ -54,20 +51,7 @@ def run_pipeline(config: Config, services: Services, result: StepResult) -> None
 
 
 def _api(config: Config, services: Services) -> PipelinesApi:
-    def on_retry(reason: str, wait: float, attempt: int) -> None:
-        services.log.warning(
-            "Mendix Pipelines API call failed; retrying",
-            reason=reason,
-            wait=Seconds(wait),
-            attempt=attempt,
-        )
-
-    transport = Transport(
-        requests.Session(),
-        services.deadline,
-        on_retry=on_retry,
-        origin=input_name("pipelines-url"),
-    )
+    transport = services.transport(input_name("pipelines-url"), "Mendix Pipelines API")
     return PipelinesApi(config.pipelines_url, config.pat or "", transport)
 
 
@@ -86,33 +70,31 @@ def _start(api: PipelinesApi, config: Config, services: Services) -> PipelineRun
 
 def _wait(api: PipelinesApi, config: Config, services: Services, result: StepResult) -> str:
     """Read the run's status until it ends; the last status (SUCCEEDED or FAILED)."""
-    clock, log, run_id = services.clock, services.log, result.pipeline_run_id
+    clock, run_id = services.clock, result.pipeline_run_id
     started = clock.now()
-    heartbeat = Heartbeat(clock, log, f"pipeline run {run_id}")
-    last = ""
-    while True:
-        try:
-            status = api.run_status(config.project_id, run_id)
-        except DeadlineExceeded:
-            raise _late(services, run_id, last) from None
-        changed = status != last
-        if changed:
-            result.pipeline_status = last = status
-            log.info(f"Pipeline run status: {status}", after=Seconds(clock.now() - started))
+
+    def changed(_status: str, status: str) -> bool:
+        result.pipeline_status = status
+        services.log.info(f"Pipeline run status: {status}", after=Seconds(clock.now() - started))
+        return True
+
+    def ended(status: str) -> bool:
         if status in (SUCCEEDED, FAILED):
-            return status
+            return True
         if status not in IN_PROGRESS:
             raise ApiError(
                 f"The Mendix Pipelines API gave run {run_id} the status {status}; the step "
                 "knows CREATED, RUNNING, SUCCEEDED and FAILED, so it stopped waiting.",
                 fix="look at the run on the app's Pipelines page in the Mendix Portal",
             )
-        wait = next_wait(clock.now() - started, config.poll_interval)
-        heartbeat.beat(status, wait, reported=changed)
-        try:
-            services.deadline.sleep(wait, "waiting for the pipeline run")
-        except DeadlineExceeded:
-            raise _late(services, run_id, last) from None
+        return False
+
+    def late(status: str) -> DeadlineExceeded:
+        return _late(services, run_id, status)
+
+    run = Poll(lambda: api.run_status(config.project_id, run_id), str, changed, ended)
+    what = f"pipeline run {run_id}"
+    return poll(run, services.deadline, services.log, what, config.poll_interval, late)
 
 
 def _late(services: Services, run_id: str, status: str) -> DeadlineExceeded:

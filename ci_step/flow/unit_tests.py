@@ -16,11 +16,8 @@ deploy (``unit-tests: true``) or as ``mendix-build unit-tests`` for an environme
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-import requests
 
 from ci_step import files
 from ci_step.clock import Deadline
@@ -35,12 +32,11 @@ from ci_step.errors import (
     UnitTestsFailed,
     input_name,
 )
-from ci_step.flow.heartbeat import Heartbeat
 from ci_step.flow.outputs import url_output
-from ci_step.flow.schedule import next_wait
+from ci_step.flow.poll import Poll, poll
 from ci_step.flow.services import Services
 from ci_step.mendix.deploy_api import DeployApi
-from ci_step.mendix.transport import Transport, Uncertain
+from ci_step.mendix.transport import Uncertain
 from ci_step.mendix.unit_tests_api import UnitTestsApi
 from ci_step.report import junit
 from ci_step.report.result import StepResult
@@ -87,9 +83,7 @@ class UnitTestRun:
             if config.unit_tests_url
             else f"the Url of environment {config.environment}"
         )
-        transport = Transport(
-            requests.Session(), services.deadline, on_retry=_on_retry(services), origin=origin
-        )
+        transport = services.transport(origin, "The app's unit test API")
         api = UnitTestsApi(url, config.unit_tests_password or "", transport)
         where = config.environment or urlsplit(url).hostname or url
         return cls(config, services, result, api, where)
@@ -151,27 +145,19 @@ class UnitTestRun:
     def _watch(self, deadline: Deadline, what: str) -> RunStatus | None:
         """Read the status on the polling schedule until the run completes; None when no
         run is known (the app restarted)."""
-        clock, log = self.services.clock, self.services.log
-        started = clock.now()
-        heartbeat = Heartbeat(clock, log, what)
-        failures: int | None = None
-        while True:
-            try:
-                status = self.api.status()
-            except DeadlineExceeded:  # the step's own deadline, reached at the same time
-                raise self._late(deadline, what) from None
-            if status is None or status.completed:
-                return status
-            changed = status.failures != failures
-            if changed and status.failures:
-                log.info("Unit tests under way", failures_so_far=status.failures)
-            failures = status.failures
-            wait = next_wait(clock.now() - started, self.config.poll_interval)
-            heartbeat.beat(f"{status.failures} failures so far", wait, reported=changed)
-            try:
-                deadline.sleep(wait, f"waiting for {what}")
-            except DeadlineExceeded:
-                raise self._late(deadline, what) from None
+        log = self.services.log
+
+        def changed(status: RunStatus | None, _words: str) -> bool:
+            if status is None or status.completed or not status.failures:
+                return False
+            log.info("Unit tests under way", failures_so_far=status.failures)
+            return True
+
+        def late(_status: str) -> DeadlineExceeded:
+            return self._late(deadline, what)
+
+        run = Poll(self.api.status, _so_far, changed, _ended)
+        return poll(run, deadline, log, what, self.config.poll_interval, late)
 
     def _late(self, deadline: Deadline, what: str) -> DeadlineExceeded:
         own, step = input_name("unit-tests-timeout"), input_name("timeout")
@@ -248,16 +234,13 @@ def _app_url(config: Config, services: Services, result: StepResult) -> str:
     )
 
 
-def _on_retry(services: Services) -> Callable[[str, float, int], None]:
-    def on_retry(reason: str, wait: float, attempt: int) -> None:
-        services.log.warning(
-            "The app's unit test API call failed; retrying",
-            reason=reason,
-            wait=Seconds(wait),
-            attempt=attempt,
-        )
+def _so_far(status: RunStatus | None) -> str:
+    return "" if status is None else f"{status.failures} failures so far"
 
-    return on_retry
+
+def _ended(status: RunStatus | None) -> bool:
+    """The run completed, or none is known (the app restarted)."""
+    return status is None or status.completed
 
 
 def _count(number: int, noun: str) -> str:

@@ -24,6 +24,15 @@ _SAFE_STATUS = re.compile(r"[A-Za-z]{1,32}")
 USER_AGENT = f"mendix-build/{__version__}"
 
 
+def token_headers(pat: str) -> dict[str, str]:
+    """The headers of an API asked with a personal access token (App Repository, Pipelines)."""
+    return {
+        "Authorization": f"MxToken {pat}",
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+
+
 def error_fixes() -> dict[str, str]:
     """What to do about each documented error code (made when asked: some name inputs)."""
     return {

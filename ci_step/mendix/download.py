@@ -18,10 +18,11 @@ download at once: no retry can change that.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -209,37 +210,33 @@ def fetch(
 ) -> Artifact:
     """Download to ``target``, a file inside ``workspace`` (see ci_step.files: written from
     the directory opened there, renamed only while the path still leads to it)."""
-    try:
+    with _writing(f"write the package next to {target}"):
         new = files.Replacement(workspace, target, ".part")
-    except files.Changed as exc:
-        raise _changed(exc) from None
-    except OSError as exc:
-        raise DownloadError(
-            f"Cannot write the package next to {target}: {exc.strerror or exc}.",
-            fix=f"set {input_name('artifact-path')} to a file in a writable directory",
-        ) from None
     with new:
         digest, size = _receive(storage, url, new.file, expected_size)
         # No fsync: the rename keeps partial files from the final name; surviving a power
         # cut is not worth flushing a whole package to disk in a CI job.
-        try:
+        with _writing(f"put the package at {target}"):
             new.commit()
-        except files.Changed as exc:
-            raise _changed(exc) from None
-        except OSError as exc:
-            raise DownloadError(
-                f"Cannot put the package at {target}: {exc.strerror or exc}.",
-                fix=f"set {input_name('artifact-path')} to a file in a writable directory",
-            ) from None
     return Artifact(path=target, sha256=digest, size=size)
 
 
-def _changed(exc: files.Changed) -> DownloadError:
-    return DownloadError(
-        f"The package was not written: {exc}.",
-        fix="make sure nothing else in the job moves or replaces files in the workspace "
-        "while the step runs",
-    )
+@contextlib.contextmanager
+def _writing(doing: str) -> Iterator[None]:
+    """A workspace change (files.Changed) or an OSError while ``doing`` as a DownloadError."""
+    try:
+        yield
+    except files.Changed as exc:
+        raise DownloadError(
+            f"The package was not written: {exc}.",
+            fix="make sure nothing else in the job moves or replaces files in the workspace "
+            "while the step runs",
+        ) from None
+    except OSError as exc:
+        raise DownloadError(
+            f"Cannot {doing}: {exc.strerror or exc}.",
+            fix=f"set {input_name('artifact-path')} to a file in a writable directory",
+        ) from None
 
 
 def _receive(storage: Storage, url: str, out: BinaryIO, expected: int | None) -> tuple[str, int]:

@@ -22,7 +22,7 @@ import requests
 from ci_step.domain.answers import neutral
 from ci_step.domain.ids import PIPELINE_ID
 from ci_step.errors import ApiError, AuthError, input_name, read_error_body
-from ci_step.mendix.build_api import USER_AGENT
+from ci_step.mendix.build_api import token_headers
 from ci_step.mendix.transport import Transport, answer_json
 
 WRITE_SCOPE = "mx:pipelines:write"
@@ -43,13 +43,7 @@ class PipelinesApi:
     def __init__(self, base_url: str, pat: str, transport: Transport) -> None:
         self.root = f"{base_url.rstrip('/')}/api/v1"
         self.transport = transport
-        transport.session.headers.update(
-            {
-                "Authorization": f"MxToken {pat}",
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            }
-        )
+        transport.session.headers.update(token_headers(pat))
 
     def _app(self, project_id: str) -> str:
         return f"{self.root}/apps/{quote(project_id, safe='')}"

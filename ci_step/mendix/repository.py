@@ -11,7 +11,7 @@ from urllib.parse import quote
 import requests
 
 from ci_step.errors import ApiError, AuthError, input_name
-from ci_step.mendix.build_api import USER_AGENT, error_details, error_for
+from ci_step.mendix.build_api import error_details, error_for, token_headers
 from ci_step.mendix.transport import Transport, answer_json
 
 SCOPE = "mx:modelrepository:repo:read"
@@ -26,13 +26,7 @@ class RepositoryApi:
     def __init__(self, base_url: str, pat: str, transport: Transport) -> None:
         self.root = f"{base_url.rstrip('/')}/v1"
         self.transport = transport
-        transport.session.headers.update(
-            {
-                "Authorization": f"MxToken {pat}",
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            }
-        )
+        transport.session.headers.update(token_headers(pat))
 
     def latest_commit(self, project_id: str, branch: str) -> str:
         name = repository_branch(branch)

@@ -392,7 +392,7 @@ def test_a_closed_path_is_exit_3(sim: Simulator, test_env: SimEnvironment, works
 def test_an_app_restarted_during_the_run_is_reported_as_a_lost_run(
     sim: Simulator, test_env: SimEnvironment, workspace: Path
 ) -> None:
-    test_env.unit_testing.seconds_per_test = 0.2
+    test_env.unit_testing.seconds_per_test = 60.0  # the run lasts until the restart
     step = StepProcess(local_env(sim, workspace), workspace, "unit-tests")
     step.wait_for("Unit tests started on Test")
     with sim.service.lock:

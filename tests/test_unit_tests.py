@@ -23,6 +23,7 @@ from tests.conftest import (
     API_KEY,
     Run,
     StepProcess,
+    app_on_test,
     base_env,
     github_env,
     gitlab_env,
@@ -47,12 +48,7 @@ START, STATUS = r"/unittests/start$", r"/unittests/status$"
 @pytest.fixture
 def test_env(sim: Simulator, service: BuildService) -> SimEnvironment:
     """calc's Test environment, its Url the app on the simulator, 12 tests that pass."""
-    sim.serve_app_urls()
-    environment = service.apps["calc"].environments["Test"]
-    environment.start_seconds = 0.2
-    environment.unit_testing.password = PASSWORD
-    environment.unit_testing.seconds_per_test = 0.02
-    return environment
+    return app_on_test(sim, service, PASSWORD)
 
 
 def deploy_values(sim: Simulator, **overrides: str) -> dict[str, str]:

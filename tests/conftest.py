@@ -21,6 +21,7 @@ from hypothesis import settings
 
 from ci_step.config.inputs import INPUTS
 from ci_step.simulator import BuildService, Durations, Simulator
+from ci_step.simulator.environments import SimEnvironment
 
 if TYPE_CHECKING:
     from tests.rig import Rig
@@ -74,6 +75,17 @@ def service() -> BuildService:
 def sim(service: BuildService) -> Iterator[Simulator]:
     with Simulator(service) as simulator:
         yield simulator
+
+
+def app_on_test(sim: Simulator, service: BuildService, password: str) -> SimEnvironment:
+    """calc's Test environment, its Url the app on the simulator: a start of 0.2 s, the Unit
+    Testing module's RemoteApiPassword ``password``, its 12 tests passing in 0.02 s each."""
+    sim.serve_app_urls()
+    environment = service.apps["calc"].environments["Test"]
+    environment.start_seconds = 0.2
+    environment.unit_testing.password = password
+    environment.unit_testing.seconds_per_test = 0.02
+    return environment
 
 
 def inputs(sim: Simulator, **overrides: str) -> dict[str, str]:

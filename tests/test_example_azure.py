@@ -22,7 +22,7 @@ from ci_step.simulator import BuildService, Simulator
 from ci_step.simulator.environments import SimEnvironment
 from ci_step.simulator.unit_tests import suites_of
 from tests import ci_formats, junit_readers
-from tests.conftest import API_KEY, USER, azure_env, with_command_on_path
+from tests.conftest import API_KEY, USER, app_on_test, azure_env, with_command_on_path
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURE_FILE = ROOT / "examples" / "azure-pipelines.yml"
@@ -383,12 +383,7 @@ def test_macro_reader_leaves_what_it_does_not_know(text: str) -> None:
 
 def calc_on_test(sim: Simulator, service: BuildService) -> SimEnvironment:
     """calc's Test environment, its Url the app on the simulator, the group's password."""
-    sim.serve_app_urls()
-    environment = service.apps["calc"].environments["Test"]
-    environment.start_seconds = 0.2
-    environment.unit_testing.password = UNIT_TESTS_PASSWORD
-    environment.unit_testing.seconds_per_test = 0.02
-    return environment
+    return app_on_test(sim, service, UNIT_TESTS_PASSWORD)
 
 
 def test_the_unit_test_job_deploys_calc_to_test_and_publishes_a_report_without_cases(

@@ -79,8 +79,10 @@ def assert_quiet(run: Run) -> None:
 
 @pytest.mark.parametrize("ci", CIS)
 def test_a_run_is_started_printed_and_awaited_until_it_succeeds(
-    ci: str, sim: Simulator, project: str, workspace: Path
+    ci: str, sim: Simulator, service: BuildService, project: str, workspace: Path
 ) -> None:
+    # each status lasts ten polls: the step sees (and logs) every one however slow the host
+    service.pipelines.created_seconds = service.pipelines.running_seconds = 1.0
     run = pipeline_run(ci, sim, project, workspace)
     assert run.code == 0, run.stderr
     (started,) = sim.requests("api", "POST", RUNS)

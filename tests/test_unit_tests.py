@@ -23,6 +23,7 @@ from tests.conftest import (
     API_KEY,
     Run,
     StepProcess,
+    app_on_test,
     base_env,
     github_env,
     gitlab_env,
@@ -47,12 +48,7 @@ START, STATUS = r"/unittests/start$", r"/unittests/status$"
 @pytest.fixture
 def test_env(sim: Simulator, service: BuildService) -> SimEnvironment:
     """calc's Test environment, its Url the app on the simulator, 12 tests that pass."""
-    sim.serve_app_urls()
-    environment = service.apps["calc"].environments["Test"]
-    environment.start_seconds = 0.2
-    environment.unit_testing.password = PASSWORD
-    environment.unit_testing.seconds_per_test = 0.02
-    return environment
+    return app_on_test(sim, service, PASSWORD)
 
 
 def deploy_values(sim: Simulator, **overrides: str) -> dict[str, str]:
@@ -74,10 +70,15 @@ def command_values(sim: Simulator, **overrides: str) -> dict[str, str]:
     return values
 
 
+def local_env(sim: Simulator, workspace: Path, **values: str) -> dict[str, str]:
+    """The environment of `mendix-build unit-tests` outside any CI, writing result.json."""
+    values = {"result_file": "result.json"} | values
+    return base_env(workspace.parent) | mendix_env(command_values(sim, **values))
+
+
 def local(sim: Simulator, workspace: Path, *args: str, **values: str) -> Run:
     """The entrypoint outside any CI, writing result.json."""
-    env = base_env(workspace.parent) | mendix_env(command_values(sim, **values))
-    return run_entrypoint(env | {"MENDIX_RESULT_FILE": "result.json"}, workspace, *args)
+    return run_entrypoint(local_env(sim, workspace, **values), workspace, *args)
 
 
 def report(workspace: Path, name: str = "mendix-unit-tests.xml") -> str:
@@ -322,13 +323,20 @@ def test_command_github_summary_shows_the_counts_and_failed_tests(
 def test_a_run_already_under_way_is_waited_for_then_this_one_starts(
     sim: Simulator, test_env: SimEnvironment, workspace: Path
 ) -> None:
-    test_env.unit_testing.seconds_per_test = 0.1
+    module = test_env.unit_testing
+    module.seconds_per_test = 600.0  # the other run lasts until the test ends it
     url = sim.app_url("calc", "Test")
     other = requests.post(f"{url}/unittests/start", json={"password": PASSWORD}, timeout=5)
     assert other.status_code == 204
-    run = local(sim, workspace, "unit-tests")
+    step = StepProcess(local_env(sim, workspace), workspace, "unit-tests")
+    step.wait_for("Another run of the unit tests is under way on Test; waiting for it")
+    with sim.service.lock:  # the other run ends now; this one's tests are quick
+        assert module.run is not None
+        module.advance(module.run.ends_at)
+        module.run.ends_at = sim.service.sim_now()
+        module.seconds_per_test = 0.02
+    run = step.finish()
     assert run.code == 0, run.stderr
-    assert "Another run of the unit tests is under way on Test; waiting for it" in run.stderr
     starts = sim.requests("app", "POST", START)
     assert [s.status for s in starts] == [204, 400, 204]
     statuses = sim.requests("app", "POST", STATUS)
@@ -380,12 +388,8 @@ def test_a_closed_path_is_exit_3(sim: Simulator, test_env: SimEnvironment, works
 def test_an_app_restarted_during_the_run_is_reported_as_a_lost_run(
     sim: Simulator, test_env: SimEnvironment, workspace: Path
 ) -> None:
-    test_env.unit_testing.seconds_per_test = 0.2
-    step = StepProcess(
-        base_env(workspace.parent) | mendix_env(command_values(sim, result_file="result.json")),
-        workspace,
-        "unit-tests",
-    )
+    test_env.unit_testing.seconds_per_test = 60.0  # the run lasts until the restart
+    step = StepProcess(local_env(sim, workspace), workspace, "unit-tests")
     step.wait_for("Unit tests started on Test")
     with sim.service.lock:
         test_env.unit_testing.restart()  # what a restart of the app does to the module

@@ -12,6 +12,7 @@ from ci_step.errors import DeadlineExceeded
 from ci_step.flow.schedule import next_wait
 from ci_step.flow.unit_tests import run_unit_tests
 from ci_step.report.result import StepResult
+from ci_step.simulator import Fault
 from ci_step.simulator.environments import SimEnvironment
 from ci_step.simulator.unit_tests import suites_of
 from tests.rig import Rig
@@ -101,3 +102,28 @@ def test_a_run_under_way_is_waited_for_to_its_end_before_this_one_starts(
     assert module.run is not None
     assert module.run.started_at >= other_ends  # never two runs at once
     assert module.run.started_at - other_ends <= 30  # noticed within one poll-interval
+
+
+def test_a_start_refused_with_no_run_under_way_is_asked_again_after_a_wait(
+    rig: Rig, app: SimEnvironment
+) -> None:
+    """An app that refuses the start as busy while its status knows no run: each new start
+    waits poll-interval, never follows the status read at once."""
+    refusals = 5
+    rig.sim.add_fault(
+        Fault(
+            kind="status",
+            listener="app",
+            method="POST",
+            path=r"/unittests/start$",
+            status=400,
+            body="Cannot start a test run while another test run is still running",
+            times=refusals,
+        )
+    )
+    result = run(rig)
+    assert result.outcome == "success"
+    starts = [r for r in rig.sim.requests("app", "POST") if r.path.endswith("/start")]
+    assert [s.status for s in starts] == [400] * refusals + [204]
+    # each start after a refusal waited poll-interval on the fake clock
+    assert rig.clock.sleeps[:refusals] == [30.0] * refusals

@@ -136,11 +136,24 @@ class UnitTestRun:
                     raise
                 log.warning("The start request failed; starting again", reason=exc.message)
                 continue
+            under_way = self.api.status()
+            if under_way is None or under_way.completed:
+                # refused as busy, yet no run is under way: ask again after a wait, never at once
+                self._pause(deadline)
+                continue
             log.info(
                 f"Another run of the unit tests is under way on {self.where}; waiting for it "
                 "to end before starting this one (two runs at once give inconsistent results)"
             )
             self._watch(deadline, "the run of the unit tests already under way")
+
+    def _pause(self, deadline: Deadline) -> None:
+        """A wait of poll-interval before the start is asked again."""
+        what = "the run of the unit tests already under way"
+        try:
+            deadline.sleep(self.config.poll_interval, f"waiting for {what}")
+        except DeadlineExceeded:
+            raise self._late(deadline, what) from None
 
     def _watch(self, deadline: Deadline, what: str) -> RunStatus | None:
         """Read the status on the polling schedule until the run completes; None when no

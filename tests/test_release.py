@@ -46,6 +46,11 @@ def project_version() -> str:
     return version
 
 
+def test_release_passes_the_workflow_schema() -> None:
+    done = check_jsonschema("vendor.github-workflows", RELEASE)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_runs_on_version_tags_with_no_default_permissions() -> None:
     document = release()
     assert document[True] == {"push": {"tags": ["v*"]}}  # YAML 1.1 reads `on` as true

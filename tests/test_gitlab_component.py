@@ -134,6 +134,7 @@ def test_every_input_of_the_build_and_deploy_is_the_components() -> None:
     """Every step input is one of the component's, but for NOT_INPUTS."""
     missing = set(BY_NAME) - set(spec_inputs()) - NOT_INPUTS
     assert not missing, missing
+    assert not NOT_INPUTS - set(BY_NAME), NOT_INPUTS - set(BY_NAME)
 
 
 def test_deploy_publishes_the_unit_tests_report_it_writes() -> None:

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from ci_step import cli
-from ci_step.config.inputs import INPUTS
+from ci_step.config.inputs import BY_NAME, INPUTS
+from ci_step.errors import DeployFailed, UnitTestsFailed
 from ci_step.report.publish import JSON_NAME, PROPERTIES_NAME
 from tests.conftest import ROOT
 
@@ -73,10 +74,14 @@ def _groovy_list(name: str) -> list[str]:
     return re.findall(r"'([A-Za-z]+)'", match.group(1))
 
 
-def _options() -> list[str]:
+def _map_keys(name: str, end: str) -> list[str]:
     source = LIBRARY.read_text("utf-8")
-    block = source[source.index("@Field final Map OPTIONS = [") : source.index("]\n\ndef call")]
+    block = source[source.index(f"@Field final Map {name} = [") : source.index(end)]
     return re.findall(r"^    (\w+):", block, re.MULTILINE)
+
+
+def _options() -> list[str]:
+    return _map_keys("OPTIONS", "]\n\ndef call")
 
 
 def test_parameters_are_the_steps_inputs_but_the_secrets() -> None:
@@ -85,6 +90,20 @@ def test_parameters_are_the_steps_inputs_but_the_secrets() -> None:
     source = LIBRARY.read_text("utf-8")
     assert f"PROPERTIES = '{PROPERTIES_NAME}'" in source
     assert f"RESULT_FILE = '{JSON_NAME}'" in source
+
+
+def test_secrets_are_the_steps_secret_inputs() -> None:
+    """A secret input the library did not know would be refused as an unknown parameter
+    instead of pointing to its credential."""
+    expected = [camel(spec.name) for spec in INPUTS if spec.secret]
+    assert _map_keys("SECRETS", "]\n\n// This step's own parameters") == expected
+
+
+def test_exit_codes_and_report_are_the_steps() -> None:
+    source = LIBRARY.read_text("utf-8")
+    assert f"DEPLOY_FAILED = {DeployFailed.exit_code}\n" in source
+    assert f"UNIT_TESTS_FAILED = {UnitTestsFailed.exit_code}\n" in source
+    assert f"JUNIT_FILE = '{BY_NAME['junit-file'].default}'\n" in source
 
 
 def test_help_names_every_parameter() -> None:

@@ -20,7 +20,7 @@ FLOORS = {
     "PyYAML": "6.0",  # the first with wheels for Python 3.11
     "requests": "2.31.0",  # 2.30.0 is the first for urllib3 2; 2.31.0 fixes CVE-2023-32681
     "structlog": "22.1.0",  # capture_logs sees the loggers bound before it
-    "urllib3": "2.2.0",  # HTTPResponse.read1, which downloads read with
+    "urllib3": "2.6.0",  # bounds what it decompresses (CVE-2025-66471, CVE-2025-66418)
 }
 
 

@@ -76,7 +76,7 @@ def version_of(held: dict[str, str | None]) -> Callable[[str], str]:
     "held",
     [
         versions(),
-        versions(urllib3="2.2", click="8.1.10", structlog="26.1.0", requests="2.31.0.post1"),
+        versions(urllib3="2.6", click="8.1.10", structlog="26.1.0", requests="2.31.0.post1"),
     ],
 )
 def test_libraries_at_or_above_their_floor_pass(held: dict[str, str | None]) -> None:
@@ -93,9 +93,9 @@ def test_an_old_or_missing_library_is_named_with_the_version_needed() -> None:
         "mendix-build cannot run with the libraries installed: "
         "click 8.1.3 is installed; mendix-build needs click 8.1.4 or newer; "
         "structlog is not installed; mendix-build needs structlog 22.1.0 or newer; "
-        "urllib3 1.26.20 is installed; mendix-build needs urllib3 2.2.0 or newer."
+        "urllib3 1.26.20 is installed; mendix-build needs urllib3 2.6.0 or newer."
     )
-    assert "pip install 'click>=8.1.4' 'structlog>=22.1.0' 'urllib3>=2.2.0'" in error.fix
+    assert "pip install 'click>=8.1.4' 'structlog>=22.1.0' 'urllib3>=2.6.0'" in error.fix
 
 
 OLD_URLLIB3 = """
@@ -121,8 +121,8 @@ def with_old_urllib3(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 
 def assert_told(run: Run) -> None:
     assert run.code == 2, run.stderr
-    assert "urllib3 1.26.20 is installed; mendix-build needs urllib3 2.2.0 or newer" in run.stderr
-    assert "pip install 'urllib3>=2.2.0'" in run.stderr
+    assert "urllib3 1.26.20 is installed; mendix-build needs urllib3 2.6.0 or newer" in run.stderr
+    assert "pip install 'urllib3>=2.6.0'" in run.stderr
     assert "Traceback" not in run.stderr
 
 

@@ -4,7 +4,6 @@ regular file of bounded size, and a config file cannot send the credentials else
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -30,20 +29,18 @@ MEMORY = 1 << 30  # bytes: a step that reads a device fills this, not the machin
 def bounded(env: dict[str, str], workspace: Path) -> Run:
     """The entrypoint with its memory bounded, for files that could exhaust it; its time is
     bounded as run_entrypoint's is (a step that hangs on a pipe fails the test, and the
-    bound is no race with a slow machine)."""
-
-    def limit_memory() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
-
+    bound is no race with a slow machine). The limit is set by a shell that then becomes
+    the step: no Python runs between fork and exec in this process, where the simulator's
+    threads are serving (what subprocess's preexec_fn would risk)."""
+    limit = f'ulimit -v {MEMORY // 1024} && exec "$@"'
     done = subprocess.run(
-        [sys.executable, str(ENTRYPOINT)],
+        ["sh", "-c", limit, "sh", sys.executable, str(ENTRYPOINT)],
         env=env,
         cwd=workspace,
         capture_output=True,
         text=True,
         timeout=90,
         check=False,
-        preexec_fn=limit_memory,
     )
     return Run(done.returncode, done.stdout, done.stderr, workspace)
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -195,6 +195,16 @@ def azure_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
         }
     )
     return env
+
+
+EnvMaker = Callable[[Path, Mapping[str, str]], dict[str, str]]
+# Each CI's environment for the step, by the name tests parametrize over.
+CIS: dict[str, EnvMaker] = {
+    "github": github_env,
+    "gitlab": gitlab_env,
+    "jenkins": jenkins_env,
+    "azure": azure_env,
+}
 
 
 def run_entrypoint(

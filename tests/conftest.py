@@ -21,6 +21,7 @@ from hypothesis import settings
 
 from ci_step.config.inputs import INPUTS
 from ci_step.simulator import BuildService, Durations, Simulator
+from tests.relay import Certificates, make_certificates
 
 if TYPE_CHECKING:
     from tests.rig import Rig
@@ -412,6 +413,12 @@ def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str
         timeout=120,
         check=False,
     )
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A test CA and a certificate of 127.0.0.1 (and localhost) it signed."""
+    return make_certificates(tmp_path_factory.mktemp("tls"))
 
 
 NODE_TOOLS = ROOT / ".ci" / "node-tools"

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -22,6 +22,7 @@ from hypothesis import settings
 from ci_step.config.inputs import INPUTS
 from ci_step.simulator import BuildService, Durations, Simulator
 from ci_step.simulator.environments import SimEnvironment
+from tests.relay import Certificates, make_certificates
 
 if TYPE_CHECKING:
     from tests.rig import Rig
@@ -207,6 +208,16 @@ def azure_env(workspace: Path, values: Mapping[str, str]) -> dict[str, str]:
         }
     )
     return env
+
+
+EnvMaker = Callable[[Path, Mapping[str, str]], dict[str, str]]
+# Each CI's environment for the step, by the name tests parametrize over.
+CIS: dict[str, EnvMaker] = {
+    "github": github_env,
+    "gitlab": gitlab_env,
+    "jenkins": jenkins_env,
+    "azure": azure_env,
+}
 
 
 def run_entrypoint(
@@ -414,6 +425,12 @@ def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str
         timeout=120,
         check=False,
     )
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A test CA and a certificate of 127.0.0.1 (and localhost) it signed."""
+    return make_certificates(tmp_path_factory.mktemp("tls"))
 
 
 NODE_TOOLS = ROOT / ".ci" / "node-tools"

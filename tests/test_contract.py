@@ -5,13 +5,12 @@ The inputs: tests/test_docs.py."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 
 from ci_step.report.result import OUTPUT_NAMES
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+from tests.test_docs import table_rows
 
 
 def action() -> dict[str, object]:
@@ -30,8 +29,6 @@ def test_action_runs_the_dockerfile() -> None:
 
 
 def test_docs_document_every_output() -> None:
-    page = (ROOT / "docs" / "outputs.md").read_text("utf-8")
-    table = page[page.index("| output | meaning |") :].split("\n\n")[0]
-    first_cells = [line.split(" | ")[0] for line in table.splitlines()[2:]]
-    named = [name for cell in first_cells for name in re.findall(r"`([a-z0-9-]+)`", cell)]
+    rows = table_rows((ROOT / "docs" / "outputs.md").read_text("utf-8"), "| output | meaning |")
+    named = [name for row in rows for name in re.findall(r"`([a-z0-9-]+)`", row[0])]
     assert sorted(named) == sorted(OUTPUT_NAMES)

@@ -14,9 +14,8 @@ import yaml
 
 from ci_step import errors
 from ci_step.config.inputs import INPUTS, InputSpec
-from tests.conftest import check_jsonschema
+from tests.conftest import ROOT, check_jsonschema
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 INPUTS_PAGE = DOCS / "inputs.md"
 INPUTS_TABLE_HEADER = "| input | meaning | default |"

@@ -15,15 +15,10 @@ from ci_step.clock import Deadline
 from ci_step.mendix import download
 from ci_step.simulator import BuildService, Fault, Simulator, content
 from tests.conftest import API_KEY, USER
-from tests.relay import Certificates, make_certificates
+from tests.relay import Certificates
 from tests.rig import FakeClock
 
 SIZE = 3_500_000  # three whole chunks and a part of one
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -16,11 +15,13 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from ci_step.dependencies import FLOORS, check, release
 from ci_step.errors import LibraryError
 from ci_step.simulator import Simulator
 from tests.conftest import ENTRYPOINT, ROOT, Run, base_env, inputs, mendix_env, run_entrypoint
+from tests.test_lock import locked
 
 
 def third_party_imports() -> set[str]:
@@ -47,12 +48,10 @@ def test_every_library_the_product_imports_is_declared_at_its_floor() -> None:
 
 
 def test_the_image_lock_pins_each_library_at_or_above_its_floor() -> None:
-    # pip-compile's form: "name==version \\", its hashes and "# via" notes on lines below
-    text = (ROOT / "requirements.lock").read_text("utf-8")
-    pins = dict(re.findall(r"^([A-Za-z0-9._-]+)==([^\s\\]+)", text.lower(), re.MULTILINE))
-    assert pins, "no pin found in requirements.lock"
+    pins = locked()
     for name, floor in FLOORS.items():
-        assert release(pins[name.lower()]) >= release(floor), name
+        version, _ = pins[canonicalize_name(name)]
+        assert release(version) >= release(floor), name
 
 
 def versions(**changed: str | None) -> dict[str, str | None]:

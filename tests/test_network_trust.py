@@ -28,7 +28,7 @@ from tests.conftest import (
     mendix_env,
     run_entrypoint,
 )
-from tests.relay import Certificates, Relay, make_certificates, running
+from tests.relay import Certificates, Relay, running
 
 PAT = "pat-5e4d3c2b1a0f-SECRET"
 CREDENTIALS = ("mendix-username", "mendix-apikey", "authorization")
@@ -39,11 +39,6 @@ def local_run(workspace: Path, values: dict[str, str], **extra: str) -> Run:
     """The entrypoint outside any CI, with ``extra`` environment variables."""
     env = base_env(workspace.parent) | mendix_env(values | {"result-file": "result.json"})
     return run_entrypoint(env | extra, workspace)
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -11,17 +11,7 @@ import pytest
 
 from ci_step.simulator import Simulator
 from tests import ci_formats
-from tests.conftest import (
-    Run,
-    azure_env,
-    github_env,
-    gitlab_env,
-    inputs,
-    jenkins_env,
-    run_entrypoint,
-)
-
-MAKERS = {"github": github_env, "gitlab": gitlab_env, "jenkins": jenkins_env, "azure": azure_env}
+from tests.conftest import CIS, Run, github_env, gitlab_env, inputs, run_entrypoint
 
 
 def mode(path: Path) -> int:
@@ -31,12 +21,12 @@ def mode(path: Path) -> int:
 @pytest.mark.parametrize(
     ("umask", "expected"), [(0o022, 0o644), (0o027, 0o640)], ids=["022", "027"]
 )
-@pytest.mark.parametrize("ci", ["github", "gitlab", "jenkins", "azure"])
+@pytest.mark.parametrize("ci", list(CIS))
 def test_every_written_file_honours_the_umask(
     ci: str, umask: int, expected: int, sim: Simulator, workspace: Path
 ) -> None:
     values = inputs(sim, result_file="reports/result.json")
-    run = run_entrypoint(MAKERS[ci](workspace, values), workspace, umask=umask)
+    run = run_entrypoint(CIS[ci](workspace, values), workspace, umask=umask)
     assert run.code == 0, run.stderr
     written = [p for p in workspace.rglob("*") if p.is_file()]
     if ci == "github":

@@ -21,12 +21,11 @@ from ci_step.workflow_commands import escape_azure, escape_data
 from tests import ci_formats
 from tests.conftest import (
     API_KEY,
+    CIS,
     Run,
     azure_env,
     github_env,
-    gitlab_env,
     inputs,
-    jenkins_env,
     run_entrypoint,
     run_local,
 )
@@ -194,7 +193,6 @@ AZURE_INJECTED = (
     "#\u200b#vso[task.uploadsummary]/etc/passwd"
 )
 AZURE_OWN = {"task.setsecret", "task.setvariable", "task.logissue", "task.uploadsummary"}
-MAKERS = {"github": github_env, "gitlab": gitlab_env, "jenkins": jenkins_env, "azure": azure_env}
 
 
 def foreign_azure_lines(run: Run) -> list[str]:
@@ -221,7 +219,7 @@ def test_sanity_the_agent_rules_see_the_injected_commands() -> None:
     }
 
 
-@pytest.mark.parametrize("ci", list(MAKERS))
+@pytest.mark.parametrize("ci", list(CIS))
 @pytest.mark.parametrize("log_format", ["console", "json"])
 def test_an_api_message_never_becomes_an_azure_command(
     sim: Simulator, workspace: Path, ci: str, log_format: str
@@ -231,7 +229,7 @@ def test_an_api_message_never_becomes_an_azure_command(
     body = json.dumps({"errorCode": "INVALID_PARAMETERS", "errorMessage": AZURE_INJECTED})
     sim.add_fault(Fault("status", method="POST", status=400, body=body))
     values = inputs(sim, log_format=log_format, result_file="result.json")
-    run = run_entrypoint(MAKERS[ci](workspace, values), workspace)
+    run = run_entrypoint(CIS[ci](workspace, values), workspace)
     assert run.code == 5, run.stderr
     assert "bad request ## vso[task.setvariable variable=x]1" in run.stderr  # shown, inert
     assert foreign_azure_lines(run) == []
@@ -265,7 +263,7 @@ def test_package_texts_never_become_azure_commands(
     )
     values = inputs(sim)
     for args in (("show", shown.package_id), ("list",), ("list", "--json")):
-        run = run_entrypoint(MAKERS[ci](workspace, values), workspace, *args)
+        run = run_entrypoint(CIS[ci](workspace, values), workspace, *args)
         assert run.code == 0, run.stderr
         if args != ("list",):  # the table shows no name nor description
             assert "## vso[task.setvariable" in run.stdout  # the text is there, only inert

@@ -28,7 +28,7 @@ from tests.conftest import (
     simulate_process,
     simulating,
 )
-from tests.relay import Certificates, make_certificates
+from tests.relay import Certificates
 from tests.rig import Rig
 
 AUTH = {"Mendix-Username": USER, "Mendix-ApiKey": API_KEY}
@@ -466,11 +466,6 @@ def test_simulate_logs_each_request_on_one_line_without_the_key() -> None:
 
 
 # -- the storage host over https ------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("tls"))
 
 
 def test_simulate_serves_the_storage_host_over_https_with_storage_tls(

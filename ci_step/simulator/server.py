@@ -254,8 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in two writes
     simulator: Simulator
     role: str
-    _entry: SimRequest  # the request being answered
-    _sent: int = 0  # bytes of the body of the answer under way, written so far
+    _entry: SimRequest  # the request being answered: its status and bytes sent
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -280,30 +279,23 @@ class _Handler(BaseHTTPRequestHandler):
         entry = SimRequest(
             self.role, self.command, split.path, dict(parse_qsl(split.query)), headers, body
         )
-        self._entry = entry
-        try:
-            self._handle(entry)
-        finally:
-            if self.simulator.on_answer is not None:
-                self.simulator.on_answer(entry)
-
-    def _handle(self, entry: SimRequest) -> None:
         fault = self.simulator.take_fault(self.role, self.command, entry.path)
         entry.fault = fault.kind if fault else ""
         self.simulator.record(entry)
-        self._sent = 0
+        self._entry = entry
         try:
             self._answer(entry, fault)
         finally:
-            entry.sent = self._sent
             entry.answered.set()
+            if self.simulator.on_answer is not None:
+                self.simulator.on_answer(entry)
 
     def _answer(self, entry: SimRequest, fault: Fault | None) -> None:
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
             fault = None
         if fault is not None and fault.kind in ("status", "reset") and fault.process:
-            self._reply(entry.path, entry, None)
+            self._reply(entry, None)
         if fault is not None and fault.kind == "status":
             self._send_status(fault)
             return
@@ -317,15 +309,15 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "nested":
             self._send(Reply(200, b"[" * fault.size + b"]" * fault.size, JSON_TYPE.copy()))
             return
-        reply = self._reply(entry.path, entry, fault)
+        reply = self._reply(entry, fault)
         if fault is not None and fault.kind == "rewrite":
             _rewrite(reply.body, fault.field_name, fault.field_value)
         if fault is not None and fault.kind == "padded":
             reply = _padded(reply, fault.size)
         self._send(reply, fault)
 
-    def _reply(self, path: str, entry: SimRequest, fault: Fault | None) -> Reply:
-        parts = [unquote(p) for p in path.strip("/").split("/")]
+    def _reply(self, entry: SimRequest, fault: Fault | None) -> Reply:
+        parts = [unquote(p) for p in entry.path.strip("/").split("/")]
         call = Call(entry.method, parts, entry.query, entry.headers, entry.body, fault)
         if self.role == "app":
             return apps.answer(self.simulator.service, call)
@@ -403,7 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self._paced(bytes(chunk), pace)
                 elif chunk:
                     self.wfile.write(chunk)
-                    self._sent += len(chunk)
+                    self._entry.sent += len(chunk)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -424,7 +416,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _paced(self, data: bytes, pace: float) -> None:
         for index in range(len(data)):
             self.wfile.write(data[index : index + 1])
-            self._sent += 1
+            self._entry.sent += 1
             time.sleep(pace)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import shlex
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -515,6 +517,35 @@ def test_a_client_that_never_completes_a_handshake_holds_up_no_other(
         answer = requests.get(service.location(package), verify=str(certificates.ca), timeout=10)
     assert answer.status_code == 200
     assert answer.content == b"".join(content.stream(package.seed, 1000))
+
+
+def test_a_client_that_leaves_an_https_download_is_no_traceback(
+    certificates: Certificates, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A client that closes mid-download (a cut, a timeout) is normal over TLS as over plain
+    http: the simulator's console shows no traceback. The connection's thread has ended (it
+    would have printed one first) before stderr is read."""
+    service = BuildService(USER, API_KEY)
+    service.add_app("calc")
+    package = service.seed_package("calc", "1.0.0", size=16 * 1024 * 1024)
+    with Simulator(service, storage_tls=(str(certificates.cert), str(certificates.key))) as sim:
+        idle = set(threading.enumerate())
+        location = urlsplit(service.location(package))
+        context = ssl.create_default_context(cafile=str(certificates.ca))
+        with (
+            socket.create_connection(("127.0.0.1", location.port)) as plain,
+            context.wrap_socket(plain, server_hostname="127.0.0.1") as tls,
+        ):
+            tls.sendall(f"GET {location.path}?{location.query} HTTP/1.1\r\n\r\n".encode())
+            assert tls.recv(1024).startswith(b"HTTP/1.1 200")
+        (cut,) = sim.requests("storage")
+        assert cut.answered.wait(30)
+        deadline = time.monotonic() + 30
+        while set(threading.enumerate()) - idle and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert set(threading.enumerate()) - idle == set()  # the connection's thread ended
+    assert cut.sent < 16 * 1024 * 1024
+    assert "Traceback" not in capfd.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,9 @@ from ci_step.simulator.storage import STORAGE
 JSON_TYPE = {"Content-Type": "application/json"}
 PAD_PIECE = 1 << 16
 HTML_ERROR = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
+# A client that goes away mid-answer is normal here (timeouts, cut downloads): over TLS the
+# write then fails as an SSLError (EOF in violation of the protocol), not a ConnectionError.
+CLIENT_GONE = (ConnectionError, ssl.SSLError)
 REASONS = {
     429: "Too Many Requests",
     500: "Internal Server Error",
@@ -220,8 +223,7 @@ class _Server(ThreadingHTTPServer):
         super().process_request_thread(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that goes away mid-answer is normal here (timeouts, cut downloads).
-        if not isinstance(sys.exc_info()[1], ConnectionError):
+        if not isinstance(sys.exc_info()[1], CLIENT_GONE):
             super().handle_error(request, client_address)
 
 
@@ -397,7 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(chunk)
                     self._entry.sent += len(chunk)
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except CLIENT_GONE:
             self.close_connection = True
 
     def _flush_and_hold(self, fault: Fault | None) -> None:

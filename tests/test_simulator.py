@@ -467,6 +467,21 @@ def test_simulate_logs_each_request_on_one_line_without_the_key() -> None:
     assert token not in logged
 
 
+def test_a_request_line_shows_the_bytes_of_a_path_that_a_terminal_would_obey_escaped() -> None:
+    """The path comes from the network: its control characters (C0, DEL, C1 as the request
+    line's Latin-1 reads them: an escape sequence, a backspace, a CSI) are shown as
+    %XX, so a client writes nothing onto the console that shows the simulator's lines."""
+    service = BuildService(USER, API_KEY)
+    with Simulator(service) as sim:
+        with socket.create_connection(("127.0.0.1", urlsplit(sim.base_url).port)) as client:
+            path = b"/api/1/\x1b[2J\x08\x7f\x9bx/caf\xe9"
+            client.sendall(b"GET " + path + b" HTTP/1.1\r\nConnection: close\r\n\r\n")
+            assert client.recv(1024).startswith(b"HTTP/1.1 401")
+        (entry,) = sim.requests()
+        assert entry.answered.wait(30)
+    assert entry.line() == "GET /api/1/%1B[2J%08%7F%9Bx/caf%E9 401"
+
+
 # -- the storage host over https ------------------------------------------------------------
 
 

@@ -67,14 +67,18 @@ class SimRequest:
 
     def line(self) -> str:
         """One line for a person: method, path and status; never a header, so never a key.
-        A storage location's token (its signature) is left out too."""
-        path = _TOKEN.sub(r"\1…/", self.path) if self.listener == "storage" else self.path
+        A storage location's token (its signature) is left out too, and a path's bytes that
+        are not visible ASCII (a terminal's escape sequences) are shown as %XX."""
+        path = _UNSEEN.sub(lambda byte: f"%{ord(byte[0]):02X}", self.path)
+        path = _TOKEN.sub(r"\1…/", path) if self.listener == "storage" else path
         answered = str(self.status) if self.status else "no answer"
         fault = f" (fault: {self.fault})" if self.fault else ""
         return f"{self.method} {path} {answered}{fault}"
 
 
 _TOKEN = re.compile(r"^(/[^/]+/)[^/]+/")  # /mda/{token}/…, /logs/{token}/…
+# Not visible ASCII: the request line is read as Latin-1, so each is one byte of the path.
+_UNSEEN = re.compile(r"[^\x21-\x7e]")
 
 
 class ListenError(Exception):

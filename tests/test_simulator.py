@@ -482,6 +482,20 @@ def test_a_request_line_shows_the_bytes_of_a_path_that_a_terminal_would_obey_esc
     assert entry.line() == "GET /api/1/%1B[2J%08%7F%9Bx/caf%E9 401"
 
 
+@pytest.mark.parametrize("length", ["abc", "-1", "\u00b2"])
+def test_a_content_length_that_is_no_length_is_answered_400(length: str) -> None:
+    """As any HTTP server answers a request it cannot frame (and no traceback on the
+    simulator's console: the request used to end the connection with none)."""
+    service = BuildService(USER, API_KEY)
+    with (
+        Simulator(service) as sim,
+        socket.create_connection(("127.0.0.1", urlsplit(sim.base_url).port)) as client,
+    ):
+        head = f"POST /api/1/apps/calc/packages HTTP/1.1\r\nContent-Length: {length}\r\n\r\n"
+        client.sendall(head.encode("latin-1") + b"{}")
+        assert client.recv(1024).startswith(b"HTTP/1.1 400")
+
+
 # -- the storage host over https ------------------------------------------------------------
 
 

@@ -279,7 +279,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
+        length = _length(self.headers.get("Content-Length") or "0")
+        if length is None:  # a body that cannot be framed: the connection ends after this
+            self.send_error(400, "Bad Content-Length")
+            return
         body = self.rfile.read(length) if length > 0 else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         entry = SimRequest(
@@ -424,6 +427,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[index : index + 1])
             self._entry.sent += 1
             time.sleep(pace)
+
+
+def _length(text: str) -> int | None:
+    """A Content-Length header's bytes; None when it is no count of bytes."""
+    return int(text) if re.fullmatch(r"\s*[0-9]+\s*", text) else None
 
 
 def _hold(fault: Fault | None) -> None:

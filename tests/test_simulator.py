@@ -266,6 +266,8 @@ def test_simulate_command_serves_until_terminated() -> None:
         ("bogus", "unknown fault kind"),
         ("status:nope=1", "bad fault setting"),
         ("status:times=x", "bad value"),
+        ("padded:listener=app,size=4000", "padded: only the api listener"),
+        ("padded:listener=storage", "padded: only the api listener"),
     ],
 )
 def test_bad_fault_specs(spec: str, message: str) -> None:

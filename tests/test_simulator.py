@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 import shlex
 import socket
 import ssl
@@ -17,8 +19,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from ci_step.cli import cli
 from ci_step.simulator import BuildService, Durations, Fault, Simulator, content
-from ci_step.simulator.faults import parse_fault
+from ci_step.simulator.faults import FAULT_KINDS, parse_fault
 from ci_step.simulator.state import DEFAULT_SIZE
 from tests.conftest import (
     API_KEY,
@@ -273,6 +276,16 @@ def test_simulate_command_serves_until_terminated() -> None:
 def test_bad_fault_specs(spec: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_fault(spec)
+
+
+def test_simulate_help_names_every_fault_kind_and_setting() -> None:
+    """The --fault help is written out (the command line does not load the simulator to
+    show it): it keeps up with the kinds and settings parse_fault takes."""
+    (option,) = (p for p in cli.commands["simulate"].params if p.name == "faults")
+    words = set(re.findall(r"[\w-]+", option.help or ""))
+    settings = {f.name for f in dataclasses.fields(Fault)} - {"kind"}
+    assert set(FAULT_KINDS) - words == set()
+    assert settings - words == set()
 
 
 def test_fault_spec_fields() -> None:

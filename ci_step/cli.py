@@ -507,11 +507,10 @@ def prune_command(ctx: click.Context, /, keep: int, **values: Any) -> None:
     multiple=True,
     metavar="KIND[:key=value,...]",
     help="Inject a fault; repeatable. Kinds: status, reset, delay, truncate, expire, "
-    "ignore-range, redirect, rewrite, trickle, slow-headers, location, not-zip, pause. Keys: "
-    "listener (api, storage or app), method, path (regex), times (-1: always), status, "
-    "retry_after, delay, "
-    "after_bytes, location, process, body, field_name, field_value, until. "
-    "Example: status:status=503,times=3,retry_after=2",
+    "ignore-range, redirect, rewrite, trickle, slow-headers, location, not-zip, pause, "
+    "padded, nested. Keys: listener (api, storage or app), method, path (regex), times "
+    "(-1: always), status, retry_after, delay, after_bytes, location, process, body, "
+    "field_name, field_value, until, size. Example: status:status=503,times=3,retry_after=2",
 )
 def simulate_command(**options: Any) -> None:
     """Serve a simulated Build and Deploy API on loopback until interrupted."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 import shlex
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,8 +19,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from ci_step.cli import cli
 from ci_step.simulator import BuildService, Durations, Fault, Simulator, content
-from ci_step.simulator.faults import parse_fault
+from ci_step.simulator.faults import FAULT_KINDS, parse_fault
 from ci_step.simulator.state import DEFAULT_SIZE
 from tests.conftest import (
     API_KEY,
@@ -264,11 +269,23 @@ def test_simulate_command_serves_until_terminated() -> None:
         ("bogus", "unknown fault kind"),
         ("status:nope=1", "bad fault setting"),
         ("status:times=x", "bad value"),
+        ("padded:listener=app,size=4000", "padded: only the api listener"),
+        ("padded:listener=storage", "padded: only the api listener"),
     ],
 )
 def test_bad_fault_specs(spec: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_fault(spec)
+
+
+def test_simulate_help_names_every_fault_kind_and_setting() -> None:
+    """The --fault help is written out (the command line does not load the simulator to
+    show it): it keeps up with the kinds and settings parse_fault takes."""
+    (option,) = (p for p in cli.commands["simulate"].params if p.name == "faults")
+    words = set(re.findall(r"[\w-]+", option.help or ""))
+    settings = {f.name for f in dataclasses.fields(Fault)} - {"kind"}
+    assert set(FAULT_KINDS) - words == set()
+    assert settings - words == set()
 
 
 def test_fault_spec_fields() -> None:
@@ -465,6 +482,35 @@ def test_simulate_logs_each_request_on_one_line_without_the_key() -> None:
     assert token not in logged
 
 
+def test_a_request_line_shows_the_bytes_of_a_path_that_a_terminal_would_obey_escaped() -> None:
+    """The path comes from the network: its control characters (C0, DEL, C1 as the request
+    line's Latin-1 reads them: an escape sequence, a backspace, a CSI) are shown as
+    %XX, so a client writes nothing onto the console that shows the simulator's lines."""
+    service = BuildService(USER, API_KEY)
+    with Simulator(service) as sim:
+        with socket.create_connection(("127.0.0.1", urlsplit(sim.base_url).port)) as client:
+            path = b"/api/1/\x1b[2J\x08\x7f\x9bx/caf\xe9"
+            client.sendall(b"GET " + path + b" HTTP/1.1\r\nConnection: close\r\n\r\n")
+            assert client.recv(1024).startswith(b"HTTP/1.1 401")
+        (entry,) = sim.requests()
+        assert entry.answered.wait(30)
+    assert entry.line() == "GET /api/1/%1B[2J%08%7F%9Bx/caf%E9 401"
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "\u00b2"])
+def test_a_content_length_that_is_no_length_is_answered_400(length: str) -> None:
+    """As any HTTP server answers a request it cannot frame (and no traceback on the
+    simulator's console: the request used to end the connection with none)."""
+    service = BuildService(USER, API_KEY)
+    with (
+        Simulator(service) as sim,
+        socket.create_connection(("127.0.0.1", urlsplit(sim.base_url).port)) as client,
+    ):
+        head = f"POST /api/1/apps/calc/packages HTTP/1.1\r\nContent-Length: {length}\r\n\r\n"
+        client.sendall(head.encode("latin-1") + b"{}")
+        assert client.recv(1024).startswith(b"HTTP/1.1 400")
+
+
 # -- the storage host over https ------------------------------------------------------------
 
 
@@ -510,6 +556,35 @@ def test_a_client_that_never_completes_a_handshake_holds_up_no_other(
         answer = requests.get(service.location(package), verify=str(certificates.ca), timeout=10)
     assert answer.status_code == 200
     assert answer.content == b"".join(content.stream(package.seed, 1000))
+
+
+def test_a_client_that_leaves_an_https_download_is_no_traceback(
+    certificates: Certificates, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A client that closes mid-download (a cut, a timeout) is normal over TLS as over plain
+    http: the simulator's console shows no traceback. The connection's thread has ended (it
+    would have printed one first) before stderr is read."""
+    service = BuildService(USER, API_KEY)
+    service.add_app("calc")
+    package = service.seed_package("calc", "1.0.0", size=16 * 1024 * 1024)
+    with Simulator(service, storage_tls=(str(certificates.cert), str(certificates.key))) as sim:
+        idle = set(threading.enumerate())
+        location = urlsplit(service.location(package))
+        context = ssl.create_default_context(cafile=str(certificates.ca))
+        with (
+            socket.create_connection(("127.0.0.1", location.port)) as plain,
+            context.wrap_socket(plain, server_hostname="127.0.0.1") as tls,
+        ):
+            tls.sendall(f"GET {location.path}?{location.query} HTTP/1.1\r\n\r\n".encode())
+            assert tls.recv(1024).startswith(b"HTTP/1.1 200")
+        (cut,) = sim.requests("storage")
+        assert cut.answered.wait(30)
+        deadline = time.monotonic() + 30
+        while set(threading.enumerate()) - idle and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert set(threading.enumerate()) - idle == set()  # the connection's thread ended
+    assert cut.sent < 16 * 1024 * 1024
+    assert "Traceback" not in capfd.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -5,15 +5,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import requests
 
 from ci_step.simulator.environments import SimEnvironment
 from ci_step.simulator.unit_tests import suites_of
-from tests.conftest import ENTRYPOINT, simulating
+from tests.conftest import simulating
 from tests.rig import Rig
 
 PASSWORD = "sim-pw-1234"
@@ -177,18 +175,3 @@ def test_simulate_serves_the_apps_with_the_tests_and_pipelines_it_is_given() -> 
         assert (status["completed"], status["tests"], status["failures"]) == (True, 3, 1)
         assert status["failed_tests"][0]["error"] == "Expected 3"
         step.wait_for("/calc/Test/unittests/status 200")  # each request logged
-
-
-@pytest.mark.parametrize(
-    ("option", "value"), [("--pipeline", "p:LATER"), ("--failing-unit-test", ":x")]
-)
-def test_simulate_refuses_a_bad_gate_option(option: str, value: str) -> None:
-    done = subprocess.run(
-        [sys.executable, str(ENTRYPOINT), "simulate", "--port", "0", option, value],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert option in done.stderr

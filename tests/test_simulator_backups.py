@@ -710,6 +710,8 @@ def _ends(url: str, headers: dict[str, str]) -> str:
         ("--seed", "calc:1.0.0:Succeeded:Nowhere", "known app and environment"),
         ("--seed", "calc:1.0.0:Failed:Acceptance", "only a Succeeded package"),
         ("--log-lines", "-1", "-1"),
+        ("--pipeline", "p:LATER", "expected ID[:SUCCEEDED|FAILED]"),
+        ("--failing-unit-test", ":x", "expected NAME[:ERROR]"),
     ],
 )
 def test_simulate_refuses_bad_new_options(option: str, value: str, message: str) -> None:

@@ -106,6 +106,8 @@ def parse_fault(spec: str) -> Fault:
     values = parse_settings(rest, _FAULT_FIELDS, "fault")
     if kind in ("truncate", "expire", "ignore-range", "not-zip"):
         values.setdefault("listener", "storage")
+    if kind == "padded" and values.get("listener", "api") != "api":
+        raise ValueError("padded: only the api listener (it pads the API's JSON answers)")
     return Fault(kind, **values)
 
 

@@ -39,6 +39,9 @@ from ci_step.simulator.storage import STORAGE
 JSON_TYPE = {"Content-Type": "application/json"}
 PAD_PIECE = 1 << 16
 HTML_ERROR = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
+# A client that goes away mid-answer is normal here (timeouts, cut downloads): over TLS the
+# write then fails as an SSLError (EOF in violation of the protocol), not a ConnectionError.
+CLIENT_GONE = (ConnectionError, ssl.SSLError)
 REASONS = {
     429: "Too Many Requests",
     500: "Internal Server Error",
@@ -64,14 +67,18 @@ class SimRequest:
 
     def line(self) -> str:
         """One line for a person: method, path and status; never a header, so never a key.
-        A storage location's token (its signature) is left out too."""
-        path = _TOKEN.sub(r"\1…/", self.path) if self.listener == "storage" else self.path
+        A storage location's token (its signature) is left out too, and a path's bytes that
+        are not visible ASCII (a terminal's escape sequences) are shown as %XX."""
+        path = _UNSEEN.sub(lambda byte: f"%{ord(byte[0]):02X}", self.path)
+        path = _TOKEN.sub(r"\1…/", path) if self.listener == "storage" else path
         answered = str(self.status) if self.status else "no answer"
         fault = f" (fault: {self.fault})" if self.fault else ""
         return f"{self.method} {path} {answered}{fault}"
 
 
 _TOKEN = re.compile(r"^(/[^/]+/)[^/]+/")  # /mda/{token}/…, /logs/{token}/…
+# Not visible ASCII: the request line is read as Latin-1, so each is one byte of the path.
+_UNSEEN = re.compile(r"[^\x21-\x7e]")
 
 
 class ListenError(Exception):
@@ -220,8 +227,7 @@ class _Server(ThreadingHTTPServer):
         super().process_request_thread(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that goes away mid-answer is normal here (timeouts, cut downloads).
-        if not isinstance(sys.exc_info()[1], ConnectionError):
+        if not isinstance(sys.exc_info()[1], CLIENT_GONE):
             super().handle_error(request, client_address)
 
 
@@ -254,8 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in two writes
     simulator: Simulator
     role: str
-    _entry: SimRequest  # the request being answered
-    _sent: int = 0  # bytes of the body of the answer under way, written so far
+    _entry: SimRequest  # the request being answered: its status and bytes sent
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -274,36 +279,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
+        length = _length(self.headers.get("Content-Length") or "0")
+        if length is None:  # a body that cannot be framed: the connection ends after this
+            self.send_error(400, "Bad Content-Length")
+            return
         body = self.rfile.read(length) if length > 0 else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         entry = SimRequest(
             self.role, self.command, split.path, dict(parse_qsl(split.query)), headers, body
         )
-        self._entry = entry
-        try:
-            self._handle(entry)
-        finally:
-            if self.simulator.on_answer is not None:
-                self.simulator.on_answer(entry)
-
-    def _handle(self, entry: SimRequest) -> None:
         fault = self.simulator.take_fault(self.role, self.command, entry.path)
         entry.fault = fault.kind if fault else ""
         self.simulator.record(entry)
-        self._sent = 0
+        self._entry = entry
         try:
             self._answer(entry, fault)
         finally:
-            entry.sent = self._sent
             entry.answered.set()
+            if self.simulator.on_answer is not None:
+                self.simulator.on_answer(entry)
 
     def _answer(self, entry: SimRequest, fault: Fault | None) -> None:
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
             fault = None
         if fault is not None and fault.kind in ("status", "reset") and fault.process:
-            self._reply(entry.path, entry, None)
+            self._reply(entry, None)
         if fault is not None and fault.kind == "status":
             self._send_status(fault)
             return
@@ -317,15 +318,15 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "nested":
             self._send(Reply(200, b"[" * fault.size + b"]" * fault.size, JSON_TYPE.copy()))
             return
-        reply = self._reply(entry.path, entry, fault)
+        reply = self._reply(entry, fault)
         if fault is not None and fault.kind == "rewrite":
             _rewrite(reply.body, fault.field_name, fault.field_value)
         if fault is not None and fault.kind == "padded":
             reply = _padded(reply, fault.size)
         self._send(reply, fault)
 
-    def _reply(self, path: str, entry: SimRequest, fault: Fault | None) -> Reply:
-        parts = [unquote(p) for p in path.strip("/").split("/")]
+    def _reply(self, entry: SimRequest, fault: Fault | None) -> Reply:
+        parts = [unquote(p) for p in entry.path.strip("/").split("/")]
         call = Call(entry.method, parts, entry.query, entry.headers, entry.body, fault)
         if self.role == "app":
             return apps.answer(self.simulator.service, call)
@@ -403,9 +404,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self._paced(bytes(chunk), pace)
                 elif chunk:
                     self.wfile.write(chunk)
-                    self._sent += len(chunk)
+                    self._entry.sent += len(chunk)
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except CLIENT_GONE:
             self.close_connection = True
 
     def _flush_and_hold(self, fault: Fault | None) -> None:
@@ -424,8 +425,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _paced(self, data: bytes, pace: float) -> None:
         for index in range(len(data)):
             self.wfile.write(data[index : index + 1])
-            self._sent += 1
+            self._entry.sent += 1
             time.sleep(pace)
+
+
+def _length(text: str) -> int | None:
+    """A Content-Length header's bytes; None when it is no count of bytes."""
+    return int(text) if re.fullmatch(r"\s*[0-9]+\s*", text) else None
 
 
 def _hold(fault: Fault | None) -> None:

@@ -25,7 +25,7 @@ from ci_step.config.validate import (
 )
 from ci_step.errors import Cancelled, ConfigError, StepError, input_name, spelling
 from ci_step.flow.build import run_build
-from ci_step.flow.services import Services
+from ci_step.flow.services import Services, retry_warning
 from ci_step.inert import InertWriter, Writer
 from ci_step.log import Log
 from ci_step.mendix.build_api import USER_AGENT, BuildApi
@@ -179,11 +179,7 @@ def _services(config: Config, clock: Clock, log: Log, out: Writer) -> Services:
     Each transport knows the input its URL came from, as spelled, to name it in errors."""
     deadline = Deadline(clock, config.timeout)
 
-    def on_retry(reason: str, wait: float, attempt: int) -> None:
-        log.warning(
-            "Mendix API call failed; retrying", reason=reason, wait=Seconds(wait), attempt=attempt
-        )
-
+    on_retry = retry_warning(log, "Mendix API")
     transport = Transport(
         requests.Session(), deadline, on_retry=on_retry, origin=input_name("base-url")
     )

@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from ci_step.simulator import BuildService, Simulator
-from ci_step.simulator.environments import SimEnvironment
 from ci_step.simulator.unit_tests import suites_of
 from tests import ci_formats, junit_readers
 from tests.conftest import (
+    app_on_test,
     check_jsonschema,
     gitlab_env,
     inputs,
@@ -219,16 +219,6 @@ def _gitlab_project_variables(sim: Simulator) -> dict[str, str]:
     return {"MENDIX_" + k.upper().replace("-", "_"): values[k] for k in wanted}
 
 
-def _test_environment(sim: Simulator, service: BuildService) -> SimEnvironment:
-    """calc's Test environment, its Url the app on the simulator, the example's password."""
-    sim.serve_app_urls()
-    environment = service.apps["calc"].environments["Test"]
-    environment.start_seconds = 0.2
-    environment.unit_testing.password = UNIT_TESTS_PASSWORD
-    environment.unit_testing.seconds_per_test = 0.02
-    return environment
-
-
 def _gitlab_build_report(sim: Simulator, workspace: Path) -> dict[str, str]:
     build = run_entrypoint(gitlab_env(workspace, inputs(sim)), workspace)
     assert build.code == 0, build.stderr
@@ -261,7 +251,7 @@ def test_gitlab_example_promotes_the_package_acceptance_runs(
 def test_gitlab_example_runs_the_unit_tests_on_test_and_keeps_their_junit_report(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
-    _test_environment(sim, service)
+    app_on_test(sim, service, UNIT_TESTS_PASSWORD)
     built = _gitlab_build_report(sim, workspace)
     tested = run_gitlab_job("test-calc", workspace, _gitlab_project_variables(sim), built)
     assert tested.code == 0, tested.output
@@ -279,7 +269,7 @@ def test_gitlab_example_runs_the_unit_tests_on_test_and_keeps_their_junit_report
 def test_gitlab_example_shows_failed_unit_tests_and_fails_the_job(
     sim: Simulator, service: BuildService, workspace: Path
 ) -> None:
-    environment = _test_environment(sim, service)
+    environment = app_on_test(sim, service, UNIT_TESTS_PASSWORD)
     environment.unit_testing.suites = suites_of(12, {"Orders.Test_Total": ""})
     built = _gitlab_build_report(sim, workspace)
     tested = run_gitlab_job("test-calc", workspace, _gitlab_project_variables(sim), built)
@@ -346,7 +336,7 @@ def test_gitlab_every_artifact_is_a_file_the_step_writes(
     service.add_app("inventory", repo="svn", branches={"trunk": "1204"}, package_size=30_000)
     for mode in ("Acceptance", "Production"):
         service.apps["calc"].environments[mode].start_seconds = 0.2
-    _test_environment(sim, service)
+    app_on_test(sim, service, UNIT_TESTS_PASSWORD)
     project = _gitlab_project_variables(sim)
     kept = {name for name, job in gitlab_jobs().items() if "artifacts" in job}
     ran: set[str] = set()

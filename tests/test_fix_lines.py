@@ -6,7 +6,6 @@ access token named as such, an unwritten output file named with the reason; and
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from ci_step.simulator.environments import SimEnvironment
 from tests import ci_formats
 from tests.conftest import (
     API_KEY,
+    CIS,
     USER,
     Run,
     azure_env,
@@ -27,20 +27,12 @@ from tests.conftest import (
     github_env,
     gitlab_env,
     inputs,
-    jenkins_env,
     mendix_env,
     run_entrypoint,
     run_local,
 )
 
 PAT = "pat-5e4d3c2b1a09-SECRET"
-EnvMaker = Callable[[Path, Mapping[str, str]], dict[str, str]]
-CIS: dict[str, EnvMaker] = {
-    "github": github_env,
-    "gitlab": gitlab_env,
-    "jenkins": jenkins_env,
-    "azure": azure_env,
-}
 
 
 def in_ci(ci: str, sim: Simulator, workspace: Path, **overrides: str) -> Run:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,9 @@ from ci_step.simulator import BuildService, Simulator
 from tests import ci_formats
 from tests.conftest import (
     API_KEY,
+    CIS,
     FAILING,
     Run,
-    azure_env,
     base_env,
     github_env,
     gitlab_env,
@@ -33,13 +32,6 @@ from tests.conftest import (
     run_entrypoint,
 )
 
-EnvMaker = Callable[[Path, dict[str, str]], dict[str, str]]
-CIS: dict[str, EnvMaker] = {
-    "github": github_env,
-    "gitlab": gitlab_env,
-    "jenkins": jenkins_env,
-    "azure": azure_env,
-}
 AZURE_OWN = {"task.setsecret", "task.setvariable", "task.uploadsummary", "task.logissue"}
 
 

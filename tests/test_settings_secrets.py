@@ -6,7 +6,7 @@ an output a program reads. Each through the entrypoint, as each CI runs it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +22,12 @@ from ci_step.simulator.settings import Setting
 from tests.ci_formats import azure_commands
 from tests.conftest import (
     API_KEY,
+    CIS,
     Run,
-    azure_env,
     base_env,
     github_env,
     gitlab_env,
     inputs,
-    jenkins_env,
     mendix_env,
     run_entrypoint,
 )
@@ -37,12 +36,6 @@ from tests.test_pipelines import outputs_of
 PORTAL = "portal-Set-by-hand-7731"  # a secret set in the Portal: nothing tells the step
 PASSWORD = "erp-Pa55word-never-shown"
 TOKEN = "ci-t0ken-4c1e-never-copied"
-CIS: dict[str, Callable[[Path, Mapping[str, str]], dict[str, str]]] = {
-    "github": github_env,
-    "gitlab": gitlab_env,
-    "jenkins": jenkins_env,
-    "azure": azure_env,
-}
 
 
 @pytest.fixture(autouse=True)

@@ -113,8 +113,9 @@ def test_the_pin_job_moves_the_tags_to_a_commit_naming_the_image() -> None:
     pin = jobs()["pin"]
     assert pin["permissions"] == {"contents": "write"}
     runs = [s for s in pin["steps"] if "run" in s]
-    assert runs[0]["run"] == 'python .ci/release_pin.py "$TAG" "$IMAGE"'
+    assert runs[0]["run"] == 'python .ci/release_pin.py "$TAG" "$IMAGE" --digest "$DIGEST"'
     assert runs[0]["env"]["IMAGE"] == "${{ needs.image.outputs.image }}"
+    assert runs[0]["env"]["DIGEST"] == "${{ needs.image.outputs.digest }}"
     assert 'git tag -f "$TAG"' in runs[1]["run"]
     assert 'git tag -f "$major"' in runs[1]["run"]
 
@@ -207,6 +208,26 @@ def test_pin_names_the_released_image_in_the_three_files(checkout: Path) -> None
     assert changed_lines(checkout, "action.yml") == [
         ("  image: Dockerfile", f"  image: docker://{image}")
     ]
+
+
+def test_pin_with_a_digest_pulls_by_digest_in_the_action_and_the_library(checkout: Path) -> None:
+    version, digest = project_version(), "sha256:" + "ab" * 32
+    done = pin(checkout, f"v{version}", "ghcr.io/acme/mendix-build", "--digest", digest)
+    assert done.returncode == 0, done.stderr
+    pinned = f"ghcr.io/acme/mendix-build:{version}@{digest}"
+    assert changed_lines(checkout, "action.yml") == [
+        ("  image: Dockerfile", f"  image: docker://{pinned}")
+    ]
+    assert changed_lines(checkout, "vars/mendixBuild.groovy")[0][1] == (
+        f"@Field final String DEFAULT_IMAGE = '{pinned}'"
+    )
+    # the component adds its version as the tag itself: no digest can follow it there
+    assert changed_lines(checkout, "templates/mendix-build/template.yml")[0][1] == (
+        "      default: ghcr.io/acme/mendix-build"
+    )
+    bad = pin(checkout, f"v{version}", "ghcr.io/acme/mendix-build", "--digest", "sha256:x")
+    assert bad.returncode == 1
+    assert "'sha256:x' is not an image digest" in bad.stderr
 
 
 def test_pin_refuses_a_tag_that_is_not_the_projects_version(checkout: Path) -> None:
